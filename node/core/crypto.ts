@@ -1,0 +1,119 @@
+// Hashing, ed25519 and addresses. Signing and verification use node:crypto (OpenSSL, RFC 8032
+// strict rules) on every path — mempool, block execution, votes — so that no crafted signature
+// passes one check and fails another; @noble/curves derives public keys.
+import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
+import { ed25519 } from '@noble/curves/ed25519.js'
+import { bech32 } from '@scure/base'
+
+export const ADDRESS_PREFIX = 'aitbc'
+
+export function sha256 (data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(data).digest())
+}
+
+export function sha256Concat (...parts: Uint8Array[]): Uint8Array {
+  const h = createHash('sha256')
+  for (const p of parts) h.update(p)
+  return new Uint8Array(h.digest())
+}
+
+export function toHex (b: Uint8Array): string { return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex') }
+export function toHexUpper (b: Uint8Array): string { return toHex(b).toUpperCase() }
+export function fromHex (s: string): Uint8Array {
+  if (!/^([0-9a-fA-F]{2})*$/.test(s)) throw new Error('not a hex string')
+  return new Uint8Array(Buffer.from(s, 'hex'))
+}
+export function toBase64 (b: Uint8Array): string { return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64') }
+export function concatBytes (...parts: Uint8Array[]): Uint8Array {
+  return new Uint8Array(Buffer.concat(parts))
+}
+export function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0
+}
+const enc = new TextEncoder()
+export function utf8Bytes (s: string): Uint8Array { return enc.encode(s) }
+
+export function publicKeyFromSeed (seed: Uint8Array): Uint8Array {
+  if (seed.length !== 32) throw new Error('an ed25519 seed is 32 bytes')
+  return ed25519.getPublicKey(seed)
+}
+
+export function randomSeed (): Uint8Array {
+  return ed25519.utils.randomSecretKey()
+}
+
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+
+/** A signing key: the seed stays inside this object; it is never logged (toJSON hides it). */
+export class SigningKey {
+  readonly publicKey: Uint8Array
+  readonly address: string
+  private readonly key: KeyObject
+  constructor (seed: Uint8Array) {
+    this.publicKey = publicKeyFromSeed(seed)
+    this.address = addressFromPubkey(this.publicKey)
+    this.key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' })
+  }
+
+  sign (message: Uint8Array): Uint8Array {
+    return new Uint8Array(nodeSign(null, message, this.key))
+  }
+
+  toJSON (): object { return { address: this.address } }
+}
+
+const keyCache = new Map<string, KeyObject>()
+const KEY_CACHE_MAX = 4096
+
+function publicKeyObject (pub: Uint8Array): KeyObject {
+  const id = toHex(pub)
+  let k = keyCache.get(id)
+  if (k === undefined) {
+    k = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pub]), format: 'der', type: 'spki' })
+    if (keyCache.size >= KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value as string)
+    keyCache.set(id, k)
+  }
+  return k
+}
+
+/** ed25519 verification with RFC 8032 rules (OpenSSL). False for malformed keys or signatures. */
+export function verifySignature (pub: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (pub.length !== 32 || signature.length !== 64) return false
+  try {
+    return nodeVerify(null, message, publicKeyObject(pub), signature)
+  } catch {
+    return false
+  }
+}
+
+export function addressBytesFromPubkey (pub: Uint8Array): Uint8Array {
+  return sha256(pub).subarray(0, 20)
+}
+
+export function addressFromPubkey (pub: Uint8Array): string {
+  return bech32.encode(ADDRESS_PREFIX, bech32.toWords(addressBytesFromPubkey(pub)))
+}
+
+export function addressToBytes (address: string): Uint8Array {
+  const { prefix, words } = bech32.decode(address as `${string}1${string}`)
+  if (prefix !== ADDRESS_PREFIX) throw new Error(`address prefix is "${prefix}", expected "${ADDRESS_PREFIX}"`)
+  const b = bech32.fromWords(words)
+  if (b.length !== 20) throw new Error('address is not 20 bytes')
+  return new Uint8Array(b)
+}
+
+export function addressFromBytes (b: Uint8Array): string {
+  return bech32.encode(ADDRESS_PREFIX, bech32.toWords(b))
+}
+
+/** True for a canonical (lower-case, checksummed) aitbc bech32 address. */
+export function isAddress (s: unknown): boolean {
+  if (typeof s !== 'string' || s.length > 90 || s !== s.toLowerCase()) return false
+  try {
+    addressToBytes(s)
+    return true
+  } catch {
+    return false
+  }
+}

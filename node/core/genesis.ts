@@ -1,0 +1,189 @@
+// Genesis (SPEC 9): CometBFT-shaped JSON, parsed and validated into typed values.
+import { GenesisError } from './errors.ts'
+import { parseUaitbc, MAX_AMOUNT } from './amount.ts'
+import { addressFromPubkey, isAddress, addressBytesFromPubkey, toHexUpper, sha256, utf8Bytes } from './crypto.ts'
+
+export interface Params {
+  minFee: bigint
+  maxTxBytes: number
+  maxPromptBytes: number
+  maxResultBytes: number
+  defaultPricePerSecond: bigint
+  assignTimeoutS: number
+  jobTimeoutS: number
+  minMinerStake: bigint
+  /** Parts per million of stake lost when slashed. */
+  slashFractionPpm: number
+  unbondingBlocks: number
+  blockTimeMs: number
+  emptyBlockIntervalMs: number
+  maxBlockTxs: number
+  maxBlockBytes: number
+}
+
+export interface GenesisValidator { address: string /* upper hex, 20 bytes */, pubKey: Uint8Array, power: number, name: string, accountAddress: string }
+export interface GenesisMiner { address: string, models: string[], pricePerSecond: bigint, capacity: number, stake: bigint }
+export interface Genesis {
+  chainId: string
+  genesisTime: string
+  initialHeight: number
+  validators: GenesisValidator[]
+  accounts: Array<{ address: string, balance: bigint }>
+  miners: GenesisMiner[]
+  params: Params
+  /** sha256 of the canonical genesis JSON, checked by peers (later) and stored by the node. */
+  hash: string
+  json: GenesisJSON
+}
+
+export type GenesisJSON = Record<string, any>
+
+export const DEFAULT_PARAMS_JSON = {
+  min_fee: '1000',
+  max_tx_bytes: 65536,
+  max_prompt_bytes: 16384,
+  max_result_bytes: 32768,
+  default_price_per_second: '20000',
+  assign_timeout_s: 60,
+  job_timeout_s: 60,
+  min_miner_stake: '100000000',
+  slash_fraction: '0.1',
+  unbonding_blocks: 100,
+  block_time_ms: 1000,
+  empty_block_interval_ms: 5000,
+  max_block_txs: 10000,
+  max_block_bytes: 8388608,
+}
+
+function fail (msg: string): never { throw new GenesisError(`genesis: ${msg}`) }
+
+function int (v: unknown, what: string, min: number, max: number): number {
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) fail(`${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`)
+  return n
+}
+function amount (v: unknown, what: string): bigint {
+  try { return parseUaitbc(v, what) } catch (e) { fail((e as Error).message) }
+}
+function fraction (v: unknown, what: string): number {
+  if (typeof v !== 'string' || !/^(0(\.\d{1,6})?|1(\.0{1,6})?)$/.test(v)) fail(`${what} must be a decimal string from "0" to "1" with at most 6 decimals, got ${JSON.stringify(v)}`)
+  const [w, f = ''] = v.split('.')
+  return Number(w) * 1_000_000 + Number(f.padEnd(6, '0'))
+}
+
+export function parseParams (p: unknown): Params {
+  if (p === null || typeof p !== 'object') fail('app_state.params is missing')
+  const o = { ...DEFAULT_PARAMS_JSON, ...(p as Record<string, unknown>) }
+  for (const k of Object.keys(p as object)) if (!(k in DEFAULT_PARAMS_JSON)) fail(`unknown param "${k}"`)
+  return {
+    minFee: amount(o.min_fee, 'min_fee'),
+    maxTxBytes: int(o.max_tx_bytes, 'max_tx_bytes', 256, 1 << 22),
+    maxPromptBytes: int(o.max_prompt_bytes, 'max_prompt_bytes', 1, 1 << 22),
+    maxResultBytes: int(o.max_result_bytes, 'max_result_bytes', 1, 1 << 22),
+    defaultPricePerSecond: amount(o.default_price_per_second, 'default_price_per_second'),
+    assignTimeoutS: int(o.assign_timeout_s, 'assign_timeout_s', 1, 86400 * 365),
+    jobTimeoutS: int(o.job_timeout_s, 'job_timeout_s', 1, 86400 * 365),
+    minMinerStake: amount(o.min_miner_stake, 'min_miner_stake'),
+    slashFractionPpm: fraction(o.slash_fraction, 'slash_fraction'),
+    unbondingBlocks: int(o.unbonding_blocks, 'unbonding_blocks', 0, 1e9),
+    blockTimeMs: int(o.block_time_ms, 'block_time_ms', 10, 3_600_000),
+    emptyBlockIntervalMs: int(o.empty_block_interval_ms, 'empty_block_interval_ms', 10, 86_400_000),
+    maxBlockTxs: int(o.max_block_txs, 'max_block_txs', 1, 1_000_000),
+    maxBlockBytes: int(o.max_block_bytes, 'max_block_bytes', 1024, 1 << 28),
+  }
+}
+
+/** Canonical JSON (sorted keys) for hashing. */
+export function canonicalJSON (v: unknown): string {
+  if (Array.isArray(v)) return '[' + v.map(canonicalJSON).join(',') + ']'
+  if (v !== null && typeof v === 'object') {
+    return '{' + Object.keys(v).sort().map(k => JSON.stringify(k) + ':' + canonicalJSON((v as any)[k])).join(',') + '}'
+  }
+  return JSON.stringify(v)
+}
+
+/** Parses and validates a genesis document; throws GenesisError naming what is wrong. */
+export function parseGenesis (json: GenesisJSON): Genesis {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) fail('not a JSON object')
+  const chainId = json.chain_id
+  if (typeof chainId !== 'string' || !/^[a-zA-Z0-9._-]{1,50}$/.test(chainId)) fail('chain_id must be 1-50 characters of letters, digits, ".", "_" or "-"')
+  const genesisTime = json.genesis_time
+  if (typeof genesisTime !== 'string' || Number.isNaN(Date.parse(genesisTime))) fail('genesis_time must be an RFC3339 time')
+  const initialHeight = int(json.initial_height ?? '1', 'initial_height', 1, Number.MAX_SAFE_INTEGER)
+  if (!Array.isArray(json.validators) || json.validators.length === 0) fail('validators must be a non-empty array')
+  const seenVal = new Set<string>()
+  const validators: GenesisValidator[] = json.validators.map((v: any, i: number) => {
+    const key = v?.pub_key
+    if (key?.type !== 'tendermint/PubKeyEd25519' || typeof key.value !== 'string') fail(`validators[${i}].pub_key must be {type: "tendermint/PubKeyEd25519", value: base64}`)
+    const pub = new Uint8Array(Buffer.from(key.value, 'base64'))
+    if (pub.length !== 32 || Buffer.from(pub).toString('base64') !== key.value) fail(`validators[${i}].pub_key.value is not 32 bytes of base64`)
+    const address = toHexUpper(addressBytesFromPubkey(pub))
+    if (v.address !== undefined && v.address !== address) fail(`validators[${i}].address ${v.address} does not match its pub_key (${address})`)
+    if (seenVal.has(address)) fail(`validators[${i}] is listed twice`)
+    seenVal.add(address)
+    const power = int(v.power, `validators[${i}].power`, 1, 1e12)
+    return { address, pubKey: pub, power, name: typeof v.name === 'string' ? v.name : `validator-${i}`, accountAddress: addressFromPubkey(pub) }
+  })
+  const app = json.app_state
+  if (app === null || typeof app !== 'object') fail('app_state is missing')
+  const params = parseParams(app.params ?? {})
+  if (!Array.isArray(app.accounts ?? [])) fail('app_state.accounts must be an array')
+  const seenAcc = new Set<string>()
+  let total = 0n
+  const accounts = (app.accounts ?? []).map((a: any, i: number) => {
+    if (!isAddress(a?.address)) fail(`app_state.accounts[${i}].address is not an aitbc address`)
+    if (seenAcc.has(a.address)) fail(`app_state.accounts[${i}] ${a.address} is listed twice`)
+    seenAcc.add(a.address)
+    const balance = amount(a.balance, `app_state.accounts[${i}].balance`)
+    total += balance
+    return { address: a.address as string, balance }
+  })
+  const seenMin = new Set<string>()
+  const miners = (app.miners ?? []).map((m: any, i: number) => {
+    if (!isAddress(m?.address)) fail(`app_state.miners[${i}].address is not an aitbc address`)
+    if (seenMin.has(m.address)) fail(`app_state.miners[${i}] is listed twice`)
+    seenMin.add(m.address)
+    if (!Array.isArray(m.models) || m.models.length === 0 || !m.models.every((x: unknown) => typeof x === 'string' && x.length > 0)) fail(`app_state.miners[${i}].models must be a non-empty list of names`)
+    const stake = amount(m.stake, `app_state.miners[${i}].stake`)
+    if (stake < params.minMinerStake) fail(`app_state.miners[${i}].stake is below min_miner_stake`)
+    total += stake
+    return { address: m.address, models: m.models, pricePerSecond: amount(m.price_per_second ?? params.defaultPricePerSecond.toString(), `app_state.miners[${i}].price_per_second`), capacity: int(m.capacity ?? 1, `app_state.miners[${i}].capacity`, 1, 1000), stake }
+  })
+  if (total > MAX_AMOUNT) fail('total supply overflows int64')
+  const hash = toHexUpper(sha256(utf8Bytes(canonicalJSON(json))))
+  return { chainId, genesisTime, initialHeight, validators, accounts, miners, params, hash, json }
+}
+
+/** A genesis document in which `validators` validate and `accounts` are funded. */
+export function makeGenesisJSON (opts: {
+  chainId: string
+  genesisTime?: string
+  validators: Array<{ pubKey: Uint8Array, power?: number, name?: string }>
+  accounts?: Array<{ address: string, balance: bigint }>
+  miners?: GenesisMiner[]
+  params?: Partial<typeof DEFAULT_PARAMS_JSON>
+}): GenesisJSON {
+  return {
+    chain_id: opts.chainId,
+    genesis_time: opts.genesisTime ?? new Date().toISOString(),
+    initial_height: '1',
+    consensus_params: {
+      block: { max_bytes: String(opts.params?.max_block_bytes ?? DEFAULT_PARAMS_JSON.max_block_bytes), max_gas: '-1' },
+      evidence: { max_age_num_blocks: '100000', max_age_duration: '172800000000000', max_bytes: '1048576' },
+      validator: { pub_key_types: ['ed25519'] },
+      version: { app: '1' },
+    },
+    validators: opts.validators.map((v, i) => ({
+      address: toHexUpper(addressBytesFromPubkey(v.pubKey)),
+      pub_key: { type: 'tendermint/PubKeyEd25519', value: Buffer.from(v.pubKey).toString('base64') },
+      power: String(v.power ?? 10),
+      name: v.name ?? `validator-${i}`,
+    })),
+    app_hash: '',
+    app_state: {
+      accounts: (opts.accounts ?? []).map(a => ({ address: a.address, balance: a.balance.toString() })),
+      miners: (opts.miners ?? []).map(m => ({ address: m.address, models: m.models, price_per_second: m.pricePerSecond.toString(), capacity: m.capacity, stake: m.stake.toString() })),
+      params: { ...DEFAULT_PARAMS_JSON, ...(opts.params ?? {}) },
+    },
+  }
+}
