@@ -149,12 +149,14 @@ export class Overlay implements StateReader {
 
   * pendingJobIds (model?: string): Iterable<string> {
     yield * this.base.pendingJobIds(model)
-    for (const j of this.newPending) if (model === undefined || j.model === model) yield j.id
+    // Canonical order: by submission height, then id (the base is ordered the same way).
+    const fresh = this.newPending.filter(j => model === undefined || j.model === model).map(j => j.id).sort()
+    yield * fresh
   }
 
   * assignedJobIds (): Iterable<string> {
     yield * this.base.assignedJobIds()
-    yield * this.newAssigned
+    yield * [...this.newAssigned].sort()
   }
 
   * pendingModels (): Iterable<string> {
@@ -244,7 +246,9 @@ export class MemState implements StateReader {
       this.miners.set(k, v)
     }
     if (newMiner) this.minerList = [...this.miners.keys()].sort()
-    for (const j of c.jobs.values()) this.putJob(j)
+    // Canonical index order: jobs of one block enter sorted by id, so that a node that restarts
+    // and reloads its open jobs sorted by (height, id) iterates them exactly as one that did not.
+    for (const id of [...c.jobs.keys()].sort()) this.putJob(c.jobs.get(id) as Job)
     this.t = { ...c.totals }
   }
 
@@ -273,6 +277,17 @@ export class MemState implements StateReader {
         this.closedJobs.delete(this.closedJobs.keys().next().value as string)
       }
     }
+  }
+
+  /** Loads committed records at start-up (open jobs in any order; they are sorted here). */
+  load (accounts: Iterable<[string, Account]>, miners: Iterable<Miner>, openJobs: Job[], totals: Totals): void {
+    for (const [a, acc] of accounts) this.accounts.set(a, acc)
+    for (const m of miners) this.miners.set(m.address, m)
+    this.minerList = [...this.miners.keys()].sort()
+    const key = (j: Job): [number, string] => j.status === 'pending' ? [j.submittedHeight, j.id] : [j.assignedHeight ?? 0, j.id]
+    openJobs.sort((x, y) => { const a = key(x); const b = key(y); return a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0) })
+    for (const j of openJobs) this.putJob(j)
+    this.t = { ...totals }
   }
 
   /** Every record, for rebuilding and invariant checks. */

@@ -337,7 +337,7 @@ export function drawMiner (st: StateReader, j: Job, prevBlockHash: Uint8Array): 
  * asking for the next. Models whose miners are all busy are skipped at once.
  */
 export function * assignableJobs (st: StateReader, prevBlockHash: Uint8Array): Generator<{ job: Job, miner: Miner }> {
-  for (const model of [...st.pendingModels()]) {
+  for (const model of [...st.pendingModels()].sort()) {
     const ids = [...st.pendingJobIds(model)]
     for (const id of ids) {
       const serving = st.minerAddresses().map(a => st.miner(a)).filter((m): m is Miner =>
