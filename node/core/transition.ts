@@ -171,6 +171,9 @@ const handlers: Handlers = {
 
   update_miner (st, tx, b, _spendable, _ctx, _mode, events) {
     const m = getMiner(st, tx.sender)
+    if (b.capacity !== null && b.capacity < m.activeJobs) {
+      throw new TxError('MINER_BUSY', `capacity ${b.capacity} is below the ${m.activeJobs} job(s) assigned to this miner; lower it after they settle`)
+    }
     events.push(ev('update_miner', { miner: tx.sender }))
     return {
       delta: 0n,

@@ -1,0 +1,178 @@
+// The chain executor: the committed state, block commit in one atomic batch, and the event bus
+// (NewBlock, Tx) that the RPC subscriptions and the mempool follow. Consensus and the producer
+// hand it executed blocks; it knows nothing of how they were agreed.
+import { EventEmitter } from 'node:events'
+import { pack } from '../core/codec.ts'
+import { encodeAccount, encodeJob, encodeMiner, encodeTotals, encodeChangeSet, isOpen, MemState, type ChangeSet, type Job, type Totals } from '../core/state.ts'
+import { blockHash, encodeBlock, encodeCommit, nextAppHash, validatorFromPubkey, type Block, type Commit, type Validator, EMPTY_HASH } from '../core/block.ts'
+import { fromHex, sha256, toHexUpper } from '../core/crypto.ts'
+import type { Genesis } from '../core/genesis.ts'
+import type { AbciEvent, BlockExecution, TxResult } from '../core/transition.ts'
+import type { Tx } from '../core/tx.ts'
+import { ChainStore, type BatchOp, type ChainMeta } from './store.ts'
+import { KEY } from './keys.ts'
+import type { Logger } from '../logger.ts'
+
+export interface CommittedBlock {
+  block: Block
+  hash: string
+  commit: Commit
+  txs: Tx[]
+  txResults: TxResult[]
+  beginEvents: AbciEvent[]
+}
+
+export interface ChainEvents {
+  block: [CommittedBlock]
+}
+
+const MAX_INDEXED_VALUE = 128
+
+/** Composite event keys of a tx result, for indexing and for query matching. */
+export function txEventMap (events: AbciEvent[], height: number, hash: string): Map<string, string[]> {
+  const m = new Map<string, string[]>()
+  const add = (k: string, v: string): void => { const a = m.get(k); if (a === undefined) m.set(k, [v]); else a.push(v) }
+  add('tm.event', 'Tx')
+  add('tx.height', String(height))
+  add('tx.hash', hash)
+  for (const e of events) for (const a of e.attributes) add(`${e.type}.${a.key}`, a.value)
+  return m
+}
+
+export function resultsHash (results: TxResult[]): Uint8Array {
+  return sha256(pack(results.map(r => [r.code, r.log])))
+}
+
+export class Chain extends EventEmitter<ChainEvents> {
+  state!: MemState
+  meta!: ChainMeta
+  readonly validators: Validator[]
+
+  constructor (readonly genesis: Genesis, readonly store: ChainStore, private readonly log: Logger) {
+    super()
+    this.setMaxListeners(1000)
+    this.validators = genesis.validators.map(v => validatorFromPubkey(v.pubKey, v.power, v.name))
+  }
+
+  get chainId (): string { return this.genesis.chainId }
+  get height (): number { return this.meta.height }
+  get params (): Genesis['params'] { return this.genesis.params }
+
+  /** Opens the committed state, or writes the genesis state on first start. */
+  async init (): Promise<void> {
+    const meta = this.store.getMeta()
+    this.state = new MemState(this.genesis.params, id => this.store.getJobSync(id))
+    if (meta !== undefined) {
+      if (meta.genesisHash !== this.genesis.hash) throw new Error(`the data folder holds chain ${meta.chainId} with genesis ${meta.genesisHash}, not this genesis (${this.genesis.hash})`)
+      const loaded = await this.store.loadState()
+      this.state.load(loaded.accounts, loaded.miners, loaded.openJobs, this.store.getTotals() as Totals)
+      this.meta = meta
+      this.log.info({ height: meta.height, appHash: meta.appHash }, 'loaded committed state')
+      return
+    }
+    const g = this.genesis
+    const accounts = new Map(g.accounts.map(a => [a.address, { balance: a.balance, nonce: 0 }]))
+    const miners = g.miners.map(m => ({
+      address: m.address, models: m.models, pricePerSecond: m.pricePerSecond, capacity: m.capacity, stake: m.stake, unbonding: [], active: true,
+      reputation: 5000, activeJobs: 0, jobsCompleted: 0, jobsFailed: 0, jobsExpired: 0, earned: 0n, slashed: 0n, registeredHeight: 0,
+    }))
+    const balances = g.accounts.reduce((s, a) => s + a.balance, 0n)
+    const bonded = g.miners.reduce((s, m) => s + m.stake, 0n)
+    const totals: Totals = { supply: balances + bonded, balances, escrow: 0n, bonded, unbonding: 0n, burned: 0n }
+    this.state.load(accounts, miners, [], totals)
+    const changes: ChangeSet = { accounts, miners: new Map(miners.map(m => [m.address, m])), jobs: new Map(), totals }
+    const appHash = nextAppHash(EMPTY_HASH, encodeChangeSet(changes))
+    this.meta = {
+      chainId: g.chainId, genesisHash: g.hash, height: g.initialHeight - 1, lastBlockHash: '', lastBlockTime: Date.parse(g.genesisTime),
+      appHash: toHexUpper(appHash), lastResultsHash: toHexUpper(EMPTY_HASH),
+    }
+    const ops = this.stateOps(changes, 0)
+    ops.push(ChainStore.put(KEY.meta, this.meta), ChainStore.put(KEY.genesis, JSON.stringify(g.json)))
+    await this.store.write(ops)
+    this.log.info({ chainId: g.chainId, appHash: this.meta.appHash }, 'initialised state from genesis')
+  }
+
+  private stateOps (c: ChangeSet, height: number): BatchOp[] {
+    const ops: BatchOp[] = []
+    for (const [a, acc] of c.accounts) ops.push(ChainStore.put(KEY.account(a), encodeAccount(acc)))
+    for (const [a, m] of c.miners) ops.push(ChainStore.put(KEY.miner(a), encodeMiner(m)))
+    for (const j of c.jobs.values()) {
+      const before: Job | undefined = this.state.openJobs.get(j.id)
+      ops.push(ChainStore.put(KEY.job(j.id), encodeJob(j)))
+      if (isOpen(j.status)) ops.push(ChainStore.put(KEY.openJob(j.id), 1))
+      else if (before !== undefined) ops.push({ type: 'del', key: KEY.openJob(j.id) })
+      if (before === undefined) {
+        ops.push(ChainStore.put(KEY.jobByClient(j.client, j.submittedHeight, j.id), 1))
+        ops.push(ChainStore.put(KEY.jobAll(j.submittedHeight, j.id), 1))
+      }
+      if (before?.status !== j.status) {
+        if (before !== undefined) ops.push({ type: 'del', key: KEY.jobByStatus(before.status, j.submittedHeight, j.id) })
+        ops.push(ChainStore.put(KEY.jobByStatus(j.status, j.submittedHeight, j.id), 1))
+      }
+      if (j.miner !== null && before?.miner !== j.miner) ops.push(ChainStore.put(KEY.jobByMiner(j.miner, j.assignedHeight ?? height, j.id), 1))
+      if (j.receiptId !== null && before?.receiptId !== j.receiptId) ops.push(ChainStore.put(KEY.receipt(j.receiptId), j.id))
+    }
+    ops.push(ChainStore.put(KEY.totals, encodeTotals(c.totals)))
+    return ops
+  }
+
+  /** The app hash after applying `changes` on top of the committed state. */
+  appHashAfter (changes: ChangeSet): Uint8Array {
+    return nextAppHash(fromHex(this.meta.appHash), encodeChangeSet(changes))
+  }
+
+  /**
+   * Writes an executed, committed block (block, commit, results, indexes, state) in one atomic
+   * batch, then updates the in-memory state and announces it.
+   */
+  async commitBlock (block: Block, commit: Commit, exec: BlockExecution): Promise<CommittedBlock> {
+    const h = block.header.height
+    if (h !== this.meta.height + 1) throw new Error(`commitBlock: height ${h} does not follow ${this.meta.height}`)
+    const hash = toHexUpper(blockHash(block.header))
+    const changes = exec.overlay.changes()
+    const ops = this.stateOps(changes, h)
+    ops.push({ type: 'put', key: KEY.block(h), value: encodeBlock(block) })
+    ops.push(ChainStore.put(KEY.blockByHash(hash), h))
+    ops.push({ type: 'put', key: KEY.commit(h), value: encodeCommit(commit) })
+    ops.push(ChainStore.put(KEY.results(h), { txResults: exec.txResults, beginEvents: exec.beginEvents }))
+    exec.txs.forEach((tx, i) => {
+      ops.push(ChainStore.put(KEY.tx(tx.hash), [h, i]))
+      for (const e of exec.txResults[i].events) {
+        for (const a of e.attributes) {
+          if (a.value.length > 0 && a.value.length <= MAX_INDEXED_VALUE) ops.push(ChainStore.put(KEY.txEvent(`${e.type}.${a.key}`, a.value, h, i), 1))
+        }
+      }
+    })
+    for (const e of exec.beginEvents) {
+      for (const a of e.attributes) {
+        if (a.value.length > 0 && a.value.length <= MAX_INDEXED_VALUE) ops.push(ChainStore.put(KEY.blockEvent(`${e.type}.${a.key}`, a.value, h), 1))
+      }
+    }
+    const meta: ChainMeta = {
+      ...this.meta,
+      height: h,
+      lastBlockHash: hash,
+      lastBlockTime: block.header.time,
+      appHash: toHexUpper(block.header.appHash),
+      lastResultsHash: toHexUpper(resultsHash(exec.txResults)),
+    }
+    ops.push(ChainStore.put(KEY.meta, meta))
+    await this.store.write(ops)
+    this.state.apply(changes)
+    this.meta = meta
+    const committed: CommittedBlock = { block, hash, commit, txs: exec.txs, txResults: exec.txResults, beginEvents: exec.beginEvents }
+    this.emit('block', committed)
+    return committed
+  }
+
+  /** Supply terms recomputed from every record (slow; for tests and aitbc_supply?verify). */
+  recomputeTotals (): Omit<Totals, 'supply' | 'burned'> {
+    let escrow = 0n; let bonded = 0n; let unbonding = 0n
+    for (const j of this.state.openJobs.values()) escrow += j.maxFee
+    for (const m of this.state.miners.values()) {
+      bonded += m.stake
+      for (const u of m.unbonding) unbonding += u.amount
+    }
+    return { balances: this.state.sumBalances(), escrow, bonded, unbonding }
+  }
+}

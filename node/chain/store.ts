@@ -1,0 +1,117 @@
+// LevelDB through `level`: typed reads, and one atomic batch per committed block.
+import { Level } from 'level'
+import { pack, unpack } from '../core/codec.ts'
+import { decodeAccount, decodeJob, decodeMiner, decodeTotals, type Account, type Job, type Miner, type Totals } from '../core/state.ts'
+import { decodeBlock, decodeCommit, type Block, type Commit } from '../core/block.ts'
+import { KEY, prefixEnd } from './keys.ts'
+import type { AbciEvent, TxResult } from '../core/transition.ts'
+
+export interface ChainMeta {
+  chainId: string
+  genesisHash: string
+  height: number
+  lastBlockHash: string
+  lastBlockTime: number
+  appHash: string
+  lastResultsHash: string
+}
+
+export interface BlockResults { txResults: TxResult[], beginEvents: AbciEvent[] }
+
+export type BatchOp = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
+
+export class ChainStore {
+  private constructor (readonly db: Level<string, Uint8Array>) {}
+
+  static async open (dir: string): Promise<ChainStore> {
+    const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    await db.open()
+    return new ChainStore(db)
+  }
+
+  async close (): Promise<void> { await this.db.close() }
+
+  private getSync (key: string): Uint8Array | undefined {
+    return (this.db as any).getSync(key) as Uint8Array | undefined
+  }
+
+  async get (key: string): Promise<Uint8Array | undefined> { return await this.db.get(key) }
+
+  getMeta (): ChainMeta | undefined {
+    const b = this.getSync(KEY.meta)
+    return b === undefined ? undefined : unpack<ChainMeta>(b)
+  }
+
+  getTotals (): Totals | undefined {
+    const b = this.getSync(KEY.totals)
+    return b === undefined ? undefined : decodeTotals(unpack(b))
+  }
+
+  getJobSync (id: string): Job | undefined {
+    const b = this.getSync(KEY.job(id))
+    return b === undefined ? undefined : decodeJob(unpack(b))
+  }
+
+  async getBlockBytes (h: number): Promise<Uint8Array | undefined> { return await this.db.get(KEY.block(h)) }
+  async getBlock (h: number): Promise<Block | undefined> {
+    const b = await this.getBlockBytes(h)
+    return b === undefined ? undefined : decodeBlock(b)
+  }
+
+  async getCommit (h: number): Promise<Commit | undefined> {
+    const b = await this.db.get(KEY.commit(h))
+    return b === undefined ? undefined : decodeCommit(b)
+  }
+
+  async getResults (h: number): Promise<BlockResults | undefined> {
+    const b = await this.db.get(KEY.results(h))
+    return b === undefined ? undefined : unpack<BlockResults>(b)
+  }
+
+  async heightOfBlockHash (hash: string): Promise<number | undefined> {
+    const b = await this.db.get(KEY.blockByHash(hash))
+    return b === undefined ? undefined : unpack<number>(b)
+  }
+
+  async txLocation (hash: string): Promise<{ height: number, index: number } | undefined> {
+    const b = await this.db.get(KEY.tx(hash))
+    if (b === undefined) return undefined
+    const [height, index] = unpack<[number, number]>(b)
+    return { height, index }
+  }
+
+  txCommittedSync (hash: string): boolean { return this.getSync(KEY.tx(hash)) !== undefined }
+
+  async receiptJobId (receiptId: string): Promise<string | undefined> {
+    const b = await this.db.get(KEY.receipt(receiptId))
+    return b === undefined ? undefined : unpack<string>(b)
+  }
+
+  /** Keys under a prefix, in order (or reverse), starting after `after` if given. */
+  async keys (prefix: string, opts: { limit?: number, reverse?: boolean, gt?: string, lt?: string } = {}): Promise<string[]> {
+    const range: Record<string, unknown> = { gte: prefix, lt: prefixEnd(prefix), limit: opts.limit ?? -1, reverse: opts.reverse ?? false }
+    if (opts.gt !== undefined) { delete range.gte; range.gt = opts.gt }
+    if (opts.lt !== undefined) range.lt = opts.lt
+    return await this.db.keys(range as any).all()
+  }
+
+  async loadState (): Promise<{ accounts: Array<[string, Account]>, miners: Miner[], openJobs: Job[] }> {
+    const accounts: Array<[string, Account]> = []
+    for await (const [k, v] of this.db.iterator({ gte: KEY.accountPrefix, lt: prefixEnd(KEY.accountPrefix) })) {
+      accounts.push([k.slice(KEY.accountPrefix.length), decodeAccount(unpack(v))])
+    }
+    const miners: Miner[] = []
+    for await (const v of this.db.values({ gte: KEY.minerPrefix, lt: prefixEnd(KEY.minerPrefix) })) miners.push(decodeMiner(unpack(v)))
+    const openJobs: Job[] = []
+    const ids = await this.keys(KEY.openJobPrefix)
+    const values = await this.db.getMany(ids.map(k => KEY.job(k.slice(KEY.openJobPrefix.length))))
+    for (const v of values) if (v !== undefined) openJobs.push(decodeJob(unpack(v)))
+    return { accounts, miners, openJobs }
+  }
+
+  async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> { return await this.db.getMany(keys) }
+
+  async write (ops: BatchOp[]): Promise<void> { await this.db.batch(ops as any) }
+
+  static put (key: string, value: unknown): BatchOp { return { type: 'put', key, value: pack(value) } }
+}

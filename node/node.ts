@@ -1,0 +1,94 @@
+// The composition root: builds and wires the node's parts in one place.
+import { readFileSync, existsSync } from 'node:fs'
+import { parseGenesis, type Genesis } from './core/genesis.ts'
+import { addressBytesFromPubkey, toHex } from './core/crypto.ts'
+import { ChainStore } from './chain/store.ts'
+import { Chain } from './chain/chain.ts'
+import { Mempool } from './chain/mempool.ts'
+import { PrivValidator } from './chain/privval.ts'
+import { SoloProducer } from './chain/producer.ts'
+import { RpcServer } from './rpc/server.ts'
+import { TxWatcher } from './rpc/txWatcher.ts'
+import { homePaths, loadConfig, readKeyFile, type NodeConfig } from './config.ts'
+import type { Logger } from './logger.ts'
+
+export interface RunningNode {
+  chain: Chain
+  mempool: Mempool
+  rpc: RpcServer
+  rpcUrl: string
+  config: NodeConfig
+  stop: () => Promise<void>
+}
+
+export function loadGenesisFile (file: string): Genesis {
+  if (!existsSync(file)) throw new Error(`genesis file ${file} not found (run "aitbc node init" first)`)
+  let json: unknown
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (e) {
+    throw new Error(`genesis file ${file} is not JSON: ${(e as Error).message}`)
+  }
+  return parseGenesis(json as Record<string, unknown>)
+}
+
+export async function startNode (home: string, config: NodeConfig, log: Logger): Promise<RunningNode> {
+  const paths = homePaths(home)
+  const genesis = loadGenesisFile(paths.genesis)
+  const store = await ChainStore.open(paths.db)
+  const chain = new Chain(genesis, store, log.child({ module: 'chain' }))
+  await chain.init()
+  const mempool = new Mempool({ maxTxs: config.mempool.maxTxs, maxBytes: config.mempool.maxBytes }, chain, log.child({ module: 'mempool' }))
+  const watcher = new TxWatcher(chain, mempool)
+  const pvKey = existsSync(paths.privKey) ? readKeyFile(paths.privKey) : null
+  const nodeKey = existsSync(paths.nodeKey) ? readKeyFile(paths.nodeKey) : pvKey
+  const isValidator = pvKey !== null && chain.validators.some(v => toHex(v.pubKey) === toHex(pvKey.publicKey))
+  let producer: SoloProducer | null = null
+  if (isValidator && pvKey !== null) {
+    const pv = new PrivValidator(pvKey, paths.pvState)
+    producer = new SoloProducer(chain, mempool, pv, log.child({ module: 'producer' }))
+  } else {
+    log.warn({}, 'this node is not a validator of the genesis: it serves RPC but does not produce blocks (block sync comes with the consensus release)')
+  }
+  const rpc = new RpcServer({ host: config.rpc.host, port: config.rpc.port }, {
+    chain,
+    mempool,
+    watcher,
+    node: {
+      id: nodeKey === null ? '00'.repeat(20) : toHex(addressBytesFromPubkey(nodeKey.publicKey)),
+      moniker: config.moniker,
+      p2pAddr: `tcp://${config.p2p.host}:${config.p2p.port}`,
+      rpcAddr: `tcp://${config.rpc.host}:${config.rpc.port}`,
+      validatorPubKey: isValidator && pvKey !== null ? pvKey.publicKey : null,
+    },
+    peers: () => [],
+    broadcastCommitTimeoutMs: config.broadcastCommitTimeoutMs,
+  }, log.child({ module: 'rpc' }))
+  let rpcUrl: string
+  try {
+    rpcUrl = await rpc.start()
+  } catch (e) {
+    await store.close()
+    throw new Error(`cannot listen for RPC on ${config.rpc.host}:${config.rpc.port}: ${(e as Error).message}`)
+  }
+  await producer?.start()
+  log.info({ chainId: genesis.chainId, height: chain.height, rpc: rpcUrl, validator: isValidator }, 'node started')
+  let stopped = false
+  return {
+    chain,
+    mempool,
+    rpc,
+    rpcUrl,
+    config,
+    stop: async () => {
+      if (stopped) return
+      stopped = true
+      await producer?.stop()
+      await rpc.stop()
+      await store.close()
+      log.info({ height: chain.height }, 'node stopped')
+    },
+  }
+}
+
+export { loadConfig }

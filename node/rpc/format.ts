@@ -1,0 +1,161 @@
+// CometBFT v0.38 JSON shapes (int64 as strings, hashes upper-case hex, bytes base64, RFC3339
+// times) and the AITBC record views.
+import { blockHash, encodeBlock, type Block, type Commit, type Header, type Validator } from '../core/block.ts'
+import { sha256, toBase64, toHexUpper } from '../core/crypto.ts'
+import type { TxResult, AbciEvent } from '../core/transition.ts'
+import type { Job, Miner, Account } from '../core/state.ts'
+import { formatAitbc } from '../core/amount.ts'
+
+export function rfc3339 (ms: number): string { return new Date(ms).toISOString() }
+
+export function blockIdJSON (b: Block): object {
+  return { hash: toHexUpper(blockHash(b.header)), parts: { total: 1, hash: toHexUpper(sha256(encodeBlock(b))) } }
+}
+
+export function headerJSON (h: Header): object {
+  return {
+    version: { block: '11', app: '1' },
+    chain_id: h.chainId,
+    height: String(h.height),
+    time: rfc3339(h.time),
+    last_block_id: h.lastBlockHash.length === 0
+      ? { hash: '', parts: { total: 0, hash: '' } }
+      : { hash: toHexUpper(h.lastBlockHash), parts: { total: 1, hash: toHexUpper(h.lastBlockHash) } },
+    last_commit_hash: toHexUpper(h.lastCommitHash),
+    data_hash: toHexUpper(h.dataHash),
+    validators_hash: toHexUpper(h.validatorsHash),
+    next_validators_hash: toHexUpper(h.nextValidatorsHash),
+    consensus_hash: toHexUpper(h.consensusHash),
+    app_hash: toHexUpper(h.appHash),
+    last_results_hash: toHexUpper(h.lastResultsHash),
+    evidence_hash: toHexUpper(h.evidenceHash),
+    proposer_address: toHexUpper(h.proposerAddress),
+  }
+}
+
+export function commitJSON (c: Commit | null, lastBlockHash?: Uint8Array): object {
+  if (c === null) return { height: '0', round: 0, block_id: { hash: '', parts: { total: 0, hash: '' } }, signatures: [] }
+  const hash = toHexUpper(c.blockHash)
+  return {
+    height: String(c.height),
+    round: c.round,
+    block_id: { hash, parts: { total: 1, hash: lastBlockHash !== undefined ? toHexUpper(lastBlockHash) : hash } },
+    signatures: c.signatures.map(s => ({
+      block_id_flag: s.blockIdFlag,
+      validator_address: toHexUpper(s.validatorAddress),
+      timestamp: rfc3339(s.timestamp),
+      signature: toBase64(s.signature),
+    })),
+  }
+}
+
+export function blockJSON (b: Block): object {
+  return {
+    header: headerJSON(b.header),
+    data: { txs: b.txs.map(toBase64) },
+    evidence: { evidence: [] },
+    last_commit: commitJSON(b.lastCommit),
+  }
+}
+
+export function eventsJSON (events: AbciEvent[]): object[] {
+  return events.map(e => ({ type: e.type, attributes: e.attributes.map(a => ({ key: a.key, value: a.value, index: true })) }))
+}
+
+export function txResultJSON (r: Pick<TxResult, 'code' | 'log' | 'codespace'> & { events?: AbciEvent[] }): object {
+  return { code: r.code, data: null, log: r.log, info: '', gas_wanted: '0', gas_used: '0', events: eventsJSON(r.events ?? []), codespace: r.codespace }
+}
+
+export function pubKeyJSON (pub: Uint8Array): object { return { type: 'tendermint/PubKeyEd25519', value: toBase64(pub) } }
+
+export function validatorJSON (v: Validator): object {
+  return { address: toHexUpper(v.address), pub_key: pubKeyJSON(v.pubKey), voting_power: String(v.power), proposer_priority: '0', name: v.name }
+}
+
+const opt = <T, R>(v: T | null, f: (x: T) => R): R | null => v === null ? null : f(v)
+
+export function accountJSON (address: string, a: Account | undefined, m: Miner | undefined): object {
+  const balance = a?.balance ?? 0n
+  const bonded = m?.stake ?? 0n
+  const unbonding = m?.unbonding.reduce((s, u) => s + u.amount, 0n) ?? 0n
+  return {
+    address,
+    balance: balance.toString(),
+    balance_aitbc: formatAitbc(balance),
+    nonce: String(a?.nonce ?? 0),
+    bonded: bonded.toString(),
+    unbonding: unbonding.toString(),
+  }
+}
+
+export function minerJSON (m: Miner): object {
+  return {
+    address: m.address,
+    models: m.models,
+    price_per_second: m.pricePerSecond.toString(),
+    capacity: m.capacity,
+    stake: m.stake.toString(),
+    unbonding: m.unbonding.map(u => ({ amount: u.amount.toString(), release_height: String(u.releaseHeight) })),
+    active: m.active,
+    reputation: m.reputation,
+    active_jobs: m.activeJobs,
+    jobs_completed: m.jobsCompleted,
+    jobs_failed: m.jobsFailed,
+    jobs_expired: m.jobsExpired,
+    earned: m.earned.toString(),
+    slashed: m.slashed.toString(),
+    registered_height: String(m.registeredHeight),
+  }
+}
+
+export function jobJSON (j: Job): object {
+  return {
+    job_id: j.id,
+    status: j.status,
+    client: j.client,
+    model: j.model,
+    prompt: j.prompt,
+    options: { temperature: j.options.temperature, num_predict: j.options.numPredict, seed: j.options.seed },
+    max_fee: j.maxFee.toString(),
+    max_price_per_second: opt(j.maxPricePerSecond, x => x.toString()),
+    miner: j.miner,
+    price_per_second: opt(j.pricePerSecond, x => x.toString()),
+    result: j.result,
+    result_hash: j.resultHash,
+    error: j.error,
+    receipt_id: j.receiptId,
+    metrics: opt(j.metrics, m => ({ compute_ms: m.computeMs, prompt_tokens: m.promptTokens, completion_tokens: m.completionTokens })),
+    cost: opt(j.paid, x => x.toString()),
+    paid: opt(j.paid, x => x.toString()),
+    refund: opt(j.refund, x => x.toString()),
+    slashed: opt(j.slashed, x => x.toString()),
+    submit_tx: j.txHash,
+    submitted_height: String(j.submittedHeight),
+    submitted_at: rfc3339(j.submittedTime),
+    assign_tx: j.assignTxHash,
+    assigned_height: opt(j.assignedHeight, String),
+    assigned_at: opt(j.assignedTime, rfc3339),
+    settle_tx: j.settleTxHash,
+    settled_height: opt(j.settledHeight, String),
+    completed_at: opt(j.settledTime, rfc3339),
+  }
+}
+
+export function receiptJSON (j: Job): object {
+  return {
+    receipt_id: j.receiptId,
+    job_id: j.id,
+    miner: j.miner,
+    client: j.client,
+    status: j.status,
+    result: j.result,
+    result_hash: j.resultHash,
+    error: j.error,
+    metrics: opt(j.metrics, m => ({ compute_ms: m.computeMs, prompt_tokens: m.promptTokens, completion_tokens: m.completionTokens })),
+    paid: opt(j.paid, x => x.toString()),
+    refund: opt(j.refund, x => x.toString()),
+    tx_hash: j.settleTxHash,
+    height: opt(j.settledHeight, String),
+    time: opt(j.settledTime, rfc3339),
+  }
+}

@@ -1,0 +1,221 @@
+// The JSON-RPC server on 8006: POST / (single or batch), GET /<method>?arg=... (CometBFT URI
+// style), and WebSocket at /websocket with subscribe/unsubscribe/unsubscribe_all.
+import Fastify, { type FastifyInstance } from 'fastify'
+import websocket from '@fastify/websocket'
+import type { WebSocket } from 'ws'
+import { JSONRPCServer, JSONRPCErrorException, createJSONRPCErrorResponse, type JSONRPCResponse } from 'json-rpc-2.0'
+import { METHODS, type RpcEnv } from './methods.ts'
+import { RpcError, namedParams, invalid, reqString, PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INTERNAL_ERROR } from './params.ts'
+import { parseQuery, matchQuery, QueryError, type Query } from '../core/query.ts'
+import { txEventMap, type CommittedBlock } from '../chain/chain.ts'
+import { blockIdJSON, blockJSON, headerJSON, txResultJSON, eventsJSON } from './format.ts'
+import { toBase64 } from '../core/crypto.ts'
+import type { Logger } from '../logger.ts'
+
+export const MAX_BODY_BYTES = 1024 * 1024
+export const MAX_BATCH = 10
+const MAX_SUBS_PER_CONN = 100
+const MAX_WS_BUFFER = 32 * 1024 * 1024
+
+export interface RpcServerOptions { host: string, port: number }
+
+interface Sub { id: string | number | null, query: Query, text: string }
+
+export class RpcServer {
+  readonly app: FastifyInstance
+  private readonly rpc = new JSONRPCServer<{ ws?: WsConn }>({ errorListener: () => {} })
+  private readonly conns = new Set<WsConn>()
+  private readonly onBlock = (b: CommittedBlock): void => { for (const c of this.conns) c.onBlock(b) }
+
+  constructor (private readonly opts: RpcServerOptions, private readonly env: RpcEnv, private readonly log: Logger) {
+    this.app = Fastify({ bodyLimit: MAX_BODY_BYTES, logger: false })
+    this.rpc.mapErrorToJSONRPCErrorResponse = (id, error) => {
+      if (error instanceof RpcError) return createJSONRPCErrorResponse(id, error.code, error.message, error.data)
+      if (error instanceof JSONRPCErrorException) return createJSONRPCErrorResponse(id, error.code, error.message, error.data)
+      this.log.error({ err: error }, 'rpc handler failed')
+      return createJSONRPCErrorResponse(id, INTERNAL_ERROR, `Internal error: ${(error as Error)?.message ?? String(error)}`)
+    }
+    this.rpc.handleMethodNotFound = async (request: any) => createJSONRPCErrorResponse(request.id ?? null, METHOD_NOT_FOUND, `Method not found: "${String(request.method).slice(0, 80)}"`) as any
+    for (const [name, def] of Object.entries(METHODS)) {
+      this.rpc.addMethod(name, async (params) => await def.handler(this.env, namedParams(params, def.params)))
+    }
+    const wsOnly = (name: string) => async (params: any, sp: { ws?: WsConn }, id: string | number | null): Promise<unknown> => {
+      if (sp?.ws === undefined) throw new RpcError(METHOD_NOT_FOUND, `Method "${name}" is only available over WebSocket (/websocket)`)
+      return sp.ws.call(name, params, id)
+    }
+    for (const name of ['subscribe', 'unsubscribe', 'unsubscribe_all']) this.rpc.addMethodAdvanced(name, async (request, sp) => {
+      try {
+        const result = await wsOnly(name)(request.params, sp, request.id ?? null)
+        return { jsonrpc: '2.0', id: request.id ?? null, result } as JSONRPCResponse
+      } catch (e) {
+        return this.rpc.mapErrorToJSONRPCErrorResponse(request.id ?? null, e)
+      }
+    })
+    this.routes()
+  }
+
+  /** Answers one parsed JSON-RPC payload (object or batch). */
+  async handle (payload: unknown, sp: { ws?: WsConn } = {}): Promise<unknown> {
+    if (Array.isArray(payload)) {
+      if (payload.length === 0) return createJSONRPCErrorResponse(null, INVALID_REQUEST, 'Invalid Request: empty batch')
+      if (payload.length > MAX_BATCH) return createJSONRPCErrorResponse(null, INVALID_REQUEST, `Invalid Request: batch of ${payload.length} requests, the limit is ${MAX_BATCH}`)
+      const out = await Promise.all(payload.map(async r => await this.handleOne(r, sp)))
+      const present = out.filter(r => r !== null)
+      return present.length === 0 ? null : present
+    }
+    return await this.handleOne(payload, sp)
+  }
+
+  private async handleOne (r: unknown, sp: { ws?: WsConn }): Promise<unknown> {
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) return createJSONRPCErrorResponse(null, INVALID_REQUEST, 'Invalid Request: not a JSON-RPC request object')
+    const o = r as Record<string, unknown>
+    const id = (typeof o.id === 'string' || typeof o.id === 'number') ? o.id : null
+    if (o.jsonrpc !== '2.0') return createJSONRPCErrorResponse(id, INVALID_REQUEST, 'Invalid Request: "jsonrpc" must be "2.0"')
+    if (typeof o.method !== 'string') return createJSONRPCErrorResponse(id, INVALID_REQUEST, 'Invalid Request: "method" must be a string')
+    if (o.id === undefined) o.id = null // CometBFT answers every request; a missing id is answered with id null
+    return await this.rpc.receive(o as any, sp)
+  }
+
+  private routes (): void {
+    const app = this.app
+    app.removeAllContentTypeParsers()
+    app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body))
+    app.setErrorHandler((err: any, _req, reply) => {
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        void reply.code(413).send(createJSONRPCErrorResponse(null, INVALID_REQUEST, `Invalid Request: body exceeds ${MAX_BODY_BYTES} bytes`))
+        return
+      }
+      this.log.error({ err }, 'rpc http error')
+      void reply.code(err.statusCode ?? 500).send(createJSONRPCErrorResponse(null, INTERNAL_ERROR, `Internal error: ${err.message}`))
+    })
+    app.post('/', async (req, reply) => {
+      let payload: unknown
+      try {
+        payload = JSON.parse(String(req.body ?? ''))
+      } catch (e) {
+        return await reply.code(200).send(createJSONRPCErrorResponse(null, PARSE_ERROR, `Parse error: ${(e as Error).message}`))
+      }
+      const out = await this.handle(payload)
+      if (out === null) return await reply.code(204).send()
+      return await reply.send(out)
+    })
+    void app.register(websocket, { options: { maxPayload: MAX_BODY_BYTES } })
+    void app.register(async (scoped) => {
+      scoped.get('/websocket', { websocket: true }, (socket) => {
+        const conn = new WsConn(socket, this, this.log)
+        this.conns.add(conn)
+        socket.on('close', () => this.conns.delete(conn))
+      })
+    })
+    app.get('/', async () => ({ jsonrpc: '2.0', id: -1, result: { methods: Object.keys(METHODS).sort(), websocket: ['subscribe', 'unsubscribe', 'unsubscribe_all'] } }))
+    app.get('/:method', async (req, reply) => {
+      const { method } = req.params as { method: string }
+      const query = req.query as Record<string, string>
+      const params: Record<string, unknown> = {}
+      for (const [k, v] of Object.entries(query)) params[k] = typeof v === 'string' && /^".*"$/s.test(v) ? v.slice(1, -1) : v
+      const out = await this.handle({ jsonrpc: '2.0', id: -1, method, params })
+      return await reply.send(out)
+    })
+  }
+
+  async start (): Promise<string> {
+    this.env.chain.on('block', this.onBlock)
+    return await this.app.listen({ host: this.opts.host, port: this.opts.port })
+  }
+
+  async stop (): Promise<void> {
+    this.env.chain.off('block', this.onBlock)
+    for (const c of this.conns) c.close()
+    await this.app.close()
+  }
+}
+
+/** One WebSocket client: any method, plus event subscriptions delivered with the subscribe id. */
+class WsConn {
+  private readonly subs = new Map<string, Sub>()
+
+  constructor (private readonly socket: WebSocket, private readonly server: RpcServer, private readonly log: Logger) {
+    socket.on('message', (data, isBinary) => { void this.onMessage(data.toString(), isBinary) })
+  }
+
+  private send (msg: unknown): void {
+    if (this.socket.readyState !== this.socket.OPEN) return
+    if (this.socket.bufferedAmount > MAX_WS_BUFFER) {
+      this.log.warn({ buffered: this.socket.bufferedAmount }, 'closing a WebSocket client that does not read its events')
+      this.socket.close(1008, 'too slow: events are not being read')
+      return
+    }
+    this.socket.send(JSON.stringify(msg))
+  }
+
+  private async onMessage (text: string, isBinary: boolean): Promise<void> {
+    let payload: unknown
+    try {
+      if (isBinary) throw new Error('binary frames are not JSON-RPC')
+      payload = JSON.parse(text)
+    } catch (e) {
+      this.send(createJSONRPCErrorResponse(null, PARSE_ERROR, `Parse error: ${(e as Error).message}`))
+      return
+    }
+    const out = await this.server.handle(payload, { ws: this })
+    if (out !== null) this.send(out)
+  }
+
+  call (name: string, raw: unknown, id: string | number | null): unknown {
+    const p = namedParams(raw, name === 'unsubscribe_all' ? [] : ['query'])
+    if (name === 'unsubscribe_all') { this.subs.clear(); return {} }
+    const text = reqString(p, 'query', 1024)
+    if (name === 'unsubscribe') {
+      if (!this.subs.delete(text)) throw invalid(`subscription not found: ${text}`)
+      return {}
+    }
+    if (this.subs.has(text)) throw invalid(`already subscribed to ${text}`)
+    if (this.subs.size >= MAX_SUBS_PER_CONN) throw invalid(`at most ${MAX_SUBS_PER_CONN} subscriptions per connection`)
+    let query: Query
+    try { query = parseQuery(text) } catch (e) { if (e instanceof QueryError) throw invalid(e.message); throw e }
+    this.subs.set(text, { id, query, text })
+    return {}
+  }
+
+  onBlock (b: CommittedBlock): void {
+    if (this.subs.size === 0) return
+    const h = b.block.header.height
+    for (const s of this.subs.values()) {
+      const blockEvents = new Map<string, string[]>([['block.height', [String(h)]]])
+      for (const e of b.beginEvents) for (const a of e.attributes) { const k = `${e.type}.${a.key}`; blockEvents.set(k, [...(blockEvents.get(k) ?? []), a.value]) }
+      const nb = new Map([...blockEvents, ['tm.event', ['NewBlock']]])
+      if (matchQuery(s.query, nb)) {
+        this.send({
+          jsonrpc: '2.0',
+          id: s.id,
+          result: {
+            query: s.text,
+            data: { type: 'tendermint/event/NewBlock', value: { block: blockJSON(b.block), block_id: blockIdJSON(b.block), result_finalize_block: { events: eventsJSON(b.beginEvents), tx_results: b.txResults.map(txResultJSON), validator_updates: [], app_hash: toBase64(b.block.header.appHash) } } },
+            events: Object.fromEntries(nb),
+          },
+        })
+      }
+      const nh = new Map([...blockEvents, ['tm.event', ['NewBlockHeader']]])
+      if (matchQuery(s.query, nh)) {
+        this.send({ jsonrpc: '2.0', id: s.id, result: { query: s.text, data: { type: 'tendermint/event/NewBlockHeader', value: { header: headerJSON(b.block.header) } }, events: Object.fromEntries(nh) } })
+      }
+      b.txs.forEach((tx, i) => {
+        const ev = txEventMap(b.txResults[i].events, h, tx.hash)
+        if (!matchQuery(s.query, ev)) return
+        this.send({
+          jsonrpc: '2.0',
+          id: s.id,
+          result: {
+            query: s.text,
+            data: { type: 'tendermint/event/Tx', value: { TxResult: { height: String(h), index: i, tx: toBase64(tx.bytes), result: txResultJSON(b.txResults[i]) } } },
+            events: Object.fromEntries(ev),
+          },
+        })
+      })
+    }
+  }
+
+  close (): void { this.socket.close(1001, 'server shutting down') }
+}
+
+export type { WsConn }

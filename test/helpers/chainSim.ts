@@ -1,0 +1,265 @@
+// A tiny in-memory chain for unit and property tests of the pure core: a MemState built from a
+// genesis, blocks executed the way a proposer does (beginBlock, the txs in 'deliver' mode, then
+// an `assign` for every assignable job, signed by the validator), committed with MemState.apply.
+// Block time and height come from the test, never from the clock.
+import { expect } from 'chai'
+import { SigningKey, sha256, sha256Concat, utf8Bytes } from '../../node/core/crypto.ts'
+import { makeGenesisJSON, parseGenesis, type DEFAULT_PARAMS_JSON, type Genesis } from '../../node/core/genesis.ts'
+import {
+  MemState, Overlay, REPUTATION_INITIAL, encodeChangeSet, encodeJob, encodeMiner, isOpen, supplyHolds,
+  type Account, type Job, type Miner, type StateReader, type Totals,
+} from '../../node/core/state.ts'
+import { applyTx, assignableJobs, beginBlock, type AbciEvent, type BlockContext, type TxResult } from '../../node/core/transition.ts'
+import { jobIdFromTxHash, signTx, type Tx, type TxBody } from '../../node/core/tx.ts'
+
+export const GENESIS_TIME = '2024-01-01T00:00:00.000Z'
+export const T0 = Date.parse(GENESIS_TIME)
+export const CHAIN_ID = 'aitbc-test'
+
+/** A deterministic key per name. */
+export function keyOf (name: string): SigningKey {
+  return new SigningKey(sha256(utf8Bytes('aitbc-test-key/' + name)))
+}
+
+export type ParamsJSON = Partial<typeof DEFAULT_PARAMS_JSON>
+
+export interface SimMinerSpec { key: SigningKey, models: string[], pricePerSecond?: bigint, capacity?: number, stake: bigint }
+
+export interface SimOptions {
+  chainId?: string
+  validator?: SigningKey
+  accounts?: Array<{ key: SigningKey, balance: bigint }>
+  miners?: SimMinerSpec[]
+  params?: ParamsJSON
+  /** Check supply and recomputed totals after every committed block (default true). */
+  checkInvariants?: boolean
+}
+
+export interface BlockOptions {
+  /** Milliseconds after the previous block (default 1000). */
+  dt?: number
+  /** Absolute block time (overrides dt). */
+  time?: number
+  /** Whether the proposer assigns every assignable job (default true). */
+  assign?: boolean
+}
+
+export interface BlockOutcome {
+  ctx: BlockContext
+  overlay: Overlay
+  beginEvents: AbciEvent[]
+  results: TxResult[]
+  /** The proposer's assign txs, in the order applied. */
+  assigns: Tx[]
+}
+
+// ---- tx bodies ----
+export const body = {
+  transfer: (to: string, amount: bigint): TxBody => ({ type: 'transfer', to, amount }),
+  register: (models: string[], stake: bigint, pricePerSecond = 20_000n, capacity = 1): TxBody =>
+    ({ type: 'register_miner', models, pricePerSecond, capacity, stake }),
+  update: (u: { models?: string[], pricePerSecond?: bigint, capacity?: number, active?: boolean }): TxBody =>
+    ({ type: 'update_miner', models: u.models ?? null, pricePerSecond: u.pricePerSecond ?? null, capacity: u.capacity ?? null, active: u.active ?? null }),
+  stake: (amount: bigint): TxBody => ({ type: 'stake', amount }),
+  unstake: (amount: bigint): TxBody => ({ type: 'unstake', amount }),
+  submit: (model: string, prompt: string, maxFee: bigint, maxPricePerSecond: bigint | null = null): TxBody =>
+    ({ type: 'submit_job', model, prompt, options: { temperature: null, numPredict: null, seed: null }, maxFee, maxPricePerSecond }),
+  cancel: (jobId: string): TxBody => ({ type: 'cancel_job', jobId }),
+  assign: (jobId: string, miner: string): TxBody => ({ type: 'assign', jobId, miner }),
+  receipt: (jobId: string, status: 'completed' | 'failed', result: string, computeMs: number, o: { error?: string | null, resultHash?: Uint8Array } = {}): TxBody => ({
+    type: 'record_receipt', jobId, status, result, resultHash: o.resultHash ?? sha256(utf8Bytes(result)),
+    metrics: { computeMs, promptTokens: 3, completionTokens: 5 }, error: o.error ?? (status === 'failed' ? 'ollama: model crashed' : null),
+  }),
+}
+
+export interface StateDump {
+  totals: Totals
+  accounts: Record<string, { balance: string, nonce: number }>
+  miners: Record<string, unknown[]>
+  jobs: Record<string, unknown[]>
+}
+
+export class ChainSim {
+  readonly genesis: Genesis
+  readonly mem: MemState
+  readonly validator: SigningKey
+  readonly chainId: string
+  readonly supply: bigint
+  readonly checkInvariants: boolean
+  /** Height and time of the last committed block (genesis: initial_height - 1, genesis time). */
+  height: number
+  time: number
+  prevHash: Uint8Array = new Uint8Array(0)
+  /** Every address and job id the sim has seen, for dumps. */
+  readonly addresses = new Set<string>()
+  readonly jobIds: string[] = []
+  private readonly keys = new Map<string, SigningKey>()
+  /** Nonces handed out by sign() and not yet committed. */
+  private readonly pendingNonces = new Map<string, number>()
+
+  constructor (opts: SimOptions = {}) {
+    this.validator = opts.validator ?? keyOf('validator')
+    this.chainId = opts.chainId ?? CHAIN_ID
+    this.checkInvariants = opts.checkInvariants ?? true
+    const json = makeGenesisJSON({
+      chainId: this.chainId,
+      genesisTime: GENESIS_TIME,
+      validators: [{ pubKey: this.validator.publicKey }],
+      accounts: (opts.accounts ?? []).map(a => ({ address: a.key.address, balance: a.balance })),
+      miners: (opts.miners ?? []).map(m => ({ address: m.key.address, models: m.models, pricePerSecond: m.pricePerSecond ?? 20_000n, capacity: m.capacity ?? 1, stake: m.stake })),
+      params: opts.params,
+    })
+    this.genesis = parseGenesis(json)
+    this.mem = new MemState(this.genesis.params)
+    const accounts: Array<[string, Account]> = this.genesis.accounts.map(a => [a.address, { balance: a.balance, nonce: 0 }])
+    const miners: Miner[] = this.genesis.miners.map(m => ({
+      address: m.address, models: [...m.models], pricePerSecond: m.pricePerSecond, capacity: m.capacity, stake: m.stake, unbonding: [], active: true,
+      reputation: REPUTATION_INITIAL, activeJobs: 0, jobsCompleted: 0, jobsFailed: 0, jobsExpired: 0, earned: 0n, slashed: 0n, registeredHeight: this.genesis.initialHeight - 1,
+    }))
+    const balances = accounts.reduce((s, [, a]) => s + a.balance, 0n)
+    const bonded = miners.reduce((s, m) => s + m.stake, 0n)
+    this.supply = balances + bonded
+    this.mem.load(accounts, miners, [], { supply: this.supply, balances, escrow: 0n, bonded, unbonding: 0n, burned: 0n })
+    this.height = this.genesis.initialHeight - 1
+    this.time = T0
+    for (const k of [this.validator, ...(opts.accounts ?? []).map(a => a.key), ...(opts.miners ?? []).map(m => m.key)]) this.addKey(k)
+  }
+
+  get params (): MemState['params'] { return this.mem.params }
+
+  addKey (k: SigningKey): void { this.keys.set(k.address, k); this.addresses.add(k.address) }
+  keyFor (address: string): SigningKey {
+    const k = this.keys.get(address)
+    if (k === undefined) throw new Error(`the sim has no key for ${address}`)
+    return k
+  }
+
+  account (address: string, st: StateReader = this.mem): Account { return st.account(address) ?? { balance: 0n, nonce: 0 } }
+  balance (address: string, st: StateReader = this.mem): bigint { return this.account(address, st).balance }
+  miner (address: string, st: StateReader = this.mem): Miner {
+    const m = st.miner(address)
+    if (m === undefined) throw new Error(`${address} is not a miner`)
+    return m
+  }
+
+  job (id: string, st: StateReader = this.mem): Job {
+    const j = st.job(id)
+    if (j === undefined) throw new Error(`no job ${id}`)
+    return j
+  }
+
+  totals (st: StateReader = this.mem): Totals { return { ...st.totals() } }
+
+  /** The next nonce for a key, counting txs signed by sign() since the last commit. */
+  nextNonce (address: string): number {
+    return this.pendingNonces.get(address) ?? this.account(address).nonce
+  }
+
+  /** Signs a tx (fee defaults to min_fee; nonce to the next one, which it then reserves). */
+  sign (key: SigningKey, b: TxBody, o: { nonce?: number, fee?: bigint, chainId?: string } = {}): Tx {
+    this.addKey(key)
+    const nonce = o.nonce ?? this.nextNonce(key.address)
+    if (o.nonce === undefined) this.pendingNonces.set(key.address, nonce + 1)
+    const fee = o.fee ?? (b.type === 'assign' ? 0n : this.params.minFee)
+    const tx = signTx(key, { chainId: o.chainId ?? this.chainId, nonce, fee, body: b })
+    if (b.type === 'submit_job') this.jobIds.push(jobIdFromTxHash(tx.hash))
+    if (b.type === 'transfer') this.addresses.add(b.to)
+    return tx
+  }
+
+  /** The context of the next block. */
+  nextCtx (o: BlockOptions = {}): BlockContext {
+    return { chainId: this.chainId, height: this.height + 1, time: o.time ?? this.time + (o.dt ?? 1000), proposer: this.validator.address, prevBlockHash: this.prevHash }
+  }
+
+  /** An overlay for the next block with beginBlock already run. */
+  begin (o: BlockOptions = {}): { overlay: Overlay, ctx: BlockContext, beginEvents: AbciEvent[] } {
+    const ctx = this.nextCtx(o)
+    const overlay = new Overlay(this.mem)
+    const beginEvents = beginBlock(overlay, ctx)
+    return { overlay, ctx, beginEvents }
+  }
+
+  /** The proposer's assigns: one signed assign per assignable job, applied as it goes. */
+  assignAll (overlay: Overlay, ctx: BlockContext): Tx[] {
+    const out: Tx[] = []
+    for (const { job, miner } of assignableJobs(overlay, ctx.prevBlockHash)) {
+      const nonce = (overlay.account(this.validator.address) ?? { nonce: 0 }).nonce
+      const tx = signTx(this.validator, { chainId: this.chainId, nonce, fee: 0n, body: body.assign(job.id, miner.address) })
+      applyTx(overlay, tx, ctx, 'deliver')
+      out.push(tx)
+    }
+    return out
+  }
+
+  /** Executes and commits a block; if a tx throws, nothing is committed and the error propagates. */
+  block (txs: Tx[], o: BlockOptions = {}): BlockOutcome {
+    const { overlay, ctx, beginEvents } = this.begin(o)
+    let results: TxResult[]
+    try {
+      results = txs.map(tx => applyTx(overlay, tx, ctx, 'deliver'))
+    } catch (e) {
+      this.pendingNonces.clear()
+      throw e
+    }
+    const assigns = o.assign === false ? [] : this.assignAll(overlay, ctx)
+    this.commit(overlay, ctx)
+    return { ctx, overlay, beginEvents, results, assigns }
+  }
+
+  /** Commits an overlay as block ctx.height. */
+  commit (overlay: Overlay, ctx: BlockContext): void {
+    const changes = overlay.changes()
+    for (const id of changes.jobs.keys()) if (!this.jobIds.includes(id)) this.jobIds.push(id)
+    for (const a of changes.accounts.keys()) this.addresses.add(a)
+    this.mem.apply(changes)
+    this.height = ctx.height
+    this.time = ctx.time
+    this.prevHash = sha256Concat(this.prevHash, utf8Bytes(String(ctx.height)), encodeChangeSet(changes))
+    this.pendingNonces.clear()
+    if (this.checkInvariants) this.assertInvariants()
+  }
+
+  /** Totals recomputed from the records alone. */
+  recomputeTotals (): Totals {
+    let balances = 0n; let escrow = 0n; let bonded = 0n; let unbonding = 0n; let burned = 0n
+    for (const a of this.mem.accounts.values()) balances += a.balance
+    for (const j of this.mem.openJobs.values()) escrow += j.maxFee
+    for (const m of this.mem.miners.values()) {
+      bonded += m.stake
+      burned += m.slashed
+      for (const u of m.unbonding) unbonding += u.amount
+    }
+    return { supply: this.supply, balances, escrow, bonded, unbonding, burned }
+  }
+
+  assertInvariants (): void {
+    const t = this.mem.totals()
+    expect(supplyHolds(t), 'supply invariant').to.equal(true)
+    expect(t).to.deep.equal(this.recomputeTotals())
+    for (const m of this.mem.miners.values()) {
+      expect(m.activeJobs, `activeJobs of ${m.address}`).to.be.at.least(0)
+      expect(m.activeJobs, `activeJobs of ${m.address}`).to.be.at.most(m.capacity)
+      const open = [...this.mem.openJobs.values()].filter(j => j.status === 'assigned' && j.miner === m.address).length
+      expect(m.activeJobs, `activeJobs of ${m.address} vs assigned jobs`).to.equal(open)
+    }
+    for (const j of this.mem.openJobs.values()) expect(isOpen(j.status)).to.equal(true)
+  }
+
+  /** Everything the sim knows of, readable through any StateReader (e.g. an Overlay). */
+  dump (st: StateReader = this.mem): StateDump {
+    const accounts: StateDump['accounts'] = {}
+    for (const a of [...this.addresses].sort()) {
+      const acc = st.account(a)
+      if (acc !== undefined) accounts[a] = { balance: acc.balance.toString(), nonce: acc.nonce }
+    }
+    const miners: StateDump['miners'] = {}
+    for (const a of st.minerAddresses()) miners[a] = encodeMiner(st.miner(a) as Miner)
+    const jobs: StateDump['jobs'] = {}
+    for (const id of this.jobIds) {
+      const j = st.job(id)
+      if (j !== undefined) jobs[id] = encodeJob(j)
+    }
+    return { totals: { ...st.totals() }, accounts, miners, jobs }
+  }
+}
