@@ -81,7 +81,7 @@ const specific: fc.Arbitrary<Omit<Intent, keyof Common>> = fc.oneof(
       models: fc.option(models, { freq: 3 }),
       price: fc.option(fc.bigInt({ min: 0n, max: 5000n }), { freq: 2 }),
       capacity: fc.option(fc.nat({ max: 4 }), { freq: 2 }),
-      active: fc.option(fc.boolean(), { freq: 2 }),
+      active: fc.oneof({ weight: 2, arbitrary: fc.constant(null) }, { weight: 2, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
     }),
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constantFrom('stake' as const, 'unstake' as const), amount: amount(5_000_000n) }) },
@@ -105,6 +105,8 @@ const specific: fc.Arbitrary<Omit<Intent, keyof Common>> = fc.oneof(
 )
 const intent: fc.Arbitrary<Intent> = fc.tuple(commonArb, specific).map(([c, s]) => ({ ...c, ...s }) as Intent)
 const blockArb = fc.record({
+  /** Valid submits for model 'a' at the start of the block, to push miners to capacity. */
+  burst: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 6 }) }),
   dt: fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 3000 }) }, { weight: 2, arbitrary: fc.integer({ min: 3000, max: 9000 }) }, { weight: 1, arbitrary: fc.integer({ min: 9000, max: 30_000 }) }),
   txs: fc.array(intent, { maxLength: 16 }),
 })
@@ -188,7 +190,9 @@ interface Stats { txs: number, accepted: Record<string, number>, rejected: Recor
 const stats: Stats = { txs: 0, accepted: {}, rejected: {}, codes: {}, statuses: {}, slashed: 0, unbonded: 0, blocks: 0 }
 const bump = (o: Record<string, number>, k: string): void => { o[k] = (o[k] ?? 0) + 1 }
 
-function runChain (blocks: Array<{ dt: number, txs: Intent[] }>): void {
+const BURST: Intent = { k: 'submit', from: 1, minerKey: false, nonce: 'ok', fee: 'min', wrongChain: false, model: 0, promptLen: 12, maxFee: 200_000n, maxPrice: null }
+
+function runChain (blocks: Array<{ burst: number, dt: number, txs: Intent[] }>): void {
   const sim = newSim()
   const known: string[] = []
   const settled = new Map<string, string>()
@@ -198,7 +202,7 @@ function runChain (blocks: Array<{ dt: number, txs: Intent[] }>): void {
     stats.slashed += beginEvents.filter(e => e.type === 'slash').length
     stats.unbonded += beginEvents.filter(e => e.type === 'unbond').length
     const accepted: Tx[] = []
-    for (const it of blk.txs) {
+    for (const it of [...Array(blk.burst).fill(BURST) as Intent[], ...blk.txs]) {
       const tx = build(sim, ov, ctx, known, it, seq++)
       stats.txs++
       // the mempool path agrees with the block path (assign aside, which is block-only)
