@@ -373,14 +373,14 @@ export function beginBlock (st: Overlay, ctx: BlockContext): AbciEvent[] {
   for (const id of st.pendingJobIds()) {
     const j = st.job(id)
     if (j === undefined || j.status !== 'pending') continue
-    if (j.submittedTime + p.assignTimeoutS * 1000 > ctx.time) break
+    if (j.submittedTime + p.assignTimeoutS * 1000 >= ctx.time) break
     expiredPending.push(j)
   }
   const expiredAssigned: Job[] = []
   for (const id of st.assignedJobIds()) {
     const j = st.job(id)
     if (j === undefined || j.status !== 'assigned') continue
-    if ((j.assignedTime ?? 0) + p.jobTimeoutS * 1000 > ctx.time) break
+    if ((j.assignedTime ?? 0) + p.jobTimeoutS * 1000 >= ctx.time) break
     expiredAssigned.push(j)
   }
   for (const j of expiredPending) {
