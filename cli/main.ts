@@ -15,6 +15,7 @@ import { createLogger } from '../node/logger.ts'
 import { GenesisError } from '../node/core/errors.ts'
 import { JOB_ID_RE } from '../node/core/tx.ts'
 import { waitForJob, jobLines } from './jobs.ts'
+import { addMinerStartCommand } from '../miner/cli.ts'
 
 const DEFAULT_NODE = 'http://127.0.0.1:8006'
 
@@ -292,6 +293,7 @@ export function buildProgram (): Command {
 
   // ---- miner txs ----
   const miner = program.command('miner').description('register and stake as a miner; run the miner daemon')
+  addMinerStartCommand(miner)
   clientOptions(miner.command('register').description('list yourself as a miner, bonding --stake'), { from: true, tx: true })
     .requiredOption('--models <list>', 'models you serve, comma-separated')
     .requiredOption('--stake <aitbc>', 'stake to bond', amountArg)

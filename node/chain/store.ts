@@ -111,7 +111,8 @@ export class ChainStore {
 
   async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> { return await this.db.getMany(keys) }
 
-  async write (ops: BatchOp[]): Promise<void> { await this.db.batch(ops as any) }
+  /** One atomic, durable (fsync) batch: a block with its state and indexes, or nothing. */
+  async write (ops: BatchOp[]): Promise<void> { await this.db.batch(ops as any, { sync: true }) }
 
   static put (key: string, value: unknown): BatchOp { return { type: 'put', key, value: pack(value) } }
 }

@@ -340,12 +340,15 @@ export function drawMiner (st: StateReader, j: Job, prevBlockHash: Uint8Array): 
  * asking for the next. Models whose miners are all busy are skipped at once.
  */
 export function * assignableJobs (st: StateReader, prevBlockHash: Uint8Array): Generator<{ job: Job, miner: Miner }> {
+  const canServe = (model: string): boolean => st.minerAddresses().some(a => {
+    const m = st.miner(a)
+    return m !== undefined && m.active && m.models.includes(model) && m.activeJobs < m.capacity && m.stake >= st.params.minMinerStake && m.reputation > 0
+  })
   for (const model of [...st.pendingModels()].sort()) {
+    if (!canServe(model)) continue
     const ids = [...st.pendingJobIds(model)]
     for (const id of ids) {
-      const serving = st.minerAddresses().map(a => st.miner(a)).filter((m): m is Miner =>
-        m !== undefined && m.active && m.models.includes(model) && m.activeJobs < m.capacity && m.stake >= st.params.minMinerStake && m.reputation > 0)
-      if (serving.length === 0) break
+      if (!canServe(model)) break
       const j = st.job(id)
       if (j === undefined || j.status !== 'pending') continue
       const m = drawMiner(st, j, prevBlockHash)

@@ -1,0 +1,90 @@
+// `aitbc miner start`: runs the miner daemon in the foreground (SPEC 2, issue 3 item 1).
+// Ctrl-C or SIGTERM once: take no new jobs, finish those in flight, exit. Twice: fail the jobs in
+// flight (failed receipts: the clients get a full refund) and exit. Three times: exit at once.
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { Keyring } from '../cli/keyring.ts'
+import { CliError } from '../cli/output.ts'
+import { parseAitbc } from '../node/core/amount.ts'
+import { createLogger } from '../node/logger.ts'
+
+const DEFAULT_NODE = 'http://127.0.0.1:8006'
+const DEFAULT_OLLAMA = 'http://127.0.0.1:11434'
+
+function amountArg (v: string): bigint {
+  try { return parseAitbc(v) } catch (e) { throw new InvalidArgumentError((e as Error).message) }
+}
+function intArg (min: number, max: number) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v.trim()) || Number(v) < min || Number(v) > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`)
+    return Number(v)
+  }
+}
+function modelsArg (v: string): string[] {
+  const list = v.split(',').map(s => s.trim()).filter(s => s !== '')
+  if (list.length === 0) throw new InvalidArgumentError('name at least one model, e.g. llama3.2:latest')
+  return list
+}
+
+interface StartOpts {
+  key: string
+  node?: string
+  ollama: string
+  models?: string[]
+  stake?: bigint
+  pricePerSecond?: bigint
+  capacity?: number
+  port: number
+  host: string
+}
+
+export function addMinerStartCommand (miner: Command): void {
+  miner.command('start')
+    .description('run the miner daemon: serve jobs assigned to this key on Ollama and record their receipts')
+    .requiredOption('--key <name>', 'keyring key of the miner (it signs the listing and the receipts)')
+    .addOption(new Option('--node <url>', `node RPC URL (default ${DEFAULT_NODE})`).env('AITBC_NODE'))
+    .addOption(new Option('--ollama <url>', 'Ollama URL').env('AITBC_OLLAMA_URL').default(DEFAULT_OLLAMA))
+    .option('--models <list>', 'models to serve, comma-separated (default: every model Ollama has); only those Ollama has are listed', modelsArg)
+    .option('--stake <aitbc>', 'stake to keep bonded (default: min_miner_stake)', amountArg)
+    .option('--price-per-second <aitbc>', 'price per second of compute (default for a new miner: default_price_per_second)', amountArg)
+    .option('--capacity <n>', 'jobs at once (default for a new miner: 1)', intArg(1, 1000))
+    .addOption(new Option('--port <n>', 'HTTP port of /health, /status, /metrics (0: a free port)').env('AITBC_MINER_PORT').default(8010).argParser(intArg(0, 65535)))
+    .addOption(new Option('--host <host>', 'HTTP interface').env('AITBC_MINER_HOST').default('127.0.0.1'))
+    .action(async (o: StartOpts) => {
+      const { startMiner, MinerError } = await import('./daemon.ts')
+      const kr = new Keyring()
+      const key = kr.get(o.key)
+      const nodeUrl = o.node ?? kr.settings().node ?? DEFAULT_NODE
+      const logger = createLogger({ name: 'aitbc-miner' })
+      let running
+      try {
+        running = await startMiner({
+          key, nodeUrl, ollamaUrl: o.ollama, models: o.models, stake: o.stake, pricePerSecond: o.pricePerSecond, capacity: o.capacity,
+          httpHost: o.host, httpPort: o.port, logger,
+        })
+      } catch (e) {
+        if (e instanceof MinerError) throw new CliError(e.message)
+        throw e
+      }
+      const m = running
+      process.stdout.write(`Miner ${m.address} serving ${m.status().models.join(', ')} (node ${nodeUrl}, Ollama ${o.ollama}); status at ${m.url}/status\n`)
+      await new Promise<void>(resolve => {
+        let signals = 0
+        const onSignal = (signal: NodeJS.Signals): void => {
+          signals++
+          if (signals === 1) {
+            logger.info({ signal }, 'stopping: finishing the jobs in flight (signal again to fail them)')
+            m.stop().then(resolve, (e: unknown) => { logger.error({ err: (e as Error).message }, 'stop failed'); process.exitCode = 1; resolve() })
+          } else if (signals === 2) {
+            logger.warn({ signal }, 'stopping now: failing the jobs in flight (signal again to exit at once)')
+            void m.stop()
+          } else {
+            process.exit(130)
+          }
+        }
+        process.on('SIGINT', onSignal)
+        process.on('SIGTERM', onSignal)
+      })
+      // Everything is closed; should a stray handle linger, do not hang on it.
+      setTimeout(() => process.exit(), 2000).unref()
+    })
+}

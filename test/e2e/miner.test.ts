@@ -1,0 +1,324 @@
+// The miner daemon against a real node process and an in-process dev-ollama: registration, a job
+// settled to the uaitbc, an Ollama error, a hanging Ollama (abandon, expiry, slash), a stop while
+// a job runs, and the HTTP endpoints.
+import { expect } from 'chai'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { startTestNode, until, ROOT, type TestNode } from '../helpers/procs.ts'
+import { Keyring } from '../../cli/keyring.ts'
+import { signTx, jobIdFromTxHash } from '../../node/core/tx.ts'
+import { sha256, toHex, utf8Bytes, type SigningKey } from '../../node/core/crypto.ts'
+import { silentLogger } from '../../node/logger.ts'
+import { startDevOllama, type DevOllamaOptions, type DevOllamaServer } from '../../miner/devOllama.ts'
+import { OllamaClient } from '../../miner/ollamaClient.ts'
+import { startMiner, MinerError, type RunningMiner, type MinerOptions } from '../../miner/daemon.ts'
+
+const MODEL = 'llama3.2:latest'
+const FINAL = ['completed', 'failed', 'expired', 'cancelled']
+
+// `aitbc miner start` as its own process (cli/main.ts wires addMinerStartCommand in; this runs
+// the same command without depending on that line).
+const CLI_CODE = "import { Command } from 'commander'; const { addMinerStartCommand } = await import('./miner/cli.ts'); " +
+  "const p = new Command('aitbc'); addMinerStartCommand(p.command('miner')); await p.parseAsync(process.argv.slice(1), { from: 'user' })"
+
+interface CliMiner { child: ChildProcess, output: () => string, exited: Promise<number | string>, url: Promise<string> }
+
+function spawnMinerCli (args: string[], env: Record<string, string>): CliMiner {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './node/polyfill.ts', '--input-type=module', '-e', CLI_CODE, '--', 'miner', 'start', ...args],
+    { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let gotUrl!: (u: string) => void
+  const url = new Promise<string>(resolve => { gotUrl = resolve })
+  const onData = (d: Buffer): void => {
+    out += d.toString()
+    const m = /status at (http:\/\/\S+)\/status/.exec(out)
+    if (m !== null) gotUrl(m[1])
+  }
+  child.stdout?.on('data', onData)
+  child.stderr?.on('data', onData)
+  const exited = new Promise<number | string>(resolve => child.once('exit', (code, sig) => resolve(code ?? sig ?? 'unknown')))
+  return { child, output: () => out, exited, url }
+}
+
+describe('e2e: the miner daemon with a real node and dev-ollama', function () {
+  this.timeout(120_000)
+  let node: TestNode
+  let alice: SigningKey
+  let bob: SigningKey
+  let chainId: string
+  let params: any
+  let ollama: DevOllamaServer | undefined
+  let miner: RunningMiner | undefined
+  let cli: CliMiner | undefined
+
+  before(async () => {
+    node = await startTestNode({ blockTimeMs: 200, params: { job_timeout_s: 5, assign_timeout_s: 5 } })
+    const kr = new Keyring(node.aitbcHome)
+    alice = kr.get('alice')
+    bob = kr.get('bob')
+    params = await node.client.params()
+    chainId = String((await node.client.status()).node_info.network)
+  })
+  after(async () => {
+    if (cli !== undefined && cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL')
+    await miner?.stop()
+    await ollama?.close()
+    await node?.stop()
+  })
+
+  /** Stops the running miner (gracefully) and its dev-ollama, then starts both anew. */
+  async function restart (ollamaOpts: DevOllamaOptions = {}, minerOpts: Partial<MinerOptions> = {}): Promise<RunningMiner> {
+    await miner?.stop()
+    await ollama?.close()
+    miner = undefined
+    ollama = await startDevOllama({ port: 0, logger: silentLogger(), ...ollamaOpts })
+    miner = await startMiner({ key: bob, nodeUrl: node.url, ollamaUrl: ollama.url, httpPort: 0, capacity: 2, logger: silentLogger(), ...minerOpts })
+    return miner
+  }
+
+  async function balance (k: SigningKey): Promise<bigint> { return BigInt((await node.client.account(k.address)).balance) }
+
+  async function submit (prompt: string, opts: { maxFee?: bigint, temperature?: number, numPredict?: number, seed?: number } = {}): Promise<string> {
+    const acct = await node.client.account(alice.address)
+    const tx = signTx(alice, {
+      chainId, nonce: Number(acct.pending_nonce), fee: BigInt(params.min_fee),
+      body: { type: 'submit_job', model: MODEL, prompt, options: { temperature: opts.temperature ?? null, numPredict: opts.numPredict ?? null, seed: opts.seed ?? null }, maxFee: opts.maxFee ?? 1_000_000n, maxPricePerSecond: null },
+    })
+    const r = await node.client.broadcastSync(tx.bytes)
+    expect(r.code, r.log).to.equal(0)
+    return jobIdFromTxHash(tx.hash)
+  }
+
+  async function settled (jobId: string, timeoutMs = 20_000): Promise<any> {
+    return await until(`job ${jobId} settled`, async () => {
+      const j = await node.client.job(jobId)
+      return FINAL.includes(j.status) ? j : false
+    }, timeoutMs)
+  }
+
+  async function blockTimeMs (height: string): Promise<number> {
+    const b = await node.client.call('block', { height })
+    return Date.parse(b.block.header.time)
+  }
+
+  it('refuses to start when Ollama has none of the models asked for', async () => {
+    const o = await startDevOllama({ port: 0, logger: silentLogger(), models: ['mistral:7b'] })
+    try {
+      let err: unknown
+      try { await startMiner({ key: bob, nodeUrl: node.url, ollamaUrl: o.url, models: [MODEL], httpPort: 0, logger: silentLogger() }) } catch (e) { err = e }
+      expect(err).to.be.instanceOf(MinerError)
+      expect((err as MinerError).code).to.equal('MINER_NO_MODELS')
+      expect((err as Error).message).to.match(/llama3\.2:latest.*mistral:7b/)
+    } finally { await o.close() }
+    // Nothing reached the chain.
+    expect((await node.client.account(bob.address)).nonce).to.equal('0')
+  })
+
+  it('registers with the models Ollama really has, min_miner_stake and the default price', async () => {
+    // Asks for one model Ollama lacks: only the one it has is listed.
+    const m = await restart({ models: [MODEL, 'qwen2:0.5b'] }, { models: [MODEL, 'phi3:mini'] })
+    const listing = await node.client.call('aitbc_miner', { address: bob.address })
+    expect(listing.models).to.deep.equal([MODEL])
+    expect(listing.stake).to.equal(String(params.min_miner_stake))
+    expect(listing.price_per_second).to.equal(String(params.default_price_per_second))
+    expect(listing.capacity).to.equal(2)
+    expect(listing.active).to.equal(true)
+    expect(m.status().models).to.deep.equal([MODEL])
+  })
+
+  it('runs an assigned job on Ollama and is paid by the settlement rule, to the uaitbc', async () => {
+    const pps = BigInt(params.default_price_per_second)
+    const maxFee = 1_000_000n
+    const fee = BigInt(params.min_fee)
+    const aliceBefore = await balance(alice)
+    const bobBefore = await balance(bob)
+    const prompt = 'What is machine learning?'
+    const jobId = await submit(prompt, { maxFee, temperature: 0.5, numPredict: 20, seed: 7 })
+    const job = await settled(jobId)
+    expect(job.status, JSON.stringify(job)).to.equal('completed')
+    expect(job.miner).to.equal(bob.address)
+
+    // Exactly what Ollama answers for the job's model and options.
+    const want = await new OllamaClient({ baseUrl: (ollama as DevOllamaServer).url }).generate({ model: MODEL, prompt, options: { temperature: 0.5, num_predict: 20, seed: 7 } })
+    expect(job.result).to.equal(want.response)
+    expect(job.result_hash).to.equal(toHex(sha256(utf8Bytes(want.response))))
+    expect(job.error).to.equal(null)
+    expect(job.metrics.prompt_tokens).to.equal(want.promptTokens)
+    expect(job.metrics.completion_tokens).to.equal(want.completionTokens)
+    expect(job.metrics.completion_tokens).to.equal(20)
+
+    // paid = min(max_fee, floor(min(compute_ms, chain ms from assign block to receipt block) * pps / 1000))
+    const chainMs = (await blockTimeMs(job.settled_height)) - (await blockTimeMs(job.assigned_height))
+    const billedMs = BigInt(Math.min(job.metrics.compute_ms, chainMs))
+    let paid = billedMs * pps / 1000n
+    if (paid > maxFee) paid = maxFee
+    expect(job.paid).to.equal(paid.toString())
+    expect(job.refund).to.equal((maxFee - paid).toString())
+    expect(BigInt(job.paid) + BigInt(job.refund)).to.equal(maxFee)
+    expect(await balance(alice)).to.equal(aliceBefore - fee - paid)
+    expect(await balance(bob)).to.equal(bobBefore + paid - fee)
+    const listing = await node.client.call('aitbc_miner', { address: bob.address })
+    expect(listing.earned).to.equal(paid.toString())
+    expect(listing.active_jobs).to.equal(0)
+    expect((await node.client.call('aitbc_supply')).invariant_holds).to.equal(true)
+
+    // The miner counts it once it has read the settlement back.
+    const s = await until('the miner to count the job done', () => { const st = (miner as RunningMiner).status(); return st.done === 1 ? st : false })
+    expect(s.jobs_in_flight).to.equal(0)
+    expect(s.earnings_uaitbc).to.equal(paid.toString())
+  })
+
+  it('answers /health, /status and /metrics', async () => {
+    const m = miner as RunningMiner
+    const h = await fetch(`${m.url}/health`)
+    expect(h.status).to.equal(200)
+    expect(await h.json()).to.include({ status: 'ok' })
+
+    const s = await (await fetch(`${m.url}/status`)).json()
+    expect(s.address).to.equal(bob.address)
+    expect(s.models).to.deep.equal([MODEL])
+    expect(s.capacity).to.equal(2)
+    expect(s.jobs).to.deep.equal([])
+    expect(s).to.include({ jobs_in_flight: 0, done: 1, failed: 0, abandoned: 0 })
+    expect(s.earnings_uaitbc).to.equal((await node.client.call('aitbc_miner', { address: bob.address })).earned)
+    expect(s.ollama).to.deep.include({ url: (ollama as DevOllamaServer).url, reachable: true })
+    expect(s.ollama.models).to.include(MODEL)
+
+    const text = await (await fetch(`${m.url}/metrics`)).text()
+    expect(text).to.match(/^aitbc_miner_jobs_total\{outcome="completed"\} 1$/m)
+    expect(text).to.match(/^aitbc_miner_tokens_total\{kind="completion"\} 20$/m)
+    expect(text).to.match(/^aitbc_miner_inference_seconds_count 1$/m)
+    expect(text).to.match(/^aitbc_miner_earnings_uaitbc \d+$/m)
+    expect(text).to.match(/^aitbc_miner_ollama_errors_total\{code="OLLAMA_HTTP"\} 0$/m)
+
+    // Ollama gone: 503.
+    await (ollama as DevOllamaServer).close()
+    const down = await fetch(`${m.url}/health`)
+    expect(down.status).to.equal(503)
+    expect(await down.json()).to.include({ ollama: 'unreachable', node: 'reachable' })
+    ollama = undefined
+  })
+
+  it('records a failed receipt with Ollama\'s error when Ollama fails: full refund, nothing earned', async () => {
+    await restart({ failRate: 1 })
+    const fee = BigInt(params.min_fee)
+    const maxFee = 2_000_000n
+    const earnedBefore = (await node.client.call('aitbc_miner', { address: bob.address })).earned
+    const aliceBefore = await balance(alice)
+    const bobBefore = await balance(bob)
+    const job = await settled(await submit('Explain proof of stake', { maxFee }))
+    expect(job.status).to.equal('failed')
+    expect(job.error).to.match(/dev-ollama: injected failure/)
+    expect(job.result).to.equal('')
+    expect(job.result_hash).to.equal(toHex(sha256(utf8Bytes(''))))
+    expect(job.paid).to.equal('0')
+    expect(job.refund).to.equal(maxFee.toString())
+    expect(await balance(alice)).to.equal(aliceBefore - fee)
+    expect(await balance(bob)).to.equal(bobBefore - fee)
+    expect((await node.client.call('aitbc_miner', { address: bob.address })).earned).to.equal(earnedBefore)
+    await until('the miner to count the job failed', () => (miner as RunningMiner).status().failed === 1)
+    expect((miner as RunningMiner).status()).to.include({ failed: 1, done: 0 })
+    const text = await (await fetch(`${(miner as RunningMiner).url}/metrics`)).text()
+    expect(text).to.match(/^aitbc_miner_ollama_errors_total\{code="OLLAMA_HTTP"\} 1$/m)
+  })
+
+  it('picks up at start a job assigned while no miner process ran (catch-up listing)', async () => {
+    // A miner that stops without deactivating its listing (as after a crash).
+    const m1 = await restart({}, { deactivateOnStop: false })
+    await m1.stop()
+    miner = undefined
+    expect((await node.client.call('aitbc_miner', { address: bob.address })).active).to.equal(true)
+    const jobId = await submit('What happens while the miner is down?')
+    await until('the job assigned to bob', async () => (await node.client.job(jobId)).status === 'assigned')
+    await restart()
+    const job = await settled(jobId)
+    expect(job.status).to.equal('completed')
+    expect(job.miner).to.equal(bob.address)
+  })
+
+  it('re-subscribes after the node restarts', async () => {
+    const m = await restart({}, { reconnectMaxMs: 500 })
+    await until('subscribed', () => m.status().node.subscribed)
+    await node.proc.stop('SIGTERM')
+    await until('the miner to see the subscription drop', () => !m.status().node.subscribed)
+    const h = await fetch(`${m.url}/health`)
+    expect(h.status).to.equal(503)
+    expect(await h.json()).to.include({ node: 'unreachable', ollama: 'reachable' })
+    await node.restart()
+    await until('the miner to subscribe again', () => m.status().node.subscribed, 20_000)
+    const job = await settled(await submit('Does the miner come back?'))
+    expect(job.status).to.equal('completed')
+  })
+
+  it('abandons a job whose deadline passes before Ollama answers: it expires, full refund, the miner is slashed', async () => {
+    await restart({ hang: true })
+    const maxFee = 1_000_000n
+    const bobBefore = await balance(bob)
+    const stakeBefore = BigInt((await node.client.call('aitbc_miner', { address: bob.address })).stake)
+    const jobId = await submit('Describe a hanging model', { maxFee })
+    await until('the job running on Ollama', () => (miner as RunningMiner).status().jobs.some(j => j.job_id === jobId && j.state === 'running'))
+    await until('the miner to abandon the job', () => (miner as RunningMiner).status().abandoned === 1, 10_000)
+    expect((miner as RunningMiner).status().jobs_in_flight).to.equal(0)
+    const job = await settled(jobId)
+    expect(job.status).to.equal('expired')
+    expect(job.refund).to.equal(maxFee.toString())
+    expect(job.receipt_id).to.equal(null)
+    expect(BigInt(job.slashed) > 0n, `slashed ${String(job.slashed)}`).to.equal(true)
+    const listing = await node.client.call('aitbc_miner', { address: bob.address })
+    expect(BigInt(listing.stake)).to.equal(stakeBefore - BigInt(job.slashed))
+    expect(await balance(bob)).to.equal(bobBefore) // no receipt, no fee
+  })
+
+  it('stops: a second stop() fails the job in flight (full refund); the listing is deactivated; a restart tops the stake up', async () => {
+    // The slash above left the stake under min_miner_stake: starting again bonds the difference.
+    const m = await restart({ hang: true })
+    expect((await node.client.call('aitbc_miner', { address: bob.address })).stake).to.equal(String(params.min_miner_stake))
+    const maxFee = 1_000_000n
+    const jobId = await submit('A job that will not finish', { maxFee })
+    await until('the job running on Ollama', () => m.status().jobs.some(j => j.job_id === jobId && j.state === 'running'))
+    const first = m.stop()
+    expect(m.status().stopping).to.equal(true)
+    const second = m.stop()
+    await Promise.all([first, second])
+    miner = undefined
+    const job = await settled(jobId)
+    expect(job.status).to.equal('failed')
+    expect(job.error).to.match(/stopped/)
+    expect(job.paid).to.equal('0')
+    expect(job.refund).to.equal(maxFee.toString())
+    expect((await node.client.call('aitbc_miner', { address: bob.address })).active).to.equal(false)
+    expect(await fetch(`${m.url}/health`).then(() => 'up', () => 'closed')).to.equal('closed')
+  })
+
+  it('aitbc miner start: SIGTERM lets the job in flight finish, then the process exits 0', async () => {
+    await miner?.stop()
+    miner = undefined
+    await ollama?.close()
+    ollama = await startDevOllama({ port: 0, logger: silentLogger(), latencyMs: 1500 })
+    cli = spawnMinerCli(['--key', 'bob', '--node', node.url, '--ollama', ollama.url, '--port', '0', '--capacity', '1'], node.env)
+    const url = await Promise.race([cli.url, cli.exited.then(c => { throw new Error(`miner exited (${c}): ${cli?.output()}`) })])
+    const jobId = await submit('Finish me before you go')
+    await until('the job running', async () => (await (await fetch(`${url}/status`)).json()).jobs.some((j: any) => j.job_id === jobId && j.state === 'running'))
+    cli.child.kill('SIGTERM')
+    expect(await cli.exited, cli.output()).to.equal(0)
+    const job = await settled(jobId)
+    expect(job.status).to.equal('completed')
+    expect((await node.client.call('aitbc_miner', { address: bob.address })).active).to.equal(false)
+  })
+
+  it('aitbc miner start: a second signal fails the job in flight and exits', async () => {
+    await ollama?.close()
+    ollama = await startDevOllama({ port: 0, logger: silentLogger(), hang: true })
+    cli = spawnMinerCli(['--key', 'bob', '--node', node.url, '--ollama', ollama.url, '--port', '0'], node.env)
+    const url = await Promise.race([cli.url, cli.exited.then(c => { throw new Error(`miner exited (${c}): ${cli?.output()}`) })])
+    const maxFee = 1_000_000n
+    const jobId = await submit('Never answered', { maxFee })
+    await until('the job running', async () => (await (await fetch(`${url}/status`)).json()).jobs.some((j: any) => j.job_id === jobId && j.state === 'running'))
+    cli.child.kill('SIGINT')
+    await until('the miner stopping', async () => (await (await fetch(`${url}/status`)).json()).stopping === true)
+    cli.child.kill('SIGINT')
+    expect(await cli.exited, cli.output()).to.equal(0)
+    const job = await settled(jobId)
+    expect(job.status).to.equal('failed')
+    expect(job.refund).to.equal(maxFee.toString())
+  })
+})
