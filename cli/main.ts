@@ -348,6 +348,35 @@ export function buildProgram (): Command {
     printLines([table(r.validators.map((v: any) => ({ address: v.address, name: v.name ?? '', power: v.voting_power })), ['address', 'name', 'power']), `At height ${r.block_height}`])
   })
 
+  // ---- devnet ----
+  program.command('devnet').description('run the whole system on this machine: validators, coordinator, miners, dev-ollama when no Ollama answers (SPEC 8)')
+    .option('--validators <n>', 'validators', intArg(1, 7), 1)
+    .option('--miners <n>', 'miners', intArg(0, 16), 2)
+    .option('--block-time <ms>', 'block_time_ms', intArg(10, 60_000), 1000)
+    .option('--fresh', 'wipe the devnet\'s data first')
+    .option('--ollama <url>', 'Ollama URL (env AITBC_OLLAMA_URL)', process.env.AITBC_OLLAMA_URL ?? 'http://127.0.0.1:11434')
+    .option('--key <name>', 'the funded client key (made the keyring default)', 'alice')
+    .action(async (o: { validators: number, miners: number, blockTime: number, fresh?: boolean, ollama: string, key: string }) => {
+      const { Devnet, devnetDir } = await import('../devnet/devnet.ts')
+      const root = resolve(new URL('..', import.meta.url).pathname)
+      const log = createLogger({ name: 'aitbc-devnet' })
+      const devnet = new Devnet({
+        root, dir: devnetDir(root), validators: o.validators, miners: o.miners, blockTimeMs: o.blockTime, fresh: o.fresh === true,
+        ollamaUrl: o.ollama, basePort: 8006, clientKey: o.key, withCoordinator: program.commands.some(c => c.name() === 'coordinator'), log,
+      })
+      const stopped = new Promise<string>(resolveStop => { process.once('SIGINT', () => resolveStop('SIGINT')); process.once('SIGTERM', () => resolveStop('SIGTERM')) })
+      try {
+        await Promise.race([devnet.start(), stopped.then(() => { throw new CliError('interrupted while starting') })])
+      } catch (e) {
+        await devnet.stop()
+        throw e
+      }
+      process.stdout.write(devnet.summary() + '\n')
+      await stopped
+      process.stdout.write('Stopping the devnet...\n')
+      await devnet.stop()
+    })
+
   // ---- dev-ollama ----
   program.command('dev-ollama').description('a STAND-IN for Ollama (deterministic text, no model) for machines without Ollama')
     .option('--port <n>', 'port (env AITBC_OLLAMA_PORT)', intArg(0, 65535))
