@@ -1,15 +1,19 @@
 // CometBFT v0.38 JSON shapes (int64 as strings, hashes upper-case hex, bytes base64, RFC3339
 // times) and the AITBC record views.
-import { blockHash, encodeBlock, type Block, type Commit, type Header, type Validator } from '../core/block.ts'
-import { sha256, toBase64, toHexUpper } from '../core/crypto.ts'
+import { blockHash, type Block, type Commit, type Header, type Validator } from '../core/block.ts'
+import { toBase64, toHexUpper } from '../core/crypto.ts'
 import type { TxResult, AbciEvent } from '../core/transition.ts'
 import type { Job, Miner, Account } from '../core/state.ts'
 import { formatAitbc } from '../core/amount.ts'
 
 export function rfc3339 (ms: number): string { return new Date(ms).toISOString() }
 
+// AITBC has no block part sets; a block's part-set header is {total: 1, hash: the block hash}
+// everywhere (block_id, the next header's last_block_id, commit block_id), so that, as in
+// CometBFT, block_id(h) equals header(h+1).last_block_id and commit(h).block_id exactly.
 export function blockIdJSON (b: Block): object {
-  return { hash: toHexUpper(blockHash(b.header)), parts: { total: 1, hash: toHexUpper(sha256(encodeBlock(b))) } }
+  const hash = toHexUpper(blockHash(b.header))
+  return { hash, parts: { total: 1, hash } }
 }
 
 export function headerJSON (h: Header): object {

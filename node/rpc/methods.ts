@@ -226,7 +226,7 @@ export const METHODS: Record<string, MethodDef> = {
         finalize_block_events: eventsJSON(r.beginEvents),
         validator_updates: [],
         consensus_param_updates: null,
-        app_hash: toHexUpper(block.header.appHash),
+        app_hash: toBase64(block.header.appHash), // []byte in CometBFT's ResultBlockResults: base64
       }
     },
   },
@@ -374,7 +374,13 @@ export const METHODS: Record<string, MethodDef> = {
       const bytes = reqBytes(p, 'tx', env.chain.params.maxTxBytes + 1)
       const hash = toHexUpper(sha256(bytes))
       const wait = env.watcher.watch(hash, env.broadcastCommitTimeoutMs)
-      const r = tryTx(() => env.mempool.add(bytes))
+      let r: ReturnType<Mempool['add']> | TxError
+      try {
+        r = tryTx(() => env.mempool.add(bytes))
+      } catch (e) {
+        wait.cancel() // else its timer would reject a promise nobody awaits: an unhandled rejection
+        throw e
+      }
       if (r instanceof TxError) {
         wait.cancel()
         return { check_tx: txResultJSON(txErrorResult(r)), tx_result: txResultJSON({ code: 0, log: '', codespace: '' }), hash, height: '0' }

@@ -30,13 +30,21 @@ export function namedParams (raw: unknown, names: string[]): Params {
 
 function present (v: unknown): boolean { return v !== undefined && v !== null && v !== '' }
 
+/** A client's value for an error message: bounded, and never JSON.stringify of a structure
+ * (a deeply nested one overflows the stack). */
+export function shown (v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 80 ? v.slice(0, 80) + '...' : v)
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v)
+  return Array.isArray(v) ? 'an array' : `a value of type ${typeof v}`
+}
+
 export function optInt (p: Params, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const v = p[name]
   if (!present(v)) return undefined
   const s = typeof v === 'number' ? String(v) : v
-  if (typeof s !== 'string' || !/^-?\d+$/.test(s)) throw invalid(`${name} must be an integer, got ${JSON.stringify(v)}`)
+  if (typeof s !== 'string' || !/^-?\d+$/.test(s)) throw invalid(`${name} must be an integer, got ${shown(v)}`)
   const n = Number(s)
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw invalid(`${name} must be from ${min} to ${max}, got ${s}`)
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw invalid(`${name} must be from ${min} to ${max}, got ${s.length > 40 ? shown(s) : s}`)
   return n
 }
 

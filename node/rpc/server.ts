@@ -70,6 +70,9 @@ export class RpcServer {
     if (r === null || typeof r !== 'object' || Array.isArray(r)) return createJSONRPCErrorResponse(null, INVALID_REQUEST, 'Invalid Request: not a JSON-RPC request object')
     const o = r as Record<string, unknown>
     const id = (typeof o.id === 'string' || typeof o.id === 'number') ? o.id : null
+    // JSON-RPC 2.0: an id is a string, a number or null. Any other id is never echoed back (a
+    // deeply nested one would overflow JSON.stringify when the answer is serialised).
+    if (o.id !== undefined && o.id !== null && id === null) return createJSONRPCErrorResponse(null, INVALID_REQUEST, 'Invalid Request: "id" must be a string, a number or null')
     if (o.jsonrpc !== '2.0') return createJSONRPCErrorResponse(id, INVALID_REQUEST, 'Invalid Request: "jsonrpc" must be "2.0"')
     if (typeof o.method !== 'string') return createJSONRPCErrorResponse(id, INVALID_REQUEST, 'Invalid Request: "method" must be a string')
     if (o.id === undefined) o.id = null // CometBFT answers every request; a missing id is answered with id null
@@ -135,7 +138,13 @@ class WsConn {
   private readonly subs = new Map<string, Sub>()
 
   constructor (private readonly socket: WebSocket, private readonly server: RpcServer, private readonly log: Logger) {
-    socket.on('message', (data, isBinary) => { void this.onMessage(data.toString(), isBinary) })
+    socket.on('message', (data, isBinary) => {
+      // Nothing a client sends may become an unhandled rejection (that would stop the node).
+      this.onMessage(data.toString(), isBinary).catch((err: unknown) => {
+        this.log.error({ err }, 'websocket request failed')
+        try { this.send(createJSONRPCErrorResponse(null, INTERNAL_ERROR, `Internal error: ${(err as Error)?.message ?? String(err)}`)) } catch {}
+      })
+    })
   }
 
   private send (msg: unknown): void {
