@@ -6,7 +6,7 @@ import { ChainStore } from './chain/store.ts'
 import { Chain } from './chain/chain.ts'
 import { Mempool } from './chain/mempool.ts'
 import { PrivValidator } from './chain/privval.ts'
-import { SoloProducer } from './chain/producer.ts'
+import { ConsensusEngine } from './consensus/engine.ts'
 import { RpcServer } from './rpc/server.ts'
 import { TxWatcher } from './rpc/txWatcher.ts'
 import { homePaths, loadConfig, readKeyFile, type NodeConfig } from './config.ts'
@@ -43,13 +43,9 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
   const pvKey = existsSync(paths.privKey) ? readKeyFile(paths.privKey) : null
   const nodeKey = existsSync(paths.nodeKey) ? readKeyFile(paths.nodeKey) : pvKey
   const isValidator = pvKey !== null && chain.validators.some(v => toHex(v.pubKey) === toHex(pvKey.publicKey))
-  let producer: SoloProducer | null = null
-  if (isValidator && pvKey !== null) {
-    const pv = new PrivValidator(pvKey, paths.pvState)
-    producer = new SoloProducer(chain, mempool, pv, log.child({ module: 'producer' }))
-  } else {
-    log.warn({}, 'this node is not a validator of the genesis: it serves RPC but does not produce blocks (block sync comes with the consensus release)')
-  }
+  const pv = isValidator && pvKey !== null ? new PrivValidator(pvKey, paths.pvState) : null
+  if (pv === null) log.info({}, 'this node is not a validator of the genesis: it follows the chain as a full node')
+  const engine = new ConsensusEngine(chain, mempool, pv, null, log.child({ module: 'consensus' }))
   const rpc = new RpcServer({ host: config.rpc.host, port: config.rpc.port }, {
     chain,
     mempool,
@@ -71,7 +67,7 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
     await store.close()
     throw new Error(`cannot listen for RPC on ${config.rpc.host}:${config.rpc.port}: ${(e as Error).message}`)
   }
-  await producer?.start()
+  await engine.start()
   log.info({ chainId: genesis.chainId, height: chain.height, rpc: rpcUrl, validator: isValidator }, 'node started')
   let stopped = false
   return {
@@ -83,7 +79,7 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
     stop: async () => {
       if (stopped) return
       stopped = true
-      await producer?.stop()
+      await engine.stop()
       await rpc.stop()
       await store.close()
       log.info({ height: chain.height }, 'node stopped')

@@ -14,7 +14,8 @@ export interface MempoolOptions { maxTxs: number, maxBytes: number }
 export const DEFAULT_MEMPOOL: MempoolOptions = { maxTxs: 50_000, maxBytes: 64 * 1024 * 1024 }
 
 export interface MempoolEvents {
-  added: [Tx]
+  /** source: 'rpc' for txs a client sent here (to gossip), 'p2p' for txs a peer gossiped. */
+  added: [Tx, 'rpc' | 'p2p']
   evicted: [Tx, TxError]
 }
 
@@ -67,7 +68,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
   }
 
   /** Adds a raw tx after the full check. Throws TxError (full, duplicate, invalid). */
-  add (bytes: Uint8Array): { tx: Tx, result: TxResult } {
+  add (bytes: Uint8Array, source: 'rpc' | 'p2p' = 'rpc'): { tx: Tx, result: TxResult } {
     const tx = this.decode(bytes)
     if (this.txs.has(tx.hash)) throw new TxError('TX_IN_MEMPOOL', `tx ${tx.hash} is already in the mempool`)
     if (this.chain.store.txCommittedSync(tx.hash)) throw new TxError('TX_ALREADY_COMMITTED', `tx ${tx.hash} is already in a block`)
@@ -77,7 +78,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     const result = applyTx(this.pending, tx, this.checkContext(), 'check')
     this.txs.set(tx.hash, tx)
     this.bytes += tx.bytes.length
-    this.emit('added', tx)
+    this.emit('added', tx, source)
     return { tx, result }
   }
 

@@ -23,6 +23,8 @@ export interface BlockContext {
   proposer: string
   /** Hash of the previous block (empty at the first block): seeds the miner draw. */
   prevBlockHash: Uint8Array
+  /** Duplicate-vote evidence carried by the block (packed vote pairs). */
+  evidence?: Uint8Array[]
 }
 
 export type Mode = 'check' | 'deliver'
