@@ -3,7 +3,7 @@
 // hand it executed blocks; it knows nothing of how they were agreed.
 import { EventEmitter } from 'node:events'
 import { pack } from '../core/codec.ts'
-import { encodeAccount, encodeJob, encodeMiner, encodeTotals, encodeChangeSet, isOpen, MemState, type ChangeSet, type Job, type Totals } from '../core/state.ts'
+import { encodeAccount, encodeJob, encodeMiner, encodeTotals, encodeValidatorBond, encodeChangeSet, isOpen, MemState, type ChangeSet, type Job, type Totals } from '../core/state.ts'
 import { blockHash, encodeBlock, encodeCommit, nextAppHash, validatorFromPubkey, type Block, type Commit, type Validator, EMPTY_HASH } from '../core/block.ts'
 import { fromHex, sha256, toHexUpper } from '../core/crypto.ts'
 import type { Genesis } from '../core/genesis.ts'
@@ -65,7 +65,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (meta !== undefined) {
       if (meta.genesisHash !== this.genesis.hash) throw new Error(`the data folder holds chain ${meta.chainId} with genesis ${meta.genesisHash}, not this genesis (${this.genesis.hash})`)
       const loaded = await this.store.loadState()
-      this.state.load(loaded.accounts, loaded.miners, loaded.openJobs, this.store.getTotals() as Totals)
+      this.state.load(loaded.accounts, loaded.miners, loaded.openJobs, this.store.getTotals() as Totals, loaded.bonds)
       this.meta = meta
       this.log.info({ height: meta.height, appHash: meta.appHash }, 'loaded committed state')
       return
@@ -77,10 +77,11 @@ export class Chain extends EventEmitter<ChainEvents> {
       reputation: 5000, activeJobs: 0, jobsCompleted: 0, jobsFailed: 0, jobsExpired: 0, earned: 0n, slashed: 0n, registeredHeight: 0,
     }))
     const balances = g.accounts.reduce((s, a) => s + a.balance, 0n)
-    const bonded = g.miners.reduce((s, m) => s + m.stake, 0n)
+    const bonds = g.validators.map(v => ({ address: v.address, stake: v.stake, slashed: 0n, offences: [] }))
+    const bonded = g.miners.reduce((s, m) => s + m.stake, 0n) + g.validators.reduce((s, v) => s + v.stake, 0n)
     const totals: Totals = { supply: balances + bonded, balances, escrow: 0n, bonded, unbonding: 0n, burned: 0n }
-    this.state.load(accounts, miners, [], totals)
-    const changes: ChangeSet = { accounts, miners: new Map(miners.map(m => [m.address, m])), jobs: new Map(), totals }
+    this.state.load(accounts, miners, [], totals, bonds)
+    const changes: ChangeSet = { accounts, miners: new Map(miners.map(m => [m.address, m])), jobs: new Map(), bonds: new Map(bonds.map(b => [b.address, b])), totals }
     const appHash = nextAppHash(EMPTY_HASH, encodeChangeSet(changes))
     this.meta = {
       chainId: g.chainId, genesisHash: g.hash, height: g.initialHeight - 1, lastBlockHash: '', lastBlockTime: Date.parse(g.genesisTime),
@@ -96,6 +97,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const ops: BatchOp[] = []
     for (const [a, acc] of c.accounts) ops.push(ChainStore.put(KEY.account(a), encodeAccount(acc)))
     for (const [a, m] of c.miners) ops.push(ChainStore.put(KEY.miner(a), encodeMiner(m)))
+    for (const [a, v] of c.bonds) ops.push(ChainStore.put(KEY.validatorBond(a), encodeValidatorBond(v)))
     for (const j of c.jobs.values()) {
       const before: Job | undefined = this.state.openJobs.get(j.id)
       ops.push(ChainStore.put(KEY.job(j.id), encodeJob(j)))
@@ -169,6 +171,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   recomputeTotals (): Omit<Totals, 'supply' | 'burned'> {
     let escrow = 0n; let bonded = 0n; let unbonding = 0n
     for (const j of this.state.openJobs.values()) escrow += j.maxFee
+    for (const v of this.state.bonds.values()) bonded += v.stake
     for (const m of this.state.miners.values()) {
       bonded += m.stake
       for (const u of m.unbonding) unbonding += u.amount

@@ -23,6 +23,8 @@ export const KEY = {
   accountPrefix: 'a:',
   miner: (a: string) => `m:${a}`,
   minerPrefix: 'm:',
+  validatorBond: (a: string) => `v:${a}`,
+  validatorBondPrefix: 'v:',
   job: (id: string) => `j:${id}`,
   openJob: (id: string) => `oj:${id}`,
   openJobPrefix: 'oj:',

@@ -1,7 +1,7 @@
 // Block building for the proposer: txs from the mempool (those still valid), then the assigns
 // the deterministic draw requires, then the header with the app hash of the executed state.
 import { Overlay } from '../core/state.ts'
-import { applyTx, assignableJobs, beginBlock, type BlockContext, type BlockExecution, type TxResult } from '../core/transition.ts'
+import { applyTx, assignableJobs, beginBlock, checkEvidence, type BlockContext, type BlockExecution, type TxResult } from '../core/transition.ts'
 import { TxError } from '../core/errors.ts'
 import { signTx, type Tx } from '../core/tx.ts'
 import { commitHash, dataHash, validatorsHash, EMPTY_HASH, type Block, type Commit, type Header } from '../core/block.ts'
@@ -17,7 +17,16 @@ export function buildBlock (chain: Chain, mempool: Mempool, pv: PrivValidator, t
   const meta = chain.meta
   const height = meta.height + 1
   const prevBlockHash = meta.lastBlockHash === '' ? new Uint8Array(0) : fromHex(meta.lastBlockHash)
-  const ctx: BlockContext = { chainId: chain.chainId, height, time, proposer: pv.key.address, prevBlockHash, evidence }
+  const base: BlockContext = { chainId: chain.chainId, height, time, proposer: pv.key.address, prevBlockHash, validators: chain.validators }
+  // Only evidence that is valid and new (each offence once) goes in.
+  const seen = new Set<string>()
+  evidence = evidence.filter(e => {
+    const r = checkEvidence(chain.state, e, base)
+    if (typeof r === 'string' || seen.has(`${r.address}:${r.offence}`)) return false
+    seen.add(`${r.address}:${r.offence}`)
+    return true
+  })
+  const ctx: BlockContext = { ...base, evidence }
   const overlay = new Overlay(chain.state)
   const beginEvents = beginBlock(overlay, ctx)
   const txs: Tx[] = []

@@ -1,7 +1,7 @@
 // LevelDB through `level`: typed reads, and one atomic batch per committed block.
 import { Level } from 'level'
 import { pack, unpack } from '../core/codec.ts'
-import { decodeAccount, decodeJob, decodeMiner, decodeTotals, type Account, type Job, type Miner, type Totals } from '../core/state.ts'
+import { decodeAccount, decodeJob, decodeMiner, decodeTotals, decodeValidatorBond, type Account, type Job, type Miner, type Totals, type ValidatorBond } from '../core/state.ts'
 import { decodeBlock, decodeCommit, type Block, type Commit } from '../core/block.ts'
 import { KEY, prefixEnd } from './keys.ts'
 import type { AbciEvent, TxResult } from '../core/transition.ts'
@@ -95,7 +95,7 @@ export class ChainStore {
     return await this.db.keys(range as any).all()
   }
 
-  async loadState (): Promise<{ accounts: Array<[string, Account]>, miners: Miner[], openJobs: Job[] }> {
+  async loadState (): Promise<{ accounts: Array<[string, Account]>, miners: Miner[], openJobs: Job[], bonds: ValidatorBond[] }> {
     const accounts: Array<[string, Account]> = []
     for await (const [k, v] of this.db.iterator({ gte: KEY.accountPrefix, lt: prefixEnd(KEY.accountPrefix) })) {
       accounts.push([k.slice(KEY.accountPrefix.length), decodeAccount(unpack(v))])
@@ -106,7 +106,9 @@ export class ChainStore {
     const ids = await this.keys(KEY.openJobPrefix)
     const values = await this.db.getMany(ids.map(k => KEY.job(k.slice(KEY.openJobPrefix.length))))
     for (const v of values) if (v !== undefined) openJobs.push(decodeJob(unpack(v)))
-    return { accounts, miners, openJobs }
+    const bonds: ValidatorBond[] = []
+    for await (const v of this.db.values({ gte: KEY.validatorBondPrefix, lt: prefixEnd(KEY.validatorBondPrefix) })) bonds.push(decodeValidatorBond(unpack(v)))
+    return { accounts, miners, openJobs, bonds }
   }
 
   async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> { return await this.db.getMany(keys) }

@@ -9,7 +9,7 @@ import {
   decodeConsensusMessage, encodeProposal, encodeVote, voteBytesToSign, proposalBytesToSign, isDuplicateVote, ConsensusMessageError,
   decodeSyncRequest, encodeSyncRequest, type SignedProposal, type SignedVote,
 } from './messages.ts'
-import { blockHash, commitHash, dataHash, encodeBlock, decodeBlock, encodeCommit, decodeCommit, validatorsHash, verifyCommit, VOTE_PRECOMMIT, VOTE_PREVOTE, BLOCK_ID_FLAG_ABSENT, BLOCK_ID_FLAG_COMMIT, type Block, type Commit, type Validator } from '../core/block.ts'
+import { blockHash, commitHash, dataHash, encodeBlock, decodeBlock, encodeCommit, decodeCommit, validatorsHash, verifyCommit, VOTE_PRECOMMIT, VOTE_PREVOTE, EMPTY_HASH, BLOCK_ID_FLAG_ABSENT, BLOCK_ID_FLAG_COMMIT, type Block, type Commit, type Validator } from '../core/block.ts'
 import { addressFromPubkey, bytesEqual, fromHex, toHexUpper, verifySignature } from '../core/crypto.ts'
 import { executeBlock, type BlockContext, type BlockExecution } from '../core/transition.ts'
 import { decodeTx, type Tx } from '../core/tx.ts'
@@ -364,6 +364,7 @@ export class ConsensusEngine {
       if (err !== null) return fail(`last_commit: ${err}`)
     }
     if (!bytesEqual(h.dataHash, dataHash(block.txs))) return fail('data_hash does not match the txs')
+    if (!bytesEqual(h.evidenceHash, block.evidence.length === 0 ? EMPTY_HASH : dataHash(block.evidence))) return fail('evidence_hash does not match the evidence')
     const vh = validatorsHash(this.vals)
     if (!bytesEqual(h.validatorsHash, vh) || !bytesEqual(h.nextValidatorsHash, vh)) return fail('validators_hash does not match')
     if (!bytesEqual(h.lastResultsHash, fromHex(c.meta.lastResultsHash))) return fail('last_results_hash does not match')
@@ -378,7 +379,7 @@ export class ConsensusEngine {
     } catch (e) {
       return fail(`a tx does not decode: ${(e as Error).message}`)
     }
-    const ctx: BlockContext = { chainId: c.chainId, height: h.height, time: h.time, proposer: addressFromPubkey(proposer.pubKey), prevBlockHash: prev, evidence: block.evidence }
+    const ctx: BlockContext = { chainId: c.chainId, height: h.height, time: h.time, proposer: addressFromPubkey(proposer.pubKey), prevBlockHash: prev, evidence: block.evidence, validators: this.vals }
     try {
       const exec = executeBlock(c.state, block.txs, ctx, decoded)
       if (!bytesEqual(c.appHashAfter(exec.overlay.changes()), h.appHash)) return fail('app_hash does not match the executed state')

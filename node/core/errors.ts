@@ -50,7 +50,7 @@ export class TxError extends Error {
 export type BlockErrorCode =
   | 'BLOCK_DECODE' | 'BLOCK_WRONG_HEIGHT' | 'BLOCK_WRONG_PARENT' | 'BLOCK_WRONG_CHAIN'
   | 'BLOCK_BAD_TIME' | 'BLOCK_BAD_TX' | 'BLOCK_BAD_HASH' | 'BLOCK_BAD_PROPOSER'
-  | 'BLOCK_BAD_SIGNATURE' | 'BLOCK_BAD_COMMIT' | 'BLOCK_UNASSIGNED_JOB' | 'BLOCK_TOO_LARGE'
+  | 'BLOCK_BAD_SIGNATURE' | 'BLOCK_BAD_COMMIT' | 'BLOCK_UNASSIGNED_JOB' | 'BLOCK_TOO_LARGE' | 'BLOCK_BAD_EVIDENCE'
 
 export class BlockError extends Error {
   readonly code: BlockErrorCode

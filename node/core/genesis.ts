@@ -21,7 +21,7 @@ export interface Params {
   maxBlockBytes: number
 }
 
-export interface GenesisValidator { address: string /* upper hex, 20 bytes */, pubKey: Uint8Array, power: number, name: string, accountAddress: string }
+export interface GenesisValidator { address: string /* upper hex, 20 bytes */, pubKey: Uint8Array, power: number, name: string, accountAddress: string, stake: bigint }
 export interface GenesisMiner { address: string, models: string[], pricePerSecond: bigint, capacity: number, stake: bigint }
 export interface Genesis {
   chainId: string
@@ -122,7 +122,8 @@ export function parseGenesis (json: GenesisJSON): Genesis {
     if (seenVal.has(address)) fail(`validators[${i}] is listed twice`)
     seenVal.add(address)
     const power = int(v.power, `validators[${i}].power`, 1, 1e12)
-    return { address, pubKey: pub, power, name: typeof v.name === 'string' ? v.name : `validator-${i}`, accountAddress: addressFromPubkey(pub) }
+    const stake = amount(v.stake ?? '0', `validators[${i}].stake`)
+    return { address, pubKey: pub, power, name: typeof v.name === 'string' ? v.name : `validator-${i}`, accountAddress: addressFromPubkey(pub), stake }
   })
   const app = json.app_state
   if (app === null || typeof app !== 'object') fail('app_state is missing')
@@ -149,6 +150,7 @@ export function parseGenesis (json: GenesisJSON): Genesis {
     total += stake
     return { address: m.address, models: m.models, pricePerSecond: amount(m.price_per_second ?? params.defaultPricePerSecond.toString(), `app_state.miners[${i}].price_per_second`), capacity: int(m.capacity ?? 1, `app_state.miners[${i}].capacity`, 1, 1000), stake }
   })
+  for (const v of validators) total += v.stake
   if (total > MAX_AMOUNT) fail('total supply overflows int64')
   const hash = toHexUpper(sha256(utf8Bytes(canonicalJSON(json))))
   return { chainId, genesisTime, initialHeight, validators, accounts, miners, params, hash, json }
@@ -158,7 +160,7 @@ export function parseGenesis (json: GenesisJSON): Genesis {
 export function makeGenesisJSON (opts: {
   chainId: string
   genesisTime?: string
-  validators: Array<{ pubKey: Uint8Array, power?: number, name?: string }>
+  validators: Array<{ pubKey: Uint8Array, power?: number, name?: string, stake?: bigint }>
   accounts?: Array<{ address: string, balance: bigint }>
   miners?: GenesisMiner[]
   params?: Partial<typeof DEFAULT_PARAMS_JSON>
@@ -178,6 +180,7 @@ export function makeGenesisJSON (opts: {
       pub_key: { type: 'tendermint/PubKeyEd25519', value: Buffer.from(v.pubKey).toString('base64') },
       power: String(v.power ?? 10),
       name: v.name ?? `validator-${i}`,
+      stake: (v.stake ?? 0n).toString(),
     })),
     app_hash: '',
     app_state: {

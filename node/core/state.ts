@@ -61,6 +61,9 @@ export interface Job {
   settledTime: number | null
 }
 
+/** A validator's bonded stake (from genesis), slashed for duplicate votes. */
+export interface ValidatorBond { address: string /* upper hex, 20 bytes */, stake: bigint, slashed: bigint, offences: string[] /* "height:round:type" punished */ }
+
 export interface Totals { supply: bigint, balances: bigint, escrow: bigint, bonded: bigint, unbonding: bigint, burned: bigint }
 
 export const REPUTATION_INITIAL = 5000
@@ -91,6 +94,8 @@ export function decodeJob (t: any[]): Job {
     result: t[18], resultHash: t[19], metrics: t[20] === null ? null : { computeMs: t[20][0], promptTokens: t[20][1], completionTokens: t[20][2] }, error: t[21], paid: t[22], refund: t[23], slashed: t[24], settledHeight: t[25], settledTime: t[26],
   }
 }
+export function encodeValidatorBond (v: ValidatorBond): unknown[] { return [v.address, v.stake, v.slashed, v.offences] }
+export function decodeValidatorBond (t: any[]): ValidatorBond { return { address: t[0], stake: t[1], slashed: t[2], offences: t[3] } }
 export function encodeTotals (t: Totals): unknown[] { return [t.supply, t.balances, t.escrow, t.bonded, t.unbonding, t.burned] }
 export function decodeTotals (t: any[]): Totals { return { supply: t[0], balances: t[1], escrow: t[2], bonded: t[3], unbonding: t[4], burned: t[5] } }
 
@@ -105,6 +110,7 @@ export interface StateReader {
   account (address: string): Account | undefined
   miner (address: string): Miner | undefined
   job (id: string): Job | undefined
+  validatorBond (address: string): ValidatorBond | undefined
   /** Every miner address, sorted. */
   minerAddresses (): readonly string[]
   /** Ids of pending jobs in submission order (optionally of one model); callers re-read each job's status. */
@@ -123,6 +129,7 @@ export class Overlay implements StateReader {
   readonly accounts = new Map<string, Account>()
   readonly miners = new Map<string, Miner>()
   readonly jobs = new Map<string, Job>()
+  readonly bonds = new Map<string, ValidatorBond>()
   private readonly newPending: Job[] = []
   private readonly newAssigned: string[] = []
   private t: Totals
@@ -136,7 +143,9 @@ export class Overlay implements StateReader {
   account (a: string): Account | undefined { return this.accounts.get(a) ?? this.base.account(a) }
   miner (a: string): Miner | undefined { return this.miners.get(a) ?? this.base.miner(a) }
   job (id: string): Job | undefined { return this.jobs.get(id) ?? this.base.job(id) }
+  validatorBond (a: string): ValidatorBond | undefined { return this.bonds.get(a) ?? this.base.validatorBond(a) }
   totals (): Totals { return this.t }
+  setValidatorBond (v: ValidatorBond): void { this.bonds.set(v.address, v) }
 
   minerAddresses (): readonly string[] {
     if (this.minerList === null) {
@@ -183,7 +192,7 @@ export class Overlay implements StateReader {
 
   /** The writes, for committing into the base and for the app hash. */
   changes (): ChangeSet {
-    return { accounts: this.accounts, miners: this.miners, jobs: this.jobs, totals: this.t }
+    return { accounts: this.accounts, miners: this.miners, jobs: this.jobs, bonds: this.bonds, totals: this.t }
   }
 }
 
@@ -191,6 +200,7 @@ export interface ChangeSet {
   accounts: ReadonlyMap<string, Account>
   miners: ReadonlyMap<string, Miner>
   jobs: ReadonlyMap<string, Job>
+  bonds: ReadonlyMap<string, ValidatorBond>
   totals: Totals
 }
 
@@ -200,6 +210,7 @@ export function encodeChangeSet (c: ChangeSet): Uint8Array {
   for (const [k, v] of c.accounts) entries.push(['a/' + k, encodeAccount(v)])
   for (const [k, v] of c.miners) entries.push(['m/' + k, encodeMiner(v)])
   for (const [k, v] of c.jobs) entries.push(['j/' + k, encodeJob(v)])
+  for (const [k, v] of c.bonds) entries.push(['v/' + k, encodeValidatorBond(v)])
   entries.sort((x, y) => x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)
   return pack([entries.map(e => [e[0], e[1]]), encodeTotals(c.totals)])
 }
@@ -212,6 +223,7 @@ export class MemState implements StateReader {
   readonly accounts = new Map<string, Account>()
   readonly miners = new Map<string, Miner>()
   readonly openJobs = new Map<string, Job>()
+  readonly bonds = new Map<string, ValidatorBond>()
   private readonly closedJobs = new Map<string, Job>()
   private readonly pendingByModel = new Map<string, Set<string>>()
   private readonly pendingOrder = new Set<string>()
@@ -223,6 +235,7 @@ export class MemState implements StateReader {
 
   account (a: string): Account | undefined { return this.accounts.get(a) }
   miner (a: string): Miner | undefined { return this.miners.get(a) }
+  validatorBond (a: string): ValidatorBond | undefined { return this.bonds.get(a) }
   job (id: string): Job | undefined {
     return this.openJobs.get(id) ?? this.closedJobs.get(id) ?? this.loadClosedJob?.(id)
   }
@@ -240,6 +253,7 @@ export class MemState implements StateReader {
   /** Applies a committed change set (after it is on disk). */
   apply (c: ChangeSet): void {
     for (const [k, v] of c.accounts) this.accounts.set(k, v)
+    for (const [k, v] of c.bonds) this.bonds.set(k, v)
     let newMiner = false
     for (const [k, v] of c.miners) {
       if (!this.miners.has(k)) newMiner = true
@@ -280,8 +294,9 @@ export class MemState implements StateReader {
   }
 
   /** Loads committed records at start-up (open jobs in any order; they are sorted here). */
-  load (accounts: Iterable<[string, Account]>, miners: Iterable<Miner>, openJobs: Job[], totals: Totals): void {
+  load (accounts: Iterable<[string, Account]>, miners: Iterable<Miner>, openJobs: Job[], totals: Totals, bonds: Iterable<ValidatorBond> = []): void {
     for (const [a, acc] of accounts) this.accounts.set(a, acc)
+    for (const b of bonds) this.bonds.set(b.address, b)
     for (const m of miners) this.miners.set(m.address, m)
     this.minerList = [...this.miners.keys()].sort()
     const key = (j: Job): [number, string] => j.status === 'pending' ? [j.submittedHeight, j.id] : [j.assignedHeight ?? 0, j.id]

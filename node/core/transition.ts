@@ -3,7 +3,9 @@
 // deterministic miner draw. Pure: time, height and the previous block hash come from ctx.
 import { TxError, BlockError } from './errors.ts'
 import { decodeTx, jobIdFromTxHash, receiptIdFromTxHash, type Tx, type TxBody } from './tx.ts'
-import { sha256, sha256Concat, toHex, utf8Bytes } from './crypto.ts'
+import { sha256, sha256Concat, toHex, toHexUpper, utf8Bytes, verifySignature, bytesEqual } from './crypto.ts'
+import { unpack } from './codec.ts'
+import { voteSignBytes, type Validator } from './block.ts'
 import { MAX_AMOUNT } from './amount.ts'
 import {
   EMPTY_ACCOUNT, Overlay, isOpen, REPUTATION_COMPLETED, REPUTATION_EXPIRED, REPUTATION_INITIAL, REPUTATION_MAX,
@@ -25,6 +27,8 @@ export interface BlockContext {
   prevBlockHash: Uint8Array
   /** Duplicate-vote evidence carried by the block (packed vote pairs). */
   evidence?: Uint8Array[]
+  /** The validator set that signs this chain (to verify evidence). */
+  validators?: Validator[]
 }
 
 export type Mode = 'check' | 'deliver'
@@ -359,10 +363,47 @@ export function * assignableJobs (st: StateReader, prevBlockHash: Uint8Array): G
   }
 }
 
-/** Block-begin work: unbonded stake returns, overdue jobs expire (refund, slash). */
+const EVIDENCE_MAX_AGE = 100_000
+
+/**
+ * Checks one piece of duplicate-vote evidence: two votes signed by one validator for one height,
+ * round and type on different blocks, not punished before. Returns what to slash, or an error.
+ */
+export function checkEvidence (st: StateReader, bytes: Uint8Array, ctx: BlockContext): { address: string, offence: string, amount: bigint } | string {
+  let t: any
+  try { t = unpack(bytes) } catch { return 'evidence is not msgpack' }
+  const isVote = (v: any): boolean => Array.isArray(v) && v.length === 7 && [1, 2].includes(v[0]) && Number.isSafeInteger(v[1]) && Number.isSafeInteger(v[2]) &&
+    v[3] instanceof Uint8Array && Number.isSafeInteger(v[4]) && v[5] instanceof Uint8Array && v[5].length === 20 && v[6] instanceof Uint8Array && v[6].length === 64
+  if (!Array.isArray(t) || t.length !== 2 || !isVote(t[0]) || !isVote(t[1])) return 'evidence is not a pair of votes'
+  const [a, b] = t
+  if (a[0] !== b[0] || a[1] !== b[1] || a[2] !== b[2] || !bytesEqual(a[5], b[5])) return 'evidence votes are not for one validator, height, round and type'
+  if (bytesEqual(a[3], b[3])) return 'evidence votes are for the same block'
+  if (a[1] >= ctx.height || a[1] < ctx.height - EVIDENCE_MAX_AGE) return `evidence height ${a[1]} is not within the last ${EVIDENCE_MAX_AGE} blocks`
+  const address = toHexUpper(a[5])
+  const val = ctx.validators?.find(v => toHexUpper(v.address) === address)
+  if (val === undefined) return `evidence names ${address}, not a validator`
+  for (const v of [a, b]) {
+    if (!verifySignature(val.pubKey, voteSignBytes(ctx.chainId, v[0], v[1], v[2], v[3], v[4]), v[6])) return 'evidence vote signature does not verify'
+  }
+  const bond = st.validatorBond(address) ?? { address, stake: 0n, slashed: 0n, offences: [] }
+  const offence = `${a[1]}:${a[2]}:${a[0]}`
+  if (bond.offences.includes(offence)) return `validator ${address} was already punished for height ${a[1]} round ${a[2]}`
+  return { address, offence, amount: bond.stake * BigInt(st.params.slashFractionPpm) / 1_000_000n }
+}
+
+/** Block-begin work: evidence is punished, unbonded stake returns, overdue jobs expire (refund, slash). */
 export function beginBlock (st: Overlay, ctx: BlockContext): AbciEvent[] {
   const events: AbciEvent[] = []
   const p = st.params
+  for (const e of ctx.evidence ?? []) {
+    const r = checkEvidence(st, e, ctx)
+    if (typeof r === 'string') throw new BlockError('BLOCK_BAD_EVIDENCE', r)
+    const bond = st.validatorBond(r.address) ?? { address: r.address, stake: 0n, slashed: 0n, offences: [] }
+    st.setValidatorBond({ ...bond, stake: bond.stake - r.amount, slashed: bond.slashed + r.amount, offences: [...bond.offences, r.offence] })
+    st.addTotal('bonded', -r.amount)
+    st.addTotal('burned', r.amount)
+    events.push(ev('slash', { validator: r.address, amount: r.amount, reason: 'duplicate_vote', offence: r.offence }))
+  }
   for (const a of st.minerAddresses()) {
     const m = st.miner(a)
     if (m === undefined || m.unbonding.length === 0) continue

@@ -268,7 +268,11 @@ export const METHODS: Record<string, MethodDef> = {
       const height = env.chain.height < env.chain.genesis.initialHeight ? env.chain.height : resolveHeight(env, p)
       const { page, perPage } = paging(p, 30, 100)
       const vals = pageOf(env.chain.validators, page, perPage)
-      return { block_height: String(height), validators: vals.map(validatorJSON), count: String(vals.length), total: String(env.chain.validators.length) }
+      const withBond = (v: typeof vals[number]): object => {
+        const b = env.chain.state.validatorBond(toHexUpper(v.address))
+        return { ...validatorJSON(v), stake: (b?.stake ?? 0n).toString(), slashed: (b?.slashed ?? 0n).toString() }
+      }
+      return { block_height: String(height), validators: vals.map(withBond), count: String(vals.length), total: String(env.chain.validators.length) }
     },
   },
 
