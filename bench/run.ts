@@ -2,9 +2,11 @@
 // machine's own limits measured in the same run.
 import { machine } from './lib.ts'
 import { runChainBench } from './chain.ts'
+import { runJobflowBench } from './jobflow.ts'
 
 const sections: Record<string, () => Promise<void>> = {
   chain: runChainBench,
+  jobflow: runJobflowBench,
 }
 
 const wanted = process.argv.slice(2).filter(a => !a.startsWith('-'))
