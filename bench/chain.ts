@@ -25,7 +25,7 @@ export async function benchChain (opts: { kind: 'transfer' | 'submit_job', txs: 
   writeFileSync(gfile, JSON.stringify(g, null, 2))
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const proc = spawnAitbc(['node', 'start', '--home', home, '--rpc.laddr', `127.0.0.1:${port}`], env, process.env.BENCH_NODE_LOG ?? join(dir, 'node.log'))
+  const proc = spawnAitbc(['node', 'start', '--home', home, '--rpc.laddr', `127.0.0.1:${port}`, '--p2p.laddr', `127.0.0.1:${await freePort()}`], env, process.env.BENCH_NODE_LOG ?? join(dir, 'node.log'))
   const client = new NodeClient(url, { retries: 0 })
   try {
     await until('node up', async () => await client.call('health').then(() => true, () => false), 30_000)

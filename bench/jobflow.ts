@@ -31,7 +31,7 @@ export async function runJobflowBench (): Promise<void> {
   const procs: Proc[] = []
   const ollama = await startDevOllama({ port: 0, models: ['llama3.2:latest'], logger: { info: () => {} } })
   try {
-    procs.push(spawnAitbc(['node', 'start', '--home', home, '--rpc.laddr', `127.0.0.1:${port}`], env, join(dir, 'node.log')))
+    procs.push(spawnAitbc(['node', 'start', '--home', home, '--rpc.laddr', `127.0.0.1:${port}`, '--p2p.laddr', `127.0.0.1:${await freePort()}`], env, join(dir, 'node.log')))
     const client = new NodeClient(url, { retries: 0 })
     await until('node up', async () => await client.call('health').then(() => true, () => false), 30_000)
     for (const [i, n] of minerNames.entries()) {

@@ -9,7 +9,7 @@ import { NodeClient, RpcClientError, RpcNetworkError } from '../node/rpc/client.
 import { parseAitbc, formatAitbc } from '../node/core/amount.ts'
 import type { SigningKey } from '../node/core/crypto.ts'
 import { makeGenesisJSON, parseGenesis, DEFAULT_PARAMS_JSON } from '../node/core/genesis.ts'
-import { initHome, homePaths, loadConfig, readKeyFile } from '../node/config.ts'
+import { initHome, homePaths, loadConfig, readKeyFile, readKeySeed } from '../node/config.ts'
 import { startNode } from '../node/node.ts'
 import { createLogger } from '../node/logger.ts'
 import { GenesisError } from '../node/core/errors.ts'
@@ -202,6 +202,17 @@ export function buildProgram (): Command {
         process.once('SIGTERM', () => stop('SIGTERM'))
       })
       await running.stop()
+    })
+  node.command('id').description('this node\'s P2P identity and the multiaddr peers dial (--peers of other nodes)')
+    .requiredOption('--home <dir>', 'node home folder')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { home: string, json?: boolean }) => {
+      const { peerIdFromSeed, p2pMultiaddr } = await import('../node/p2p/identity.ts')
+      const home = resolve(o.home)
+      const cfg = loadConfig(home)
+      const id = await peerIdFromSeed(readKeySeed(homePaths(home).nodeKey))
+      const addr = p2pMultiaddr(cfg.p2p.host, cfg.p2p.port, id)
+      if (o.json === true) printJSON({ peer_id: id, multiaddr: addr }); else printLines([addr])
     })
   clientOptions(node.command('status').description('the node\'s chain, height and sync state')).action(async (o: ClientOpts) => {
     const s = await client(o).status()

@@ -48,11 +48,16 @@ export function writeKeyFile (file: string, seed: Uint8Array): SigningKey {
   return key
 }
 
-export function readKeyFile (file: string): SigningKey {
+/** The 32-byte seed of a key file (for the libp2p identity; never logged). */
+export function readKeySeed (file: string): Uint8Array {
   const doc = JSON.parse(readFileSync(file, 'utf8'))
   const seed = Buffer.from(String(doc?.priv_key?.value ?? ''), 'base64')
   if (seed.length !== 32 && seed.length !== 64) throw new Error(`${file}: priv_key.value is not an ed25519 key`)
-  return new SigningKey(new Uint8Array(seed.subarray(0, 32)))
+  return new Uint8Array(seed.subarray(0, 32))
+}
+
+export function readKeyFile (file: string): SigningKey {
+  return new SigningKey(readKeySeed(file))
 }
 
 /** Creates the home folder with keys and config (not the genesis). Refuses to overwrite keys. */

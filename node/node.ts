@@ -9,7 +9,9 @@ import { PrivValidator } from './chain/privval.ts'
 import { ConsensusEngine } from './consensus/engine.ts'
 import { RpcServer } from './rpc/server.ts'
 import { TxWatcher } from './rpc/txWatcher.ts'
-import { homePaths, loadConfig, readKeyFile, type NodeConfig } from './config.ts'
+import { homePaths, loadConfig, readKeyFile, readKeySeed, type NodeConfig } from './config.ts'
+import { createNetwork, type Network } from './p2p/network.ts'
+import { randomSeed } from './core/crypto.ts'
 import type { Logger } from './logger.ts'
 
 export interface RunningNode {
@@ -45,7 +47,24 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
   const isValidator = pvKey !== null && chain.validators.some(v => toHex(v.pubKey) === toHex(pvKey.publicKey))
   const pv = isValidator && pvKey !== null ? new PrivValidator(pvKey, paths.pvState) : null
   if (pv === null) log.info({}, 'this node is not a validator of the genesis: it follows the chain as a full node')
-  const engine = new ConsensusEngine(chain, mempool, pv, null, log.child({ module: 'consensus' }))
+  let net: Network
+  try {
+    net = await createNetwork({
+      host: config.p2p.host,
+      port: config.p2p.port,
+      peers: config.p2p.peers,
+      nodeKeySeed: existsSync(paths.nodeKey) ? readKeySeed(paths.nodeKey) : randomSeed(),
+      chainId: genesis.chainId,
+      genesisHash: genesis.hash,
+      status: () => ({ height: chain.height }),
+      logger: log.child({ module: 'p2p' }),
+    })
+    await net.start()
+  } catch (e) {
+    await store.close()
+    throw new Error(`cannot start P2P on ${config.p2p.host}:${config.p2p.port}: ${(e as Error).message}`)
+  }
+  const engine = new ConsensusEngine(chain, mempool, pv, net, log.child({ module: 'consensus' }))
   const rpc = new RpcServer({ host: config.rpc.host, port: config.rpc.port }, {
     chain,
     mempool,
@@ -57,18 +76,20 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
       rpcAddr: `tcp://${config.rpc.host}:${config.rpc.port}`,
       validatorPubKey: isValidator && pvKey !== null ? pvKey.publicKey : null,
     },
-    peers: () => [],
+    peers: () => net.peers().map(p => ({ id: p.id, addr: p.addr })),
+    catchingUp: () => engine.isSyncing,
     broadcastCommitTimeoutMs: config.broadcastCommitTimeoutMs,
   }, log.child({ module: 'rpc' }))
   let rpcUrl: string
   try {
     rpcUrl = await rpc.start()
   } catch (e) {
+    await net.stop()
     await store.close()
     throw new Error(`cannot listen for RPC on ${config.rpc.host}:${config.rpc.port}: ${(e as Error).message}`)
   }
   await engine.start()
-  log.info({ chainId: genesis.chainId, height: chain.height, rpc: rpcUrl, validator: isValidator }, 'node started')
+  log.info({ chainId: genesis.chainId, height: chain.height, rpc: rpcUrl, p2p: net.multiaddrs(), validator: isValidator }, 'node started')
   let stopped = false
   return {
     chain,
@@ -81,6 +102,7 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
       stopped = true
       await engine.stop()
       await rpc.stop()
+      await net.stop()
       await store.close()
       log.info({ height: chain.height }, 'node stopped')
     },

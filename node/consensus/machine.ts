@@ -58,16 +58,28 @@ export function proposerOf (vals: ValidatorPower[], height: number, round: numbe
 
 function gcd (a: number, b: number): number { while (b !== 0) { [a, b] = [b, a % b] } return a }
 
-/** Votes of one type and round: one per validator, tallied by value. */
+/**
+ * Votes of one type and round, tallied by value. A validator counts once towards `total` (2f+1 of
+ * any kind, f+1 of a round) and once towards each value it voted for: like the paper, which counts
+ * messages, a vote for v counts even if its (byzantine) sender also voted for something else —
+ * otherwise a node that saw an equivocator's other vote first could miss a quorum the others
+ * decided on, and never decide. Safe with less than 1/3 byzantine power: two quorums in one round
+ * would share more than 1/3 of the power, all of it equivocating.
+ */
 class VoteSet {
-  readonly byValidator = new Map<string, string | null>()
+  readonly byValidator = new Map<string, Set<string | null>>()
   readonly powerByValue = new Map<string | null, number>() // key: value, or null for nil
   total = 0
   add (validator: string, value: string | null, power: number): boolean {
-    if (this.byValidator.has(validator)) return false
-    this.byValidator.set(validator, value)
+    let values = this.byValidator.get(validator)
+    if (values === undefined) {
+      values = new Set()
+      this.byValidator.set(validator, values)
+      this.total += power
+    }
+    if (values.has(value)) return false
+    values.add(value)
     this.powerByValue.set(value, (this.powerByValue.get(value) ?? 0) + power)
-    this.total += power
     return true
   }
 
@@ -238,7 +250,7 @@ export class ConsensusMachine {
         out.push({ type: 'timeout', step: 'prevote', height: this.height, round: r, ms: this.timeouts.prevoteMs + r * this.timeouts.prevoteDeltaMs })
       }
 
-      // At most one value can have 2f+1 prevotes in a round (each validator counts once).
+      // At most one value can have 2f+1 prevotes in a round (with less than 1/3 byzantine power).
       const prop = props.find(p => p.valid && this.quorum(pv.power(p.value)))
       if (prop !== undefined && (this.step === 'prevote' || this.step === 'precommit') && this.once(`lock:${r}`)) {
         if (this.step === 'prevote') {
@@ -268,7 +280,7 @@ export class ConsensusMachine {
   /** Validators whose precommits for `value` in `round` we hold (for the commit). */
   precommitsFor (round: number, value: string): string[] {
     const s = this.votes('precommit', round)
-    return [...s.byValidator].filter(([, v]) => v === value).map(([id]) => id)
+    return [...s.byValidator].filter(([, vs]) => vs.has(value)).map(([id]) => id)
   }
 
   /** A value that has 2f+1 precommits in some round although we lack (a valid) proposal for it. */

@@ -26,6 +26,7 @@ export interface RpcEnv {
   watcher: TxWatcher
   node: { id: string, moniker: string, p2pAddr: string, rpcAddr: string, validatorPubKey: Uint8Array | null }
   peers: () => Array<{ id: string, addr: string }>
+  catchingUp?: () => boolean
   broadcastCommitTimeoutMs: number
 }
 
@@ -173,7 +174,7 @@ export const METHODS: Record<string, MethodDef> = {
           latest_block_height: String(m.height),
           latest_block_time: rfc3339(m.lastBlockTime),
           earliest_block_height: String(c.genesis.initialHeight),
-          catching_up: false,
+          catching_up: env.catchingUp?.() ?? false,
         },
         validator_info: val === null
           ? { address: '0000000000000000000000000000000000000000', pub_key: pubKeyJSON(new Uint8Array(32)), voting_power: '0' }

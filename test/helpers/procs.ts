@@ -126,6 +126,7 @@ export async function startTestNode (opts: { keys?: string[], fund?: Record<stri
     writeFileSync(gfile, JSON.stringify(g, null, 2))
   }
   const rpcPort = await freePort()
+  const p2pPort = await freePort()
   const url = `http://127.0.0.1:${rpcPort}`
   const logFile = join(dir, 'node.log')
   const node: TestNode = {
@@ -133,7 +134,7 @@ export async function startTestNode (opts: { keys?: string[], fund?: Record<stri
     client: new NodeClient(url, { retries: 0 }),
     proc: undefined as unknown as Proc,
     restart: async () => {
-      node.proc = spawnAitbc(['node', 'start', '--home', home, '--rpc.laddr', `127.0.0.1:${rpcPort}`], env, logFile)
+      node.proc = spawnAitbc(['node', 'start', '--home', home, '--rpc.laddr', `127.0.0.1:${rpcPort}`, '--p2p.laddr', `127.0.0.1:${p2pPort}`], env, logFile)
       const p = node.proc
       await until('node health', async () => {
         if (p.child.exitCode !== null) throw new Error(`node exited: ${readFileSync(logFile, 'utf8').slice(-2000)}`)
