@@ -64,7 +64,7 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
     await store.close()
     throw new Error(`cannot start P2P on ${config.p2p.host}:${config.p2p.port}: ${(e as Error).message}`)
   }
-  const engine = new ConsensusEngine(chain, mempool, pv, net, log.child({ module: 'consensus' }))
+  const engine = new ConsensusEngine(chain, mempool, pv, net, log.child({ module: 'consensus' }), { byzantine: process.env.AITBC_TEST_BYZANTINE })
   const rpc = new RpcServer({ host: config.rpc.host, port: config.rpc.port }, {
     chain,
     mempool,

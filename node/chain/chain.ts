@@ -127,7 +127,7 @@ export class Chain extends EventEmitter<ChainEvents> {
    * Writes an executed, committed block (block, commit, results, indexes, state) in one atomic
    * batch, then updates the in-memory state and announces it.
    */
-  async commitBlock (block: Block, commit: Commit, exec: BlockExecution): Promise<CommittedBlock> {
+  async commitBlock (block: Block, commit: Commit, exec: BlockExecution, opts: { sync?: boolean } = {}): Promise<CommittedBlock> {
     const h = block.header.height
     if (h !== this.meta.height + 1) throw new Error(`commitBlock: height ${h} does not follow ${this.meta.height}`)
     const hash = toHexUpper(blockHash(block.header))
@@ -159,7 +159,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       lastResultsHash: toHexUpper(resultsHash(exec.txResults)),
     }
     ops.push(ChainStore.put(KEY.meta, meta))
-    await this.store.write(ops)
+    await this.store.write(ops, opts.sync ?? true)
     this.state.apply(changes)
     this.meta = meta
     const committed: CommittedBlock = { block, hash, commit, txs: exec.txs, txResults: exec.txResults, beginEvents: exec.beginEvents }

@@ -113,8 +113,11 @@ export class ChainStore {
 
   async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> { return await this.db.getMany(keys) }
 
-  /** One atomic, durable (fsync) batch: a block with its state and indexes, or nothing. */
-  async write (ops: BatchOp[]): Promise<void> { await this.db.batch(ops as any, { sync: true }) }
+  /**
+   * One atomic batch: a block with its state and indexes, or nothing. Durable (fsync) by default;
+   * block sync writes a run of blocks it can fetch again without a sync each and syncs the last.
+   */
+  async write (ops: BatchOp[], sync = true): Promise<void> { await this.db.batch(ops as any, { sync }) }
 
   static put (key: string, value: unknown): BatchOp { return { type: 'put', key, value: pack(value) } }
 }

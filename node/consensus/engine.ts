@@ -37,11 +37,17 @@ export interface EngineOptions {
   now?: () => number
   syncIntervalMs?: number
   syncBatch?: number
+  /** Test only: misbehave ('double-prevote'). */
+  byzantine?: string
 }
 
 interface Validated { block: Block, exec: BlockExecution | null, error: string | null }
 
 const MAX_FUTURE_MSGS = 20_000
+/** Votes more rounds ahead than this are dropped (bounded memory). */
+const MAX_ROUNDS_AHEAD = 50
+/** Conflicting votes counted per height, beyond which they only feed evidence. */
+const MAX_EQUIVOCATIONS = 1000
 
 export class ConsensusEngine {
   private machine: ConsensusMachine | null = null
@@ -59,8 +65,11 @@ export class ConsensusEngine {
   private readonly now: () => number
   /** Blocks seen in proposals of this height, by hash, with their validation. */
   private blocks = new Map<string, Validated>()
-  /** Signed votes of this height: `${type}:${round}:${validator}`. */
+  /** Signed votes of this height: `${type}:${round}:${validator}:${value}`. */
   private signedVotes = new Map<string, SignedVote>()
+  /** The first vote of each validator per type and round (a second one is an equivocation). */
+  private firstVotes = new Map<string, SignedVote>()
+  private equivocations = 0
   private readonly future: Array<{ height: number, data: Uint8Array, from: string }> = []
   /** Duplicate-vote evidence seen (packed [voteA, voteB]), waiting for a block. */
   readonly evidence: Uint8Array[] = []
@@ -84,7 +93,11 @@ export class ConsensusEngine {
     this.selfId = me !== null && this.valById.has(me) ? me : null
     this.timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS
     this.now = opts.now ?? Date.now
+    this.byzantine = opts.byzantine === 'double-prevote'
+    if (this.byzantine) log.warn({}, 'TEST-ONLY BYZANTINE MODE: this validator signs two different prevotes at every height')
   }
+
+  private readonly byzantine: boolean
 
   get isValidator (): boolean { return this.selfId !== null }
   get currentRound (): number { return this.machine?.round ?? 0 }
@@ -121,6 +134,8 @@ export class ConsensusEngine {
     const h = this.chain.height + 1
     this.blocks = new Map()
     this.signedVotes = new Map()
+    this.firstVotes = new Map()
+    this.equivocations = 0
     this.machine = new ConsensusMachine(h, this.vals.map(v => ({ id: toHexUpper(v.address), power: v.power })), this.selfId, this.timeouts)
     // Replay buffered messages of this height (they may start it early).
     const mine = this.future.filter(m => m.height === h)
@@ -143,7 +158,10 @@ export class ConsensusEngine {
     if (this.startTimer !== null) { clearTimeout(this.startTimer); this.startTimer = null }
     // A validator that signed at this height before a restart resumes at the next round.
     const last = this.pv?.lastSigned
-    if (last !== undefined && last.height === m.height && last.step > 0) m.round = last.round + 1
+    if (last !== undefined && last.height === m.height && last.step > 0) {
+      m.round = last.round + 1
+      if (last.lock !== undefined) { m.lockedRound = last.lock.round; m.lockedValue = last.lock.value }
+    }
     this.run(m.start())
   }
 
@@ -208,7 +226,9 @@ export class ConsensusEngine {
     const ts = this.now()
     let sig: Uint8Array
     try {
-      sig = this.pv.sign(height, round, type === VOTE_PREVOTE ? STEP_PREVOTE : STEP_PRECOMMIT, voteBytesToSign(this.chain.chainId, { type, height, round, blockHash: blockHashBytes, timestamp: ts }))
+      // A precommit for a block is a lock: it is recorded with the signature, before it leaves.
+      const lock = type === VOTE_PRECOMMIT && value !== null ? { round, value } : undefined
+      sig = this.pv.sign(height, round, type === VOTE_PREVOTE ? STEP_PREVOTE : STEP_PRECOMMIT, voteBytesToSign(this.chain.chainId, { type, height, round, blockHash: blockHashBytes, timestamp: ts }), lock)
     } catch (e) {
       if (e instanceof DoubleSignError) { this.log.warn({ height, round, type, reason: e.message }, 'not voting: already signed at this position'); return }
       throw e
@@ -216,6 +236,7 @@ export class ConsensusEngine {
     const v: SignedVote = { type, height, round, blockHash: blockHashBytes, timestamp: ts, validator: fromHex(this.selfId), signature: sig }
     void this.net?.publish('consensus', encodeVote(v)).catch(e => this.log.debug({ err: e }, 'publish vote failed'))
     this.acceptVote(v)
+    if (this.byzantine && type === VOTE_PREVOTE) this.doubleSign(v)
   }
 
   private async decide (height: number, round: number, value: string): Promise<void> {
@@ -224,8 +245,8 @@ export class ConsensusEngine {
     if (m === null || m.height !== height || v === undefined || v.exec === null) return
     const sigs = this.vals.map(val => {
       const id = toHexUpper(val.address)
-      const sv = this.signedVotes.get(`${VOTE_PRECOMMIT}:${round}:${id}`)
-      if (sv !== undefined && toHexUpper(sv.blockHash) === value) return { blockIdFlag: BLOCK_ID_FLAG_COMMIT, validatorAddress: val.address, timestamp: sv.timestamp, signature: sv.signature }
+      const sv = this.signedVotes.get(`${VOTE_PRECOMMIT}:${round}:${id}:${value}`)
+      if (sv !== undefined) return { blockIdFlag: BLOCK_ID_FLAG_COMMIT, validatorAddress: val.address, timestamp: sv.timestamp, signature: sv.signature }
       return { blockIdFlag: BLOCK_ID_FLAG_ABSENT, validatorAddress: val.address, timestamp: 0, signature: new Uint8Array(0) }
     })
     const commit: Commit = { height, round, blockHash: fromHex(value), signatures: sigs }
@@ -325,21 +346,37 @@ export class ConsensusEngine {
   private acceptVote (v: SignedVote): void {
     const m = this.machine as ConsensusMachine
     const id = toHexUpper(v.validator)
-    const key = `${v.type}:${v.round}:${id}`
-    const prev = this.signedVotes.get(key)
-    if (prev !== undefined) {
-      if (isDuplicateVote(prev, v) && !this.evidence.some(e => bytesEqual(e, this.encodeEvidence(prev, v)))) {
-        this.log.warn({ validator: id, height: v.height, round: v.round, type: v.type }, 'duplicate vote: keeping it as evidence')
-        this.evidence.push(this.encodeEvidence(prev, v))
-      }
-      return
-    }
-    this.signedVotes.set(key, v)
+    if (v.round > m.round + MAX_ROUNDS_AHEAD) return
     const value = v.blockHash.length === 0 ? null : toHexUpper(v.blockHash)
+    const first = this.firstVotes.get(`${v.type}:${v.round}:${id}`)
+    if (first === undefined) {
+      this.firstVotes.set(`${v.type}:${v.round}:${id}`, v)
+    } else {
+      if (!isDuplicateVote(first, v)) return
+      // An equivocation: evidence for a block, and (once) counted as the paper counts messages.
+      const ev = this.encodeEvidence(first, v)
+      if (!this.evidence.some(e => bytesEqual(e, ev))) {
+        this.log.warn({ validator: id, height: v.height, round: v.round, type: v.type }, 'duplicate vote: keeping it as evidence')
+        this.evidence.push(ev)
+      }
+      if (this.signedVotes.has(`${v.type}:${v.round}:${id}:${value}`) || this.equivocations++ > MAX_EQUIVOCATIONS) return
+    }
+    this.signedVotes.set(`${v.type}:${v.round}:${id}:${value}`, v)
     if (!m.isStarted && v.round >= 0) this.startMachine()
     this.run(m.onVote({ type: v.type === VOTE_PREVOTE ? 'prevote' : 'precommit', round: v.round, validator: id, value }))
     const missing = m.committedWithoutProposal()
     if (missing !== null) void this.syncTick()
+  }
+
+  /**
+   * TEST ONLY (AITBC_TEST_BYZANTINE=double-prevote): also signs a conflicting prevote for another
+   * block, bypassing the PrivValidator, so that tests can see evidence and slashing at work.
+   */
+  private doubleSign (v: SignedVote): void {
+    if (this.pv === null) return
+    const other = sha(new Uint8Array([...v.blockHash, ...Buffer.from(String(v.timestamp))]))
+    const w: SignedVote = { ...v, blockHash: other, signature: this.pv.key.sign(voteBytesToSign(this.chain.chainId, { ...v, blockHash: other })) }
+    void this.net?.publish('consensus', encodeVote(w)).catch(() => {})
   }
 
   private encodeEvidence (a: SignedVote, b: SignedVote): Uint8Array {
@@ -449,7 +486,7 @@ export class ConsensusEngine {
       const from = this.chain.height + 1
       const res = unpack<Array<[Uint8Array, Uint8Array]>>(await this.net!.request(peer, 'sync', encodeSyncRequest({ kind: 'blocks', from, count: batch }), 15_000))
       if (!Array.isArray(res) || res.length === 0) break
-      for (const item of res) {
+      for (const [i, item] of res.entries()) {
         if (!Array.isArray(item) || !(item[0] instanceof Uint8Array) || !(item[1] instanceof Uint8Array)) { this.net!.penalize(peer, 'malformed sync response'); return n }
         const block = decodeBlock(item[0])
         const commit = decodeCommit(item[1])
@@ -460,7 +497,8 @@ export class ConsensusEngine {
         if (v.error !== null || v.exec === null) { this.net!.penalize(peer, `sync: bad block: ${v.error}`); throw new Error(`peer ${peer} sent an invalid block ${block.header.height}: ${v.error}`) }
         this.committing = true
         try {
-          await this.chain.commitBlock(block, commit, v.exec)
+          // Synced blocks can be fetched again: only the last of a batch waits for fsync.
+          await this.chain.commitBlock(block, commit, v.exec, { sync: i === res.length - 1 })
         } finally {
           this.committing = false
         }

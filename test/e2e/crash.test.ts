@@ -6,7 +6,8 @@
 // each restart every transaction the node reported committed must still be there at the same
 // height, the chain must link and keep growing, and the supply must add up.
 import { expect } from 'chai'
-import { watch, readFileSync, type FSWatcher } from 'node:fs'
+import { readSignState } from '../../node/chain/privval.ts'
+import { watch, type FSWatcher } from 'node:fs'
 import { join } from 'node:path'
 import { startTestNode, until, type TestNode } from '../helpers/procs.ts'
 import { Keyring } from '../../cli/keyring.ts'
@@ -200,7 +201,7 @@ describe('e2e: SIGKILL during a transaction stream, then restart', function () {
       else expect(await node.proc.exited).to.equal('SIGKILL')
       const afterKill = await latest().catch(() => null)
       expect(afterKill, 'the node still answers after SIGKILL').to.equal(null)
-      const pv = JSON.parse(readFileSync(join(node.home, 'data', 'priv_validator_state.json'), 'utf8')) as { height: number, round: number, step: number }
+      const pv = readSignState(join(node.home, 'data', 'priv_validator_state.json')) as { height: number, round: number, step: number }
       await node.restart()
       await verify(label, before)
       // The height the signer last signed is committed either in that round (the write finished
