@@ -31,12 +31,10 @@ export function jobLines (job: any, _wallMs?: number): string[] {
   if (job.result !== null && job.result !== undefined && job.result !== '') lines.push(`Result: ${job.result}`)
   if (job.error !== null && job.error !== undefined) lines.push(`Error: ${job.error}`)
   if (job.receipt_id !== null) lines.push(`Receipt: ${job.receipt_id}`)
-  if (job.miner !== null) lines.push(`Miner: ${job.miner}`)
   if (job.completed_at !== null) {
     const secs = (Date.parse(job.completed_at) - Date.parse(job.submitted_at)) / 1000
     lines.push(`${job.status === 'completed' ? 'Completed' : job.status === 'failed' ? 'Failed' : job.status === 'cancelled' ? 'Cancelled' : 'Expired'} in: ${secs.toFixed(1)} seconds`)
     lines.push(`Cost: ${formatAitbc(BigInt(job.cost ?? '0'))} AITBC`)
-    if (BigInt(job.refund ?? '0') > 0n) lines.push(`Refunded: ${formatAitbc(BigInt(job.refund))} AITBC`)
   } else {
     lines.push(`Submitted: ${job.submitted_at} (height ${job.submitted_height})`)
   }

@@ -264,7 +264,7 @@ export function buildProgram (): Command {
         else printLines([`Job ID: ${jobId}`, `Tx: ${res.hash}`, 'Status: submitted (follow it with "aitbc status ' + jobId + '")'])
         return
       }
-      const job = await waitForJob(c, jobId, { timeoutMs: o.timeout * 1000, progress: process.stderr.isTTY && o.json !== true })
+      const job = await waitForJob(c, jobId, { timeoutMs: o.timeout * 1000, progress: process.stdout.isTTY === true && o.json !== true })
       if (o.json === true) printJSON(job); else printLines(jobLines(job, Date.now() - started))
       if (job.status !== 'completed') process.exitCode = 2
     })

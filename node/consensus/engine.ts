@@ -30,6 +30,7 @@ export interface ConsensusNetwork {
   request: (peer: string, protocol: 'sync', req: Uint8Array, timeoutMs: number) => Promise<Uint8Array>
   peers: () => Array<{ id: string, height: number }>
   penalize: (peer: string, reason: string) => void
+  on?: (event: 'peer:ready', f: () => void) => void
 }
 
 export interface EngineOptions {
@@ -44,6 +45,8 @@ export interface EngineOptions {
 interface Validated { block: Block, exec: BlockExecution | null, error: string | null }
 
 const MAX_FUTURE_MSGS = 20_000
+/** While a height stalls this long, our own messages of it are gossiped again at this period. */
+const REGOSSIP_AFTER_MS = 2000
 /** Votes more rounds ahead than this are dropped (bounded memory). */
 const MAX_ROUNDS_AHEAD = 50
 /** Conflicting votes counted per height, beyond which they only feed evidence. */
@@ -56,6 +59,7 @@ export class ConsensusEngine {
   private syncTimer: NodeJS.Timeout | null = null
   private stopped = true
   private syncing = false
+  private probing = false
   private committing = false
   private lastCommitAt = 0
   private readonly vals: Validator[]
@@ -74,6 +78,9 @@ export class ConsensusEngine {
   /** Duplicate-vote evidence seen (packed [voteA, voteB]), waiting for a block. */
   readonly evidence: Uint8Array[] = []
   private lastCommit: Commit | null = null
+  /** Our own proposal and votes at this height, gossiped again to peers that (re)connect and while the height stalls. */
+  private mine: Uint8Array[] = []
+  private regossipTimer: NodeJS.Timeout | null = null
   private readonly onTx = (tx: Tx, source: 'rpc' | 'p2p'): void => {
     if (source === 'rpc') void this.net?.publish('txs', tx.bytes).catch(() => {})
     if (this.machine !== null && !this.machine.isStarted && !this.stopped) this.scheduleStart(true)
@@ -114,6 +121,8 @@ export class ConsensusEngine {
     this.lastCommitAt = this.now()
     this.newHeight()
     this.syncTimer = setInterval(() => { void this.syncTick() }, this.opts.syncIntervalMs ?? 1000)
+    this.net?.on?.('peer:ready', () => this.regossip())
+    this.regossipTimer = setInterval(() => { if (this.now() - this.lastCommitAt > REGOSSIP_AFTER_MS) this.regossip() }, REGOSSIP_AFTER_MS)
   }
 
   async stop (): Promise<void> {
@@ -123,6 +132,7 @@ export class ConsensusEngine {
     this.timers.clear()
     if (this.startTimer !== null) clearTimeout(this.startTimer)
     if (this.syncTimer !== null) clearInterval(this.syncTimer)
+    if (this.regossipTimer !== null) clearInterval(this.regossipTimer)
     while (this.committing || this.syncing) await new Promise(resolve => setTimeout(resolve, 10))
   }
 
@@ -134,6 +144,7 @@ export class ConsensusEngine {
     const h = this.chain.height + 1
     this.blocks = new Map()
     this.signedVotes = new Map()
+    this.mine = []
     this.firstVotes = new Map()
     this.equivocations = 0
     this.machine = new ConsensusMachine(h, this.vals.map(v => ({ id: toHexUpper(v.address), power: v.power })), this.selfId, this.timeouts)
@@ -215,7 +226,7 @@ export class ConsensusEngine {
     const blockBytes = encodeBlock(block)
     const p: SignedProposal = { height, round, polRound, blockBytes, block, hash: toHexUpper(hash), timestamp: ts, validator: fromHex(this.selfId as string), signature: sig }
     this.blocks.set(p.hash, { block, exec, error: null })
-    void this.net?.publish('consensus', encodeProposal(p)).catch(e => this.log.debug({ err: e }, 'publish proposal failed'))
+    this.gossipMine(encodeProposal(p))
     this.log.debug({ height, round, hash: p.hash, txs: block.txs.length }, 'proposed block')
     this.acceptProposal(p)
   }
@@ -234,7 +245,7 @@ export class ConsensusEngine {
       throw e
     }
     const v: SignedVote = { type, height, round, blockHash: blockHashBytes, timestamp: ts, validator: fromHex(this.selfId), signature: sig }
-    void this.net?.publish('consensus', encodeVote(v)).catch(e => this.log.debug({ err: e }, 'publish vote failed'))
+    this.gossipMine(encodeVote(v))
     this.acceptVote(v)
     if (this.byzantine && type === VOTE_PREVOTE) this.doubleSign(v)
   }
@@ -271,6 +282,21 @@ export class ConsensusEngine {
       this.committing = false
     }
     if (!this.stopped && !this.syncing) this.newHeight()
+  }
+
+  private gossipMine (msg: Uint8Array): void {
+    this.mine.push(msg)
+    void this.net?.publish('consensus', msg).catch(e => this.log.debug({ err: e }, 'publish failed'))
+  }
+
+  /**
+   * Gossip is fire-and-forget: a peer that was down or partitioned missed our messages of this
+   * height. Sending them again (as CometBFT's reactor gossips votes to peers that lack them) is
+   * what lets rounds line up again after a restart or a healed split.
+   */
+  private regossip (): void {
+    if (this.net === null || this.stopped || this.machine === null) return
+    for (const m of this.mine) void this.net.publish('consensus', m).catch(() => {})
   }
 
   // ---- incoming ----
@@ -444,12 +470,13 @@ export class ConsensusEngine {
   }
 
   private async syncTick (): Promise<void> {
-    if (this.syncing || this.stopped || this.net === null || this.committing) return
+    if (this.syncing || this.probing || this.stopped || this.net === null || this.committing) return
     const peers = this.net.peers()
     if (peers.length === 0) return
-    this.syncing = true
+    // Probing peers' heights does not pause consensus; only a real catch-up does.
+    this.probing = true
+    let best: { id: string, height: number } | null = null
     try {
-      let best: { id: string, height: number } | null = null
       await Promise.all(peers.map(async p => {
         try {
           const res = unpack<[number]>(await this.net!.request(p.id, 'sync', encodeSyncRequest({ kind: 'status' }), 2000))
@@ -457,8 +484,13 @@ export class ConsensusEngine {
           if (best === null || h > best.height) best = { id: p.id, height: h }
         } catch {}
       }))
-      const target = best as { id: string, height: number } | null
-      if (target === null || target.height <= this.chain.height) return
+    } finally {
+      this.probing = false
+    }
+    const target = best as { id: string, height: number } | null
+    if (target === null || target.height <= this.chain.height || this.stopped || this.syncing || this.committing) return
+    this.syncing = true
+    try {
       // Behind: stop consensus at this height and fetch blocks with their commits.
       this.pauseMachine()
       const synced = await this.syncFrom(target.id, target.height)
@@ -470,6 +502,7 @@ export class ConsensusEngine {
       if (!this.stopped && (this.machine === null || this.machine.height !== this.chain.height + 1)) this.newHeight()
     }
   }
+
 
   private pauseMachine (): void {
     for (const t of this.timers) clearTimeout(t)
