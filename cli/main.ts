@@ -361,7 +361,7 @@ export function buildProgram (): Command {
 
   // ---- devnet ----
   program.command('devnet').description('run the whole system on this machine: validators, coordinator, miners, dev-ollama when no Ollama answers (SPEC 8)')
-    .option('--validators <n>', 'validators', intArg(1, 7), 1)
+    .option('--validators <n>', 'validators (1 to 7)', intArg(1, 7), 4)
     .option('--miners <n>', 'miners', intArg(0, 16), 2)
     .option('--block-time <ms>', 'block_time_ms', intArg(10, 60_000), 1000)
     .option('--fresh', 'wipe the devnet\'s data first')

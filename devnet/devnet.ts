@@ -6,7 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync, openSync, closeSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { Keyring } from '../cli/keyring.ts'
-import { initHome, homePaths, readKeyFile } from '../node/config.ts'
+import { initHome, homePaths, readKeyFile, readKeySeed } from '../node/config.ts'
+import { peerIdFromSeed, p2pMultiaddr } from '../node/p2p/identity.ts'
 import { makeGenesisJSON, parseGenesis } from '../node/core/genesis.ts'
 import { parseAitbc } from '../node/core/amount.ts'
 import type { Logger } from '../node/logger.ts'
@@ -38,7 +39,6 @@ interface DevProc {
   health: string
 }
 
-export const MAX_VALIDATORS_THIS_BUILD = 1
 
 async function answers (url: string): Promise<boolean> {
   try {
@@ -93,9 +93,6 @@ export class Devnet {
   private prepare (): { validatorHomes: string[], minerKeys: string[] } {
     const o = this.o
     if (o.validators < 1 || o.validators > 7) throw new Error('--validators must be from 1 to 7')
-    if (o.validators > MAX_VALIDATORS_THIS_BUILD) {
-      throw new Error(`this build runs ${MAX_VALIDATORS_THIS_BUILD} validator (multi-validator BFT consensus is not in it yet); use --validators 1`)
-    }
     if (o.miners < 0 || o.miners > 16) throw new Error('--miners must be from 0 to 16')
     if (o.fresh) rmSync(o.dir, { recursive: true, force: true })
     mkdirSync(this.logsDir, { recursive: true })
@@ -109,6 +106,7 @@ export class Devnet {
     if (existsSync(genesisFile)) {
       const g = parseGenesis(JSON.parse(readFileSync(genesisFile, 'utf8')))
       this.chainId = g.chainId
+      if (g.validators.length !== o.validators) throw new Error(`the devnet in ${this.rel(o.dir)} has ${g.validators.length} validator(s); start it with --validators ${g.validators.length}, or use --fresh`)
       const client = userKeyring.get(o.clientKey).address
       if (!g.accounts.some(a => a.address === client)) {
         o.log.warn({ key: o.clientKey }, 'the keyring key is not funded in the existing devnet genesis (it was made with another keyring); run with --fresh to fund it')
@@ -123,7 +121,7 @@ export class Devnet {
     ]
     const g = makeGenesisJSON({
       chainId: this.chainId,
-      validators: validatorHomes.map((h, i) => ({ pubKey: readKeyFile(homePaths(h).privKey).publicKey, name: `validator-${i}` })),
+      validators: validatorHomes.map((h, i) => ({ pubKey: readKeyFile(homePaths(h).privKey).publicKey, name: `validator-${i}`, stake: parseAitbc('1000') })),
       accounts,
       params: { block_time_ms: o.blockTimeMs },
     })
@@ -151,13 +149,15 @@ export class Devnet {
     const o = this.o
     const { validatorHomes, minerKeys } = this.prepare()
     const bin = this.rel(join(o.root, 'bin', 'aitbc.mjs'))
-    // Validators: RPC 8006, 8016, ...; P2P 8005, 8015, ...
+    // Validators: RPC 8006, 8016, ...; P2P 8005, 8015, ...; each dials every other.
+    const addrs = await Promise.all(validatorHomes.map(async (home, i) => p2pMultiaddr('127.0.0.1', o.basePort + 10 * i - 1, await peerIdFromSeed(readKeySeed(homePaths(home).nodeKey)))))
     validatorHomes.forEach((home, i) => {
       const rpc = o.basePort + 10 * i
       const p2p = rpc - 1
+      const peers = addrs.filter((_, j) => j !== i)
       this.procs.push({
         name: `validator-${i}`, role: 'validator', ports: { rpc, p2p }, home,
-        command: ['node', bin, 'node', 'start', '--home', this.rel(home), '--rpc.laddr', `127.0.0.1:${rpc}`, '--p2p.laddr', `127.0.0.1:${p2p}`],
+        command: ['node', bin, 'node', 'start', '--home', this.rel(home), '--rpc.laddr', `127.0.0.1:${rpc}`, '--p2p.laddr', `127.0.0.1:${p2p}`, ...(peers.length > 0 ? ['--peers', peers.join(',')] : [])],
         child: null, url: `http://127.0.0.1:${rpc}`, health: `http://127.0.0.1:${rpc}/health`,
       })
     })
