@@ -3,10 +3,12 @@
 import { machine } from './lib.ts'
 import { runChainBench } from './chain.ts'
 import { runJobflowBench } from './jobflow.ts'
+import { runConsensusBench } from './consensus.ts'
 
 const sections: Record<string, () => Promise<void>> = {
   chain: runChainBench,
   jobflow: runJobflowBench,
+  consensus: runConsensusBench,
 }
 
 const wanted = process.argv.slice(2).filter(a => !a.startsWith('-'))

@@ -16,6 +16,7 @@ import { GenesisError } from '../node/core/errors.ts'
 import { JOB_ID_RE } from '../node/core/tx.ts'
 import { waitForJob, jobLines } from './jobs.ts'
 import { addMinerStartCommand } from '../miner/cli.ts'
+import { addCoordinatorCommands } from '../coordinator-module/cli.ts'
 
 const DEFAULT_NODE = 'http://127.0.0.1:8006'
 
@@ -358,6 +359,9 @@ export function buildProgram (): Command {
     if (o.json === true) { printJSON(r); return }
     printLines([table(r.validators.map((v: any) => ({ address: v.address, name: v.name ?? '', power: v.voting_power })), ['address', 'name', 'power']), `At height ${r.block_height}`])
   })
+
+  // ---- coordinator ----
+  addCoordinatorCommands(program)
 
   // ---- devnet ----
   program.command('devnet').description('run the whole system on this machine: validators, coordinator, miners, dev-ollama when no Ollama answers (SPEC 8)')

@@ -40,7 +40,7 @@ export interface Testnet {
   stopAll: () => Promise<void>
 }
 
-export async function startTestnet (opts: { validators: number, blockTimeMs?: number, emptyBlockMs?: number, keys?: string[], params?: Record<string, unknown>, start?: boolean, chainId?: string } ): Promise<Testnet> {
+export async function startTestnet (opts: { validators: number, blockTimeMs?: number, emptyBlockMs?: number, keys?: string[], accounts?: Array<{ address: string, balance: bigint }>, params?: Record<string, unknown>, start?: boolean, chainId?: string } ): Promise<Testnet> {
   const dir = tempDir('aitbc-net-')
   const clientHome = join(dir, 'client')
   const keyring = new Keyring(clientHome)
@@ -88,7 +88,7 @@ export async function startTestnet (opts: { validators: number, blockTimeMs?: nu
   const g = makeGenesisJSON({
     chainId,
     validators: nodes.map((n, i) => ({ pubKey: readKeyFile(homePaths(n.home).privKey).publicKey, name: n.name, power: 10, stake: parseAitbc('1000') })),
-    accounts: keyring.list().map(k => ({ address: k.address, balance: parseAitbc('100000') })),
+    accounts: [...keyring.list().map(k => ({ address: k.address, balance: parseAitbc('100000') })), ...(opts.accounts ?? [])],
     params: { block_time_ms: opts.blockTimeMs ?? 200, empty_block_interval_ms: opts.emptyBlockMs ?? 1000, ...(opts.params ?? {}) },
   })
   genesisText = JSON.stringify(g, null, 2)

@@ -1,0 +1,140 @@
+// Benchmarks of the BFT network: a 4-validator network at 1000 ms blocks under a transfer load
+// (committed tx/s, broadcast-to-final latency, blocks a minute, each validator's peak memory),
+// and a full node's block sync of a 10,000-block chain (blocks a second).
+import { rmSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import WebSocket from 'ws'
+import { SigningKey, sha256, toHexUpper, toBase64, addressBytesFromPubkey } from '../node/core/crypto.ts'
+import { signTx } from '../node/core/tx.ts'
+import { parseGenesis } from '../node/core/genesis.ts'
+import { blockHash, voteSignBytes, VOTE_PRECOMMIT, BLOCK_ID_FLAG_COMMIT, type Commit } from '../node/core/block.ts'
+import { homePaths, readKeyFile } from '../node/config.ts'
+import { ChainStore } from '../node/chain/store.ts'
+import { Chain } from '../node/chain/chain.ts'
+import { Mempool } from '../node/chain/mempool.ts'
+import { PrivValidator } from '../node/chain/privval.ts'
+import { buildBlock } from '../node/chain/producer.ts'
+import { silentLogger } from '../node/logger.ts'
+import { startTestnet, waitHeight } from '../test/helpers/testnet.ts'
+import { tempDir, until } from '../test/helpers/procs.ts'
+import { measureVerifyRate, memoryOf, percentile, fmt } from './lib.ts'
+
+export async function benchNetworkLoad (opts: { txs: number, senders: number, blockTimeMs: number }): Promise<void> {
+  const keys = Array.from({ length: opts.senders }, (_, i) => new SigningKey(sha256(new TextEncoder().encode(`bench-net-sender-${i}`))))
+  const net = await startTestnet({ validators: 4, blockTimeMs: opts.blockTimeMs, emptyBlockMs: opts.blockTimeMs, keys: [], accounts: keys.map(k => ({ address: k.address, balance: 10n ** 15n })) })
+  try {
+    await waitHeight(net.validators, 1, 60_000)
+    const chainId = net.chainId
+    const perSender = Math.ceil(opts.txs / opts.senders)
+    const sink = new SigningKey(sha256(new TextEncoder().encode('bench-sink'))).address
+    const streams = keys.map(k => Array.from({ length: perSender }, (_, n) => signTx(k, { chainId, nonce: n, fee: 1000n, body: { type: 'transfer', to: sink, amount: 1n } })))
+    const sentAt = new Map<string, number>()
+    const latencies: number[] = []
+    let committed = 0
+    let firstBlockAt = 0
+    let lastCommitAt = 0
+    let blocks = 0
+    const total = perSender * opts.senders
+    const ws = new WebSocket(net.validators[0].url.replace('http', 'ws') + '/websocket')
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'subscribe', params: { query: "tm.event='NewBlock'" } }))
+    const done = new Promise<void>(resolve => {
+      ws.on('message', (data) => {
+        const msg = JSON.parse(data.toString())
+        const txs: string[] | undefined = msg.result?.data?.value?.block?.data?.txs
+        if (txs === undefined) return
+        const now = performance.now()
+        if (firstSend > 0) { blocks++; if (firstBlockAt === 0) firstBlockAt = now }
+        for (const b64 of txs) {
+          const t = sentAt.get(toHexUpper(sha256(Buffer.from(b64, 'base64'))))
+          if (t === undefined) continue
+          latencies.push(now - t)
+          committed++
+        }
+        if (txs.length > 0) lastCommitAt = now
+        if (committed >= total) resolve()
+      })
+    })
+    let firstSend = 0
+    // Each sender uses one validator's RPC (its nonces stay in order there); senders spread over all four.
+    await Promise.all(streams.map(async (stream, si) => {
+      const url = net.validators[si % 4].url
+      for (let i = 0; i < stream.length; i += 10) {
+        const part = stream.slice(i, i + 10)
+        const now = performance.now()
+        if (firstSend === 0) firstSend = now
+        for (const tx of part) sentAt.set(tx.hash, now)
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(part.map((tx, j) => ({ jsonrpc: '2.0', id: j, method: 'broadcast_tx_sync', params: { tx: toBase64(tx.bytes) } }))) })
+        const out = await res.json() as any[]
+        const bad = out.filter(o => o.error !== undefined || o.result.code !== 0)
+        if (bad.length > 0) throw new Error(`refused: ${JSON.stringify(bad[0]).slice(0, 300)}`)
+      }
+    }))
+    await Promise.race([done, new Promise((_resolve, reject) => setTimeout(() => reject(new Error(`only ${committed}/${total} committed after 180 s`)), 180_000))])
+    ws.close()
+    latencies.sort((a, b) => a - b)
+    const seconds = (lastCommitAt - firstSend) / 1000
+    const mems = net.validators.map(n => memoryOf(n.proc!.child.pid as number))
+    console.log(`4 validators, ${opts.blockTimeMs} ms blocks, ${fmt(total)} transfers from ${opts.senders} senders over all 4 RPCs: ${fmt(committed / seconds)} committed tx/s, ` +
+      `broadcast-to-final latency p50 ${fmt(percentile(latencies, 50))} ms p99 ${fmt(percentile(latencies, 99))} ms, ${fmt(blocks / seconds * 60, 1)} blocks/min; ` +
+      `validators' peak RSS ${mems.map(m => fmt(m.peakMb)).join(', ')} MB`)
+  } finally {
+    await net.stopAll()
+  }
+}
+
+
+/** Builds a chain of `blocks` blocks offline, signed by 4 validators, then times a full node's sync of it. */
+export async function benchBlockSync (blocks: number): Promise<void> {
+  const dir = tempDir('aitbc-bench-sync-')
+  try {
+    const net = await startTestnet({ validators: 4, blockTimeMs: 1000, emptyBlockMs: 60_000, start: false, keys: ['alice'] })
+    const v0 = net.validators[0]
+    // Generate the chain straight into validator-0's store, as the network would have.
+    const genesis = parseGenesis(JSON.parse(readGenesisText(v0.home)))
+    const store = await ChainStore.open(homePaths(v0.home).db)
+    const chain = new Chain(genesis, store, silentLogger())
+    await chain.init()
+    const mempool = new Mempool({ maxTxs: 100_000, maxBytes: 1 << 28 }, chain, silentLogger())
+    const valKeys = net.validators.map(n => readKeyFile(homePaths(n.home).privKey))
+    const pvs = valKeys.map((k, i) => new PrivValidator(k, join(dir, `pv-${i}.state`)))
+    const alice = net.keyring.get('alice')
+    const t0 = performance.now()
+    let lastCommit: Commit | null = null
+    let time = Date.parse(genesis.genesisTime)
+    for (let h = 1; h <= blocks; h++) {
+      for (let i = 0; i < 5; i++) mempool.add(signTx(alice, { chainId: genesis.chainId, nonce: (h - 1) * 5 + i, fee: 1000n, body: { type: 'transfer', to: valKeys[0].address, amount: 1n } }).bytes)
+      time += 1000
+      const { block, exec } = buildBlock(chain, mempool, pvs[h % 4], time, lastCommit)
+      const hash = blockHash(block.header)
+      const commit: Commit = { height: h, round: 0, blockHash: hash, signatures: valKeys.map(k => ({ blockIdFlag: BLOCK_ID_FLAG_COMMIT, validatorAddress: addressBytesFromPubkey(k.publicKey), timestamp: time, signature: k.sign(voteSignBytes(genesis.chainId, VOTE_PRECOMMIT, h, 0, hash, time)) })) }
+      await chain.commitBlock(block, commit, exec, { sync: h === blocks })
+      lastCommit = commit
+    }
+    await store.close()
+    const genMs = performance.now() - t0
+    // validator-0 serves the chain (alone it cannot commit more); a new full node syncs it.
+    await v0.start({ peers: [] })
+    const full = await net.addFullNode('full-0')
+    const t1 = performance.now()
+    await full.start({ peers: [v0.multiaddr] })
+    await until('full node synced', async () => (await full.height().catch(() => 0)) >= blocks, 600_000, 50)
+    const syncMs = performance.now() - t1
+    console.log(`block sync: a new full node fetched, verified (4 commit signatures each) and executed ${fmt(blocks)} blocks of 5 transfers in ${fmt(syncMs / 1000, 1)} s: ` +
+      `${fmt(blocks / (syncMs / 1000))} blocks/s, including its start-up (chain generated offline in ${fmt(genMs / 1000, 1)} s)`)
+    await net.stopAll()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function readGenesisText (home: string): string {
+  return readFileSync(homePaths(home).genesis, 'utf8')
+}
+
+export async function runConsensusBench (): Promise<void> {
+  const verify = measureVerifyRate()
+  console.log(`ed25519 verify (node:crypto, one core): ${fmt(verify)} /s`)
+  await benchNetworkLoad({ txs: Number(process.env.BENCH_NET_TXS ?? 30_000), senders: 8, blockTimeMs: 1000 })
+  await benchBlockSync(Number(process.env.BENCH_SYNC_BLOCKS ?? 10_000))
+}

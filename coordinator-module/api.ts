@@ -1,0 +1,282 @@
+// The REST API on 8000 (SPEC 7), the job WebSocket (/v1/ws), /health, /metrics and the block
+// explorer's static files. Reads come from the index; POST /v1/jobs relays to the node.
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import websocket from '@fastify/websocket'
+import { readFileSync } from 'node:fs'
+import { Buffer } from 'node:buffer'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { decodeTx, jobIdFromTxHash } from '../node/core/tx.ts'
+import { TxError } from '../node/core/errors.ts'
+import { addressFromBytes, fromHex } from '../node/core/crypto.ts'
+import { RpcClientError, RpcNetworkError } from '../node/rpc/client.ts'
+import type { Logger } from '../node/logger.ts'
+import {
+  ApiError, parseAddress, parseHash, parseHeight, parseJobId, parseLimit, parseStatus, decodeCursor, type IndexReader,
+} from './indexReader.ts'
+import type { Indexer } from './indexer.ts'
+import type { Refresher } from './refresher.ts'
+import type { NodeSource } from './nodeSource.ts'
+import type { CoordinatorMetrics } from './metrics.ts'
+import type { JobFeed } from './jobFeed.ts'
+import { RateLimiter } from './rateLimiter.ts'
+
+export const MAX_BODY_BYTES = 1024 * 1024
+const EXPLORER_DIR = join(dirname(fileURLToPath(import.meta.url)), 'explorer')
+const EXPLORER_FILES: Record<string, string> = {
+  '/': 'index.html',
+  '/explorer/app.js': 'app.js',
+  '/explorer/style.css': 'style.css',
+}
+const CONTENT_TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' }
+/** A relayed job not yet in a block is answered as pending for this long. */
+const RELAYED_TTL_MS = 10 * 60_000
+
+export interface ApiOptions {
+  /** API keys for the write endpoints; empty: writes are open. */
+  apiKeys: string[]
+  /** Write requests per minute per key (token bucket). */
+  rateLimitPerMinute: number
+}
+
+export interface ApiModules {
+  reader: IndexReader
+  indexer: Indexer
+  refresher: Refresher
+  source: NodeSource
+  feed: JobFeed
+  metrics: CoordinatorMetrics
+  logger: Logger
+}
+
+interface RelayedJob { job_id: string, status: 'pending', client: string, model: string, submitted_at: string, tx_hash: string, in_block: false, at: number }
+
+export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES, routerOptions: { maxParamLength: 200 } })
+  const limiter = opts.apiKeys.length > 0 ? new RateLimiter(opts.rateLimitPerMinute) : null
+  const keys = new Set(opts.apiKeys)
+  const relayed = new Map<string, RelayedJob>()
+  m.indexer.on('job', (j: { job_id: string }) => { relayed.delete(j.job_id) })
+  let validatorsCache: { at: number, value: unknown } | null = null
+
+  app.setErrorHandler((err: any, _req, reply) => {
+    if (err instanceof ApiError) {
+      void reply.code(err.status).send({ error: err.code, message: err.message, ...err.extra })
+      return
+    }
+    const status = typeof err.statusCode === 'number' ? err.statusCode : 500
+    if (status >= 400 && status < 500) {
+      const fst = String(err.code ?? '')
+      const code = fst.startsWith('FST_ERR_CTP_INVALID_JSON') || fst === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError ? 'BAD_JSON'
+        : fst === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'BODY_TOO_LARGE'
+          : fst === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST'
+      const message = code === 'BAD_JSON'
+        ? (fst === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'the body is empty; send a JSON object' : 'the body is not valid JSON')
+        : String(err.message)
+      void reply.code(status).send({ error: code, message })
+      return
+    }
+    m.logger.error({ err: err?.message, stack: err?.stack }, 'request failed')
+    void reply.code(500).send({ error: 'INTERNAL', message: 'internal error' })
+  })
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0].slice(0, 200)}` })
+  })
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions?.url ?? 'unmatched'
+    m.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) })
+    m.metrics.httpSeconds.observe({ method: req.method, route }, reply.elapsedTime / 1000)
+  })
+
+  const requireKey = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (limiter === null) return
+    const key = req.headers['x-api-key']
+    if (typeof key !== 'string' || key === '') throw new ApiError(401, 'UNAUTHORIZED', 'this endpoint needs an API key in the X-Api-Key header')
+    if (!keys.has(key)) throw new ApiError(401, 'UNAUTHORIZED', 'unknown API key')
+    const d = limiter.take(key)
+    void reply.header('x-ratelimit-limit', String(limiter.perMinute)).header('x-ratelimit-remaining', String(d.remaining))
+    if (!d.ok) {
+      m.metrics.rateLimited.inc()
+      void reply.header('retry-after', String(d.retryAfterS))
+      throw new ApiError(429, 'RATE_LIMITED', `rate limit of ${limiter.perMinute} requests per minute reached for this key; retry in ${d.retryAfterS} s`)
+    }
+  }
+
+  // ---- health and metrics ----
+
+  app.get('/health', async (_req, reply) => {
+    const s = m.indexer.status()
+    const ok = s.node_reachable && !['INDEX_CHAIN_MISMATCH', 'INDEX_BAD_BLOCK', 'NODE_BEHIND'].includes(s.error?.code ?? '')
+    return await reply.code(ok ? 200 : 503).send({
+      status: !ok ? 'degraded' : s.catching_up ? 'catching_up' : 'ok',
+      node: s.node_reachable ? 'reachable' : 'unreachable',
+      node_url: m.source.url,
+      chain_id: s.chain_id,
+      indexed_height: s.indexed_height,
+      node_height: s.node_height,
+      lag: s.lag,
+      subscribed: s.subscribed,
+      refresh_pending: m.refresher.pending,
+      error: s.error,
+    })
+  })
+
+  app.get('/metrics', async (_req, reply) => {
+    return await reply.header('content-type', m.metrics.registry.contentType).send(await m.metrics.registry.metrics())
+  })
+
+  // ---- jobs ----
+
+  app.post('/v1/jobs', { preHandler: requireKey }, async (req, reply) => {
+    const body = req.body as any
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'BAD_REQUEST', 'the body must be a JSON object {"tx": "<base64 signed submit_job>"}')
+    const b64 = body.tx
+    if (typeof b64 !== 'string' || b64.length === 0 || b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new ApiError(400, 'BAD_REQUEST', '"tx" must be the signed submit_job transaction as standard base64')
+    let tx
+    try {
+      tx = decodeTx(new Uint8Array(Buffer.from(b64, 'base64')))
+    } catch (e) {
+      if (e instanceof TxError) throw new ApiError(400, e.code, `invalid transaction: ${e.message}`)
+      throw e
+    }
+    if (tx.type !== 'submit_job') throw new ApiError(400, 'NOT_SUBMIT_JOB', `this endpoint relays submit_job transactions; this one is ${tx.type}`)
+    let r: { code: number, log: string, hash: string }
+    try {
+      r = await m.source.call('broadcast_tx_sync', { tx: b64 })
+    } catch (e) {
+      if (e instanceof RpcNetworkError) { m.metrics.nodeErrors.inc({ op: 'broadcast' }); throw new ApiError(502, 'NODE_UNREACHABLE', e.message) }
+      if (e instanceof RpcClientError) throw new ApiError(400, 'TX_REFUSED', `the node refused the transaction: ${e.message}`)
+      throw e
+    }
+    if (r.code !== 0) {
+      const code = /^([A-Z_]+):/.exec(r.log)?.[1] ?? String(r.code)
+      const status = code === 'MEMPOOL_FULL' ? 503 : ['TX_IN_MEMPOOL', 'TX_ALREADY_COMMITTED', 'NONCE_USED'].includes(code) ? 409 : 422
+      throw new ApiError(status, 'TX_REFUSED', `the node refused the transaction: ${r.log}`, { code, node_code: r.code })
+    }
+    const jobId = jobIdFromTxHash(tx.hash)
+    const submittedAt = new Date().toISOString()
+    const model = (tx.body as { model: string }).model
+    relayed.set(jobId, { job_id: jobId, status: 'pending', client: tx.sender, model, submitted_at: submittedAt, tx_hash: tx.hash, in_block: false, at: Date.now() })
+    for (const [id, j] of relayed) if (Date.now() - j.at > RELAYED_TTL_MS) relayed.delete(id)
+    return await reply.code(202).send({ job_id: jobId, status: 'pending', submitted_at: submittedAt, tx_hash: tx.hash })
+  })
+
+  app.get('/v1/jobs/:id', async (req) => {
+    const id = parseJobId((req.params as any).id)
+    const j = await m.reader.job(id)
+    if (j !== undefined) return j
+    const r = relayed.get(id)
+    if (r !== undefined) { const { at: _, ...view } = r; return view }
+    throw new ApiError(404, 'NOT_FOUND', `job ${id} not found`)
+  })
+
+  app.get('/v1/jobs', async (req) => {
+    const q = req.query as Record<string, unknown>
+    return await m.reader.jobs({
+      client: q.client === undefined ? undefined : parseAddress(q.client, 'client'),
+      miner: q.miner === undefined ? undefined : parseAddress(q.miner, 'miner'),
+      status: q.status === undefined ? undefined : parseStatus(q.status),
+      limit: parseLimit(q.limit),
+      cursor: decodeCursor('job', q.cursor),
+    })
+  })
+
+  app.get('/v1/receipts/:id', async (req) => await m.reader.receipt(String((req.params as any).id)))
+
+  // ---- miners, accounts, validators ----
+
+  app.get('/v1/miners', async (req) => {
+    const q = req.query as Record<string, unknown>
+    if (q.model !== undefined && (typeof q.model !== 'string' || q.model.length === 0 || q.model.length > 128)) throw new ApiError(400, 'BAD_REQUEST', 'model must be a model name')
+    const miners = await m.reader.miners(q.model as string | undefined)
+    return { miners, total: miners.length }
+  })
+
+  app.get('/v1/miners/:address', async (req) => {
+    const a = parseAddress((req.params as any).address)
+    const v = await m.reader.miner(a)
+    if (v === undefined) throw new ApiError(404, 'NOT_FOUND', `${a} is not a registered miner`)
+    return v
+  })
+
+  app.get('/v1/accounts/:address', async (req) => await m.reader.account(parseAddress((req.params as any).address)))
+
+  app.get('/v1/validators', async () => {
+    if (validatorsCache !== null && Date.now() - validatorsCache.at < 5000) return validatorsCache.value
+    let r: any
+    try {
+      r = await m.source.call('validators', { per_page: '100' })
+    } catch (e) {
+      if (e instanceof RpcNetworkError) throw new ApiError(502, 'NODE_UNREACHABLE', e.message)
+      throw e
+    }
+    const value = {
+      block_height: r.block_height,
+      total: Number(r.total),
+      validators: (r.validators as any[]).map(v => ({ address: v.address, account: addressFromBytes(fromHex(v.address)), name: v.name ?? null, voting_power: v.voting_power, pub_key: v.pub_key?.value ?? null })),
+    }
+    validatorsCache = { at: Date.now(), value }
+    return value
+  })
+
+  // ---- blocks and txs ----
+
+  app.get('/v1/blocks', async (req) => {
+    const q = req.query as Record<string, unknown>
+    return await m.reader.blocks({ limit: parseLimit(q.limit), cursor: decodeCursor('block', q.cursor) })
+  })
+
+  app.get('/v1/blocks/:height', async (req) => {
+    const raw = String((req.params as any).height)
+    const h = /^[0-9a-fA-F]{64}$/.test(raw) ? await m.reader.blockHeightByHash(raw.toUpperCase()) : parseHeight(raw)
+    const b = h === undefined ? undefined : await m.reader.block(h)
+    if (b === undefined) throw new ApiError(404, 'NOT_FOUND', `no block ${raw.slice(0, 80)} in the index (indexed up to height ${m.indexer.indexedHeight})`)
+    return b
+  })
+
+  app.get('/v1/txs', async (req) => {
+    const q = req.query as Record<string, unknown>
+    return await m.reader.txs({
+      address: q.address === undefined ? undefined : parseAddress(q.address),
+      limit: parseLimit(q.limit),
+      cursor: decodeCursor('tx', q.cursor),
+    })
+  })
+
+  app.get('/v1/txs/:hash', async (req) => {
+    const hash = parseHash((req.params as any).hash)
+    const t = await m.reader.tx(hash)
+    if (t === undefined) throw new ApiError(404, 'NOT_FOUND', `tx ${hash} not found in the index`)
+    return t
+  })
+
+  app.get('/v1/stats', async () => await m.reader.stats())
+
+  app.get('/v1/search', async (req) => {
+    const q = (req.query as Record<string, unknown>).q
+    if (typeof q !== 'string' || q.trim() === '' || q.length > 200) throw new ApiError(400, 'BAD_REQUEST', 'q must be a height, hash, address or job id')
+    return await m.reader.search(q)
+  })
+
+  // ---- live job updates ----
+
+  void app.register(websocket, { options: { maxPayload: 4096 } })
+  void app.register(async (scoped) => {
+    scoped.get('/v1/ws', { websocket: true }, (socket) => { m.feed.attach(socket) })
+  })
+
+  // ---- the explorer (static files, no CDN) ----
+
+  const files = new Map<string, { type: string, body: Buffer }>()
+  for (const [route, file] of Object.entries(EXPLORER_FILES)) {
+    files.set(route, { type: CONTENT_TYPES[file.split('.').pop() as string], body: readFileSync(join(EXPLORER_DIR, file)) })
+  }
+  for (const route of Object.keys(EXPLORER_FILES)) {
+    app.get(route, async (_req, reply) => {
+      const f = files.get(route) as { type: string, body: Buffer }
+      return await reply.header('content-type', f.type).header('cache-control', 'no-cache').send(f.body)
+    })
+  }
+
+  return app
+}

@@ -1,0 +1,114 @@
+// The coordinator's composition root: the one place that builds and wires the store, the node
+// source, the indexer, the refresher, the job feed and the HTTP API (SPEC 7, issue 5).
+import { mkdirSync } from 'node:fs'
+import type { Logger } from '../node/logger.ts'
+import { CoordinatorStore } from './store.ts'
+import { NodeSource } from './nodeSource.ts'
+import { createCoordinatorMetrics, type CoordinatorMetrics } from './metrics.ts'
+import { Refresher } from './refresher.ts'
+import { Indexer, type IndexerStatus } from './indexer.ts'
+import { IndexReader } from './indexReader.ts'
+import { JobFeed, type JobUpdate } from './jobFeed.ts'
+import { createApi } from './api.ts'
+import { jobView, type JobRecord } from './jobRecord.ts'
+
+export const DEFAULT_COORDINATOR_HOST = '127.0.0.1'
+export const DEFAULT_COORDINATOR_PORT = 8000
+export const DEFAULT_RATE_LIMIT_PER_MINUTE = 60
+
+export interface CoordinatorOptions {
+  nodeUrl: string
+  dataDir: string
+  host?: string
+  /** Default 8000; 0 picks a free port. */
+  port?: number
+  /** API keys for POST endpoints; none: writes are open. */
+  apiKeys?: string[]
+  /** Writes per minute per API key. Default 60. */
+  rateLimitPerMinute?: number
+  logger: Logger
+  /** Node status poll. Default 2000 ms. */
+  pollMs?: number
+  /** Process metrics (CPU, memory, event loop) on /metrics. Default false (tests run several coordinators). */
+  defaultMetrics?: boolean
+}
+
+export interface RunningCoordinator {
+  url: string
+  indexer: Indexer
+  refresher: Refresher
+  metrics: CoordinatorMetrics
+  status: () => IndexerStatus
+  stop: () => Promise<void>
+}
+
+interface Parts { store: CoordinatorStore, source: NodeSource, metrics: CoordinatorMetrics, refresher: Refresher, indexer: Indexer }
+
+async function build (o: { nodeUrl: string, dataDir: string, logger: Logger, pollMs?: number, defaultMetrics?: boolean }): Promise<Parts> {
+  mkdirSync(o.dataDir, { recursive: true })
+  const store = await CoordinatorStore.open(o.dataDir)
+  const source = new NodeSource(o.nodeUrl)
+  const metrics = createCoordinatorMetrics({ defaultMetrics: o.defaultMetrics })
+  const refresher = new Refresher({}, { store, source, metrics, logger: o.logger })
+  const indexer = new Indexer({ pollMs: o.pollMs }, { store, source, refresher, metrics, logger: o.logger })
+  return { store, source, metrics, refresher, indexer }
+}
+
+export async function startCoordinator (o: CoordinatorOptions): Promise<RunningCoordinator> {
+  const { store, source, metrics, refresher, indexer } = await build(o)
+  const reader = new IndexReader(store, indexer)
+  const feed = new JobFeed({ metrics, logger: o.logger, snapshot: async (id) => await reader.job(id) as JobUpdate | undefined })
+  indexer.on('job', (j: JobRecord) => feed.publish(jobView(j) as JobUpdate))
+  const app = createApi(
+    { apiKeys: o.apiKeys ?? [], rateLimitPerMinute: o.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE },
+    { reader, indexer, refresher, source, feed, metrics, logger: o.logger },
+  )
+  let stopped = false
+  const stopAll = async (): Promise<void> => {
+    if (stopped) return
+    stopped = true
+    feed.close()
+    await app.close()
+    await indexer.stop()
+    await refresher.stop()
+    await store.close()
+  }
+  try {
+    await refresher.load()
+    await indexer.start()
+    refresher.start()
+    await app.listen({ host: o.host ?? DEFAULT_COORDINATOR_HOST, port: o.port ?? DEFAULT_COORDINATOR_PORT })
+  } catch (e) {
+    await stopAll().catch(() => {})
+    throw e
+  }
+  const addr = app.server.address()
+  const port = typeof addr === 'object' && addr !== null ? addr.port : o.port
+  const host = o.host ?? DEFAULT_COORDINATOR_HOST
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${String(port)}`
+  o.logger.info({ url, node: o.nodeUrl, data: o.dataDir, indexed_height: indexer.indexedHeight, api_keys: (o.apiKeys ?? []).length }, 'coordinator listening')
+  return { url, indexer, refresher, metrics, status: () => indexer.status(), stop: stopAll }
+}
+
+export interface RebuildSummary { height: number, txs: number, jobs: number, seconds: number }
+
+/** Wipes the index at dataDir and indexes the node's chain again from its first block. */
+export async function rebuildIndex (o: { nodeUrl: string, dataDir: string, logger: Logger }): Promise<RebuildSummary> {
+  const started = Date.now()
+  const { store, source, refresher, indexer } = await build(o)
+  try {
+    await source.latestHeight() // a clear error before anything is wiped when the node is down
+    await store.clear()
+    await refresher.load()
+    await indexer.start()
+    refresher.start()
+    const height = await indexer.catchUp()
+    await refresher.idle()
+    const c = indexer.countsNow
+    return { height, txs: c.txs, jobs: c.jobs, seconds: (Date.now() - started) / 1000 }
+  } finally {
+    await indexer.stop()
+    await refresher.stop()
+    await store.close()
+  }
+}
