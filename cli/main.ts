@@ -1,5 +1,6 @@
 // The `aitbc` command (SPEC 2).
-import { Command, InvalidArgumentError } from 'commander'
+import { Command } from 'commander'
+import { amountArg, amountValue, intArg, floatArg } from './args.ts'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { Keyring } from './keyring.ts'
@@ -20,20 +21,6 @@ import { addCoordinatorCommands } from '../coordinator-module/cli.ts'
 
 const DEFAULT_NODE = 'http://127.0.0.1:8006'
 
-function amountArg (v: string): bigint {
-  try { return parseAitbc(v) } catch (e) { throw new InvalidArgumentError((e as Error).message) }
-}
-function intArg (min: number, max: number) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`)
-    return Number(v)
-  }
-}
-function floatArg (v: string): number {
-  const n = Number(v)
-  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('must be a number')
-  return n
-}
 
 interface ClientOpts { node?: string, from?: string, json?: boolean, fee?: bigint, wait?: boolean }
 
@@ -235,7 +222,7 @@ export function buildProgram (): Command {
     printLines([`${formatAitbc(BigInt(a.balance))} AITBC`, BigInt(a.bonded) > 0n ? `Bonded: ${formatAitbc(BigInt(a.bonded))} AITBC` : null, BigInt(a.unbonding) > 0n ? `Unbonding: ${formatAitbc(BigInt(a.unbonding))} AITBC` : null])
   })
   clientOptions(program.command('transfer <to> <amount>').description('send AMOUNT AITBC to a keyring key or address'), { from: true, tx: true }).action(async (to: string, amount: string, o: ClientOpts) => {
-    const value = amountArg(amount)
+    const value = amountValue(amount)
     const dest = new Keyring().resolveAddress(to)
     const res = await sendTx(client(o), signer(o), { type: 'transfer', to: dest, amount: value }, o)
     await reportTx(o, res, { To: dest, Amount: `${formatAitbc(value)} AITBC` })
@@ -320,7 +307,7 @@ export function buildProgram (): Command {
   for (const kind of ['stake', 'unstake'] as const) {
     clientOptions(miner.command(`${kind} <amount>`).description(kind === 'stake' ? 'bond more stake' : 'start unbonding stake (returns after unbonding_blocks)'), { from: true, tx: true })
       .action(async (amount: string, o: ClientOpts) => {
-        const res = await sendTx(client(o), signer(o), { type: kind, amount: amountArg(amount) }, o)
+        const res = await sendTx(client(o), signer(o), { type: kind, amount: amountValue(amount) }, o)
         await reportTx(o, res)
       })
   }

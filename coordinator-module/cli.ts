@@ -1,6 +1,7 @@
 // `aitbc coordinator start` and `aitbc coordinator rebuild` (SPEC 2 and 7). cli/main.ts calls
 // addCoordinatorCommands(program) once.
 import { Command, InvalidArgumentError, Option } from 'commander'
+import { intArg } from '../cli/args.ts'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createLogger } from '../node/logger.ts'
@@ -8,12 +9,6 @@ import { DEFAULT_COORDINATOR_HOST, DEFAULT_COORDINATOR_PORT, DEFAULT_RATE_LIMIT_
 
 const DEFAULT_NODE = 'http://127.0.0.1:8006'
 
-function intArg (min: number, max: number) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v.trim()) || Number(v) < min || Number(v) > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`)
-    return Number(v)
-  }
-}
 
 function keysArg (v: string): string[] {
   const list = v.split(',').map(s => s.trim()).filter(s => s !== '')

@@ -2,23 +2,14 @@
 // Ctrl-C or SIGTERM once: take no new jobs, finish those in flight, exit. Twice: fail the jobs in
 // flight (failed receipts: the clients get a full refund) and exit. Three times: exit at once.
 import { Command, InvalidArgumentError, Option } from 'commander'
+import { amountArg, intArg } from '../cli/args.ts'
 import { Keyring } from '../cli/keyring.ts'
 import { CliError } from '../cli/output.ts'
-import { parseAitbc } from '../node/core/amount.ts'
 import { createLogger } from '../node/logger.ts'
 
 const DEFAULT_NODE = 'http://127.0.0.1:8006'
 const DEFAULT_OLLAMA = 'http://127.0.0.1:11434'
 
-function amountArg (v: string): bigint {
-  try { return parseAitbc(v) } catch (e) { throw new InvalidArgumentError((e as Error).message) }
-}
-function intArg (min: number, max: number) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v.trim()) || Number(v) < min || Number(v) > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`)
-    return Number(v)
-  }
-}
 function modelsArg (v: string): string[] {
   const list = v.split(',').map(s => s.trim()).filter(s => s !== '')
   if (list.length === 0) throw new InvalidArgumentError('name at least one model, e.g. llama3.2:latest')

@@ -123,6 +123,13 @@ function pageOf<T> (items: T[], page: number, perPage: number): T[] {
   return items.slice((page - 1) * perPage, page * perPage)
 }
 
+function broadcastSync (env: RpcEnv, p: Params): object {
+  const bytes = reqBytes(p, 'tx', env.chain.params.maxTxBytes + 1)
+  const hash = toHexUpper(sha256(bytes))
+  const r = tryTx(() => env.mempool.add(bytes))
+  return r instanceof TxError ? { ...txErrorResult(r), data: '', hash } : { code: 0, data: '', log: '', codespace: '', hash }
+}
+
 async function getJob (env: RpcEnv, id: string): Promise<Job> {
   if (!JOB_ID_RE.test(id)) throw invalid(`job_id "${id.slice(0, 80)}" is not a job id (job_ + 16 hex digits)`)
   const j = env.chain.state.job(id)
@@ -353,25 +360,10 @@ export const METHODS: Record<string, MethodDef> = {
     },
   },
 
-  broadcast_tx_async: {
-    params: ['tx'],
-    handler: (env, p) => {
-      const bytes = reqBytes(p, 'tx', env.chain.params.maxTxBytes + 1)
-      const hash = toHexUpper(sha256(bytes))
-      const r = tryTx(() => env.mempool.add(bytes))
-      return r instanceof TxError ? { ...txErrorResult(r), data: '', hash } : { code: 0, data: '', log: '', codespace: '', hash }
-    },
-  },
+  broadcast_tx_async: { params: ['tx'], handler: (env, p) => broadcastSync(env, p) },
 
-  broadcast_tx_sync: {
-    params: ['tx'],
-    handler: (env, p) => {
-      const bytes = reqBytes(p, 'tx', env.chain.params.maxTxBytes + 1)
-      const hash = toHexUpper(sha256(bytes))
-      const r = tryTx(() => env.mempool.add(bytes))
-      return r instanceof TxError ? { ...txErrorResult(r), data: '', hash } : { code: 0, data: '', log: '', codespace: '', hash }
-    },
-  },
+  // CheckTx then return; the mempool's check is synchronous, so async and sync answer alike.
+  broadcast_tx_sync: { params: ['tx'], handler: (env, p) => broadcastSync(env, p) },
 
   broadcast_tx_commit: {
     params: ['tx'],
