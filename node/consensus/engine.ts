@@ -45,6 +45,9 @@ export interface EngineOptions {
 interface Validated { block: Block, exec: BlockExecution | null, error: string | null }
 
 const MAX_FUTURE_MSGS = 20_000
+const TX_BATCH_MAX = 2000
+const TX_BATCH_BYTES = 1024 * 1024
+const TX_BATCH_MS = 5
 /** While a height stalls this long, our own messages of it are gossiped again at this period. */
 const REGOSSIP_AFTER_MS = 2000
 /** Votes more rounds ahead than this are dropped (bounded memory). */
@@ -81,8 +84,11 @@ export class ConsensusEngine {
   /** Our own proposal and votes at this height, gossiped again to peers that (re)connect and while the height stalls. */
   private mine: Uint8Array[] = []
   private regossipTimer: NodeJS.Timeout | null = null
+  private txBatch: Uint8Array[] = []
+  private txBatchBytes = 0
+  private txFlushTimer: NodeJS.Timeout | null = null
   private readonly onTx = (tx: Tx, source: 'rpc' | 'p2p'): void => {
-    if (source === 'rpc') void this.net?.publish('txs', tx.bytes).catch(() => {})
+    if (source === 'rpc') this.queueTxGossip(tx.bytes)
     if (this.machine !== null && !this.machine.isStarted && !this.stopped) this.scheduleStart(true)
   }
 
@@ -133,6 +139,7 @@ export class ConsensusEngine {
     if (this.startTimer !== null) clearTimeout(this.startTimer)
     if (this.syncTimer !== null) clearInterval(this.syncTimer)
     if (this.regossipTimer !== null) clearInterval(this.regossipTimer)
+    this.flushTxGossip()
     while (this.committing || this.syncing) await new Promise(resolve => setTimeout(resolve, 10))
   }
 
@@ -158,7 +165,10 @@ export class ConsensusEngine {
   private scheduleStart (work: boolean): void {
     if (this.machine === null || this.machine.isStarted) return
     const p = this.chain.params
-    const due = this.lastCommitAt + (work ? p.blockTimeMs : p.emptyBlockIntervalMs)
+    // Heights are paced from the previous block's time, so that a block comes every block_time_ms
+    // when there is work (consensus time included), and every empty_block_interval_ms otherwise.
+    const last = Math.min(this.chain.meta.lastBlockTime, this.lastCommitAt)
+    const due = last + (work ? p.blockTimeMs : p.emptyBlockIntervalMs)
     if (this.startTimer !== null) clearTimeout(this.startTimer)
     this.startTimer = setTimeout(() => { this.startTimer = null; this.startMachine() }, Math.max(0, due - this.now()))
   }
@@ -277,7 +287,8 @@ export class ConsensusEngine {
       }
       this.lastCommit = commit
       this.lastCommitAt = this.now()
-      this.log.debug({ height: block.header.height, round: commit.round, txs: block.txs.length }, 'committed block')
+      if (commit.round > 0) this.log.info({ height: block.header.height, round: commit.round, txs: block.txs.length }, 'committed block after more than one round')
+      else this.log.debug({ height: block.header.height, round: commit.round, txs: block.txs.length }, 'committed block')
     } finally {
       this.committing = false
     }
@@ -301,20 +312,51 @@ export class ConsensusEngine {
 
   // ---- incoming ----
 
+  /**
+   * Txs that clients sent here are gossiped in batches (one message per few milliseconds rather
+   * than one per tx): per-message costs of gossipsub dominate otherwise.
+   */
+  private queueTxGossip (bytes: Uint8Array): void {
+    if (this.net === null) return
+    this.txBatch.push(bytes)
+    this.txBatchBytes += bytes.length
+    if (this.txBatch.length >= TX_BATCH_MAX || this.txBatchBytes >= TX_BATCH_BYTES) this.flushTxGossip()
+    else if (this.txFlushTimer === null) this.txFlushTimer = setTimeout(() => this.flushTxGossip(), TX_BATCH_MS)
+  }
+
+  private flushTxGossip (): void {
+    if (this.txFlushTimer !== null) { clearTimeout(this.txFlushTimer); this.txFlushTimer = null }
+    if (this.txBatch.length === 0) return
+    const msg = pack(this.txBatch)
+    this.txBatch = []
+    this.txBatchBytes = 0
+    void this.net?.publish('txs', msg).catch(e => this.log.debug({ err: e }, 'publish txs failed'))
+  }
+
+  /** A batch of txs from a peer: each goes through the mempool's checks; malformed ones count against the peer. */
   private onTxGossip (data: Uint8Array): Verdict {
-    try {
-      this.mempool.add(data, 'p2p')
-      return 'accept'
-    } catch (e) {
-      if (!(e instanceof TxError)) return 'ignore'
-      switch (e.code) {
-        case 'TX_DECODE': case 'BAD_SIGNATURE': case 'WRONG_CHAIN_ID': case 'TX_TOO_LARGE': case 'UNKNOWN_TX_TYPE': case 'ASSIGN_ONLY_IN_BLOCK':
-          return 'reject'
-        default:
-          return 'ignore' // duplicates, nonce races, full mempool, state-dependent failures
+    let list: unknown
+    try { list = unpack(data) } catch { return 'reject' }
+    if (!Array.isArray(list) || list.length === 0 || list.length > TX_BATCH_MAX || !list.every(b => b instanceof Uint8Array)) return 'reject'
+    let bad = false
+    let added = 0
+    for (const b of list as Uint8Array[]) {
+      try {
+        this.mempool.add(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), 'p2p')
+        added++
+      } catch (e) {
+        if (!(e instanceof TxError)) continue
+        switch (e.code) {
+          case 'TX_DECODE': case 'BAD_SIGNATURE': case 'WRONG_CHAIN_ID': case 'TX_TOO_LARGE': case 'UNKNOWN_TX_TYPE': case 'ASSIGN_ONLY_IN_BLOCK':
+            bad = true
+            break
+          default: // duplicates, nonce races, full mempool, state-dependent failures
+        }
       }
     }
+    return bad ? 'reject' : added > 0 ? 'accept' : 'ignore'
   }
+
 
   private onConsensusGossip (data: Uint8Array, from: string): Verdict {
     let msg

@@ -92,6 +92,7 @@ export async function startTestnet (opts: { validators: number, blockTimeMs?: nu
     params: { block_time_ms: opts.blockTimeMs ?? 200, empty_block_interval_ms: opts.emptyBlockMs ?? 1000, ...(opts.params ?? {}) },
   })
   genesisText = JSON.stringify(g, null, 2)
+  for (const n of nodes) writeFileSync(homePaths(n.home).genesis, genesisText)
   const net: Testnet = {
     dir, nodes, keyring, chainId,
     get validators () { return nodes.filter(n => n.role === 'validator') },
