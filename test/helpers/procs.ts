@@ -66,7 +66,9 @@ export interface Proc {
 /** Spawns `aitbc ARGS` in the background, output to a log file. */
 export function spawnAitbc (args: string[], env: Record<string, string>, logFile: string): Proc {
   const fd = openSync(logFile, 'a')
-  const child = spawn(process.execPath, [AITBC_BIN, ...args], { env: { ...process.env, ...env }, cwd: ROOT, stdio: ['ignore', fd, fd] })
+  // AITBC_TEST_NODE_ARGS: extra node flags for the child (e.g. --cpu-prof for profiling a benchmark).
+  const nodeArgs = (process.env.AITBC_TEST_NODE_ARGS ?? '').split(' ').filter(a => a !== '')
+  const child = spawn(process.execPath, [...nodeArgs, AITBC_BIN, ...args], { env: { ...process.env, ...env }, cwd: ROOT, stdio: ['ignore', fd, fd] })
   closeSync(fd)
   live.add(child)
   const exited = new Promise<number | string>(resolveExit => child.once('exit', (code, sig) => { live.delete(child); resolveExit(code ?? sig ?? 'unknown') }))
