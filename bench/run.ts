@@ -4,11 +4,13 @@ import { machine } from './lib.ts'
 import { runChainBench } from './chain.ts'
 import { runJobflowBench } from './jobflow.ts'
 import { runConsensusBench } from './consensus.ts'
+import { runCoordinatorBench } from './coordinator.ts'
 
 const sections: Record<string, () => Promise<void>> = {
   chain: runChainBench,
   jobflow: runJobflowBench,
   consensus: runConsensusBench,
+  coordinator: runCoordinatorBench,
 }
 
 const wanted = process.argv.slice(2).filter(a => !a.startsWith('-'))
