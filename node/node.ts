@@ -7,6 +7,7 @@ import { Chain } from './chain/chain.ts'
 import { Mempool } from './chain/mempool.ts'
 import { PrivValidator } from './chain/privval.ts'
 import { ConsensusEngine } from './consensus/engine.ts'
+import { createNodeMetrics } from './metrics.ts'
 import { RpcServer } from './rpc/server.ts'
 import { TxWatcher } from './rpc/txWatcher.ts'
 import { homePaths, loadConfig, readKeyFile, readKeySeed, type NodeConfig } from './config.ts'
@@ -64,7 +65,8 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
     await store.close()
     throw new Error(`cannot start P2P on ${config.p2p.host}:${config.p2p.port}: ${(e as Error).message}`)
   }
-  const engine = new ConsensusEngine(chain, mempool, pv, net, log.child({ module: 'consensus' }), { byzantine: process.env.AITBC_TEST_BYZANTINE })
+  const metrics = createNodeMetrics(chain, mempool, () => net.peers().length)
+  const engine = new ConsensusEngine(chain, mempool, pv, net, log.child({ module: 'consensus' }), { byzantine: process.env.AITBC_TEST_BYZANTINE, metrics })
   const rpc = new RpcServer({ host: config.rpc.host, port: config.rpc.port }, {
     chain,
     mempool,
@@ -79,6 +81,7 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
     peers: () => net.peers().map(p => ({ id: p.id, addr: p.addr })),
     catchingUp: () => engine.isSyncing,
     broadcastCommitTimeoutMs: config.broadcastCommitTimeoutMs,
+    metrics,
   }, log.child({ module: 'rpc' }))
   let rpcUrl: string
   try {

@@ -40,6 +40,7 @@ export interface EngineOptions {
   syncBatch?: number
   /** Test only: misbehave ('double-prevote'). */
   byzantine?: string
+  metrics?: { consensusRounds: { inc: () => void }, consensusTimeouts: { inc: (l: { step: string }) => void } }
 }
 
 interface Validated { block: Block, exec: BlockExecution | null, error: string | null }
@@ -193,7 +194,15 @@ export class ConsensusEngine {
       if (this.stopped) return
       switch (a.type) {
         case 'timeout': {
-          const t = setTimeout(() => { this.timers.delete(t); if (!this.stopped && this.machine?.height === a.height) this.run(this.machine.onTimeout(a.step as Step, a.height, a.round)) }, a.ms)
+          const t = setTimeout(() => {
+            this.timers.delete(t)
+            if (this.stopped || this.machine?.height !== a.height) return
+            const before = this.machine.round
+            const acts = this.machine.onTimeout(a.step as Step, a.height, a.round)
+            if (acts.length > 0) this.opts.metrics?.consensusTimeouts.inc({ step: a.step })
+            if (this.machine.round > before) this.opts.metrics?.consensusRounds.inc()
+            this.run(acts)
+          }, a.ms)
           this.timers.add(t)
           break
         }

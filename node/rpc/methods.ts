@@ -28,6 +28,7 @@ export interface RpcEnv {
   peers: () => Array<{ id: string, addr: string }>
   catchingUp?: () => boolean
   broadcastCommitTimeoutMs: number
+  metrics?: import('../metrics.ts').NodeMetrics
 }
 
 export interface MethodDef { params: string[], handler: (env: RpcEnv, p: Params) => Promise<unknown> | unknown }

@@ -36,8 +36,21 @@ export class RpcServer {
       return createJSONRPCErrorResponse(id, INTERNAL_ERROR, `Internal error: ${(error as Error)?.message ?? String(error)}`)
     }
     this.rpc.handleMethodNotFound = async (request: any) => createJSONRPCErrorResponse(request.id ?? null, METHOD_NOT_FOUND, `Method not found: "${String(request.method).slice(0, 80)}"`) as any
+    const m = this.env.metrics
     for (const [name, def] of Object.entries(METHODS)) {
-      this.rpc.addMethod(name, async (params) => await def.handler(this.env, namedParams(params, def.params)))
+      this.rpc.addMethod(name, async (params) => {
+        const end = m?.rpcSeconds.startTimer({ method: name })
+        try {
+          const r = await def.handler(this.env, namedParams(params, def.params))
+          m?.rpcRequests.inc({ method: name, outcome: 'ok' })
+          return r
+        } catch (e) {
+          m?.rpcRequests.inc({ method: name, outcome: 'error' })
+          throw e
+        } finally {
+          end?.()
+        }
+      })
     }
     const wsOnly = (name: string) => async (params: any, sp: { ws?: WsConn }, id: string | number | null): Promise<unknown> => {
       if (sp?.ws === undefined) throw new RpcError(METHOD_NOT_FOUND, `Method "${name}" is only available over WebSocket (/websocket)`)
@@ -109,6 +122,11 @@ export class RpcServer {
         this.conns.add(conn)
         socket.on('close', () => this.conns.delete(conn))
       })
+    })
+    app.get('/metrics', async (_req, reply) => {
+      const reg = this.env.metrics?.registry
+      if (reg === undefined) return await reply.code(404).send('metrics are off')
+      return await reply.header('content-type', reg.contentType).send(await reg.metrics())
     })
     app.get('/', async () => ({ jsonrpc: '2.0', id: -1, result: { methods: Object.keys(METHODS).sort(), websocket: ['subscribe', 'unsubscribe', 'unsubscribe_all'] } }))
     app.get('/:method', async (req, reply) => {

@@ -20,6 +20,19 @@ describe('e2e: the issue\'s quickstart sequence on a real node process', functio
     expect(acct.nonce).to.equal('1')
   })
 
+  it('serves Prometheus metrics: height, block interval, txs per block, mempool, peers, RPC by method', async () => {
+    const res = await fetch(`${node.url}/metrics`)
+    expect(res.status).to.equal(200)
+    const text = await res.text()
+    const height = Number(/^aitbc_node_height (\d+)$/m.exec(text)?.[1])
+    expect(height).to.be.greaterThan(0)
+    for (const name of ['aitbc_node_block_interval_seconds_bucket', 'aitbc_node_block_txs_bucket', 'aitbc_node_mempool_txs', 'aitbc_node_mempool_bytes', 'aitbc_node_peers', 'aitbc_node_consensus_timeouts_total', 'aitbc_node_consensus_extra_rounds_total']) {
+      expect(text, name).to.include(name)
+    }
+    expect(text).to.match(/aitbc_node_rpc_requests_total\{method="broadcast_tx_sync",outcome="ok"\} [1-9]/)
+    expect(text).to.match(/aitbc_node_rpc_request_seconds_count\{method="aitbc_account"\} [1-9]/)
+  })
+
   it('refuses a transfer it cannot pay, with the node\'s reason and a non-zero exit', async () => {
     const t = await aitbc(['transfer', 'alice', '50', '--from', 'bob', '--node', node.url], node.env)
     expect(t.code).to.not.equal(0)
