@@ -1,20 +1,12 @@
 // Benchmarks of the BFT network: a 4-validator network at 1000 ms blocks under a transfer load
 // (committed tx/s, broadcast-to-final latency, blocks a minute, each validator's peak memory),
 // and a full node's block sync of a 10,000-block chain (blocks a second).
-import { rmSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import WebSocket from 'ws'
-import { SigningKey, sha256, toHexUpper, toBase64, addressBytesFromPubkey } from '../node/core/crypto.ts'
+import { SigningKey, sha256, toHexUpper, toBase64 } from '../node/core/crypto.ts'
 import { signTx } from '../node/core/tx.ts'
-import { parseGenesis } from '../node/core/genesis.ts'
-import { blockHash, voteSignBytes, VOTE_PRECOMMIT, BLOCK_ID_FLAG_COMMIT, type Commit } from '../node/core/block.ts'
 import { homePaths, readKeyFile } from '../node/config.ts'
-import { ChainStore } from '../node/chain/store.ts'
-import { Chain } from '../node/chain/chain.ts'
-import { Mempool } from '../node/chain/mempool.ts'
-import { PrivValidator } from '../node/chain/privval.ts'
-import { buildBlock } from '../node/chain/producer.ts'
-import { silentLogger } from '../node/logger.ts'
+import { generateChain } from './offlineChain.ts'
 import { startTestnet, waitHeight } from '../test/helpers/testnet.ts'
 import { tempDir, until } from '../test/helpers/procs.ts'
 import { measureVerifyRate, memoryOf, percentile, fmt } from './lib.ts'
@@ -90,29 +82,10 @@ export async function benchBlockSync (blocks: number): Promise<void> {
   try {
     const net = await startTestnet({ validators: 4, blockTimeMs: 1000, emptyBlockMs: 60_000, start: false, keys: ['alice'] })
     const v0 = net.validators[0]
-    // Generate the chain straight into validator-0's store, as the network would have.
-    const genesis = parseGenesis(JSON.parse(readGenesisText(v0.home)))
-    const store = await ChainStore.open(homePaths(v0.home).db)
-    const chain = new Chain(genesis, store, silentLogger())
-    await chain.init()
-    const mempool = new Mempool({ maxTxs: 100_000, maxBytes: 1 << 28 }, chain, silentLogger())
-    const valKeys = net.validators.map(n => readKeyFile(homePaths(n.home).privKey))
-    const pvs = valKeys.map((k, i) => new PrivValidator(k, join(dir, `pv-${i}.state`)))
     const alice = net.keyring.get('alice')
-    const t0 = performance.now()
-    let lastCommit: Commit | null = null
-    let time = Date.parse(genesis.genesisTime)
-    for (let h = 1; h <= blocks; h++) {
-      for (let i = 0; i < 5; i++) mempool.add(signTx(alice, { chainId: genesis.chainId, nonce: (h - 1) * 5 + i, fee: 1000n, body: { type: 'transfer', to: valKeys[0].address, amount: 1n } }).bytes)
-      time += 1000
-      const { block, exec } = buildBlock(chain, mempool, pvs[h % 4], time, lastCommit)
-      const hash = blockHash(block.header)
-      const commit: Commit = { height: h, round: 0, blockHash: hash, signatures: valKeys.map(k => ({ blockIdFlag: BLOCK_ID_FLAG_COMMIT, validatorAddress: addressBytesFromPubkey(k.publicKey), timestamp: time, signature: k.sign(voteSignBytes(genesis.chainId, VOTE_PRECOMMIT, h, 0, hash, time)) })) }
-      await chain.commitBlock(block, commit, exec, { sync: h === blocks })
-      lastCommit = commit
-    }
-    await store.close()
-    const genMs = performance.now() - t0
+    const to = readKeyFile(homePaths(v0.home).privKey).address
+    const gen = await generateChain(net, dir, blocks, (h, chainId) => Array.from({ length: 5 }, (_, i) => signTx(alice, { chainId, nonce: (h - 1) * 5 + i, fee: 1000n, body: { type: 'transfer', to, amount: 1n } })))
+    const genMs = gen.ms
     // validator-0 serves the chain (alone it cannot commit more); a new full node syncs it.
     await v0.start({ peers: [] })
     const full = await net.addFullNode('full-0')
@@ -128,9 +101,6 @@ export async function benchBlockSync (blocks: number): Promise<void> {
   }
 }
 
-function readGenesisText (home: string): string {
-  return readFileSync(homePaths(home).genesis, 'utf8')
-}
 
 export async function runConsensusBench (): Promise<void> {
   const verify = measureVerifyRate()

@@ -3,20 +3,12 @@
 // the read throughput of GET /v1/jobs/:id over random job ids of that chain.
 import { rmSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { generateChain } from './offlineChain.ts'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { SigningKey, sha256, addressBytesFromPubkey } from '../node/core/crypto.ts'
+import { SigningKey, sha256 } from '../node/core/crypto.ts'
 import { signTx, jobIdFromTxHash } from '../node/core/tx.ts'
 import { parseAitbc } from '../node/core/amount.ts'
-import { parseGenesis } from '../node/core/genesis.ts'
-import { blockHash, voteSignBytes, VOTE_PRECOMMIT, BLOCK_ID_FLAG_COMMIT, type Commit } from '../node/core/block.ts'
-import { homePaths, readKeyFile } from '../node/config.ts'
-import { ChainStore } from '../node/chain/store.ts'
-import { Chain } from '../node/chain/chain.ts'
-import { Mempool } from '../node/chain/mempool.ts'
-import { PrivValidator } from '../node/chain/privval.ts'
-import { buildBlock } from '../node/chain/producer.ts'
-import { silentLogger } from '../node/logger.ts'
 import { startTestnet, type Testnet } from '../test/helpers/testnet.ts'
 import { freePort, spawnAitbc, tempDir, until, type Proc } from '../test/helpers/procs.ts'
 import { measureVerifyRate, percentile, fmt } from './lib.ts'
@@ -39,40 +31,17 @@ export async function runCoordinatorBench (): Promise<void> {
     // 4 validators, only validator-0 started: it serves the generated chain and adds no blocks.
     net = await startTestnet({ validators: 4, blockTimeMs: 1000, emptyBlockMs: 60_000, start: false, keys: [], accounts: keys.map(k => ({ address: k.address, balance: 10n ** 15n })) })
     const v0 = net.validators[0]
-    const genesis = parseGenesis(JSON.parse(readFileSync(homePaths(v0.home).genesis, 'utf8')))
-    const store = await ChainStore.open(homePaths(v0.home).db)
-    const chain = new Chain(genesis, store, silentLogger())
-    await chain.init()
-    const mempool = new Mempool({ maxTxs: 100_000, maxBytes: 1 << 28 }, chain, silentLogger())
-    const valKeys = net.validators.map(n => readKeyFile(homePaths(n.home).privKey))
-    const pvs = valKeys.map((k, i) => new PrivValidator(k, join(dir, `pv-${i}.state`)))
     const blocks = Math.max(1, Math.ceil(wantTxs / TXS_PER_BLOCK))
     const perSender = TXS_PER_BLOCK / SENDERS
     const jobIds: string[] = []
-    const t0 = performance.now()
-    let lastCommit: Commit | null = null
-    let time = Date.parse(genesis.genesisTime)
-    let totalTxs = 0
-    for (let h = 1; h <= blocks; h++) {
-      for (const [si, k] of keys.entries()) {
-        for (let i = 0; i < perSender; i++) {
-          const nonce = (h - 1) * perSender + i
-          const tx = signTx(k, { chainId: genesis.chainId, nonce, fee: 1000n, body: { type: 'submit_job', model: 'bench-model', prompt: `What is machine learning? (${si}/${nonce})`, options: { temperature: null, numPredict: 32, seed: nonce }, maxFee: parseAitbc('1'), maxPricePerSecond: null } })
-          mempool.add(tx.bytes)
-          jobIds.push(jobIdFromTxHash(tx.hash))
-        }
-      }
-      time += 1000
-      const { block, exec } = buildBlock(chain, mempool, pvs[h % 4], time, lastCommit)
-      if (block.txs.length !== TXS_PER_BLOCK) throw new Error(`block ${h} holds ${block.txs.length} txs, expected ${TXS_PER_BLOCK}`)
-      totalTxs += block.txs.length
-      const hash = blockHash(block.header)
-      const commit: Commit = { height: h, round: 0, blockHash: hash, signatures: valKeys.map(k => ({ blockIdFlag: BLOCK_ID_FLAG_COMMIT, validatorAddress: addressBytesFromPubkey(k.publicKey), timestamp: time, signature: k.sign(voteSignBytes(genesis.chainId, VOTE_PRECOMMIT, h, 0, hash, time)) })) }
-      await chain.commitBlock(block, commit, exec, { sync: h === blocks })
-      lastCommit = commit
-    }
-    await store.close()
-    const genMs = performance.now() - t0
+    const gen = await generateChain(net, dir, blocks, (h, chainId) => keys.flatMap((k, si) => Array.from({ length: perSender }, (_, i) => {
+      const nonce = (h - 1) * perSender + i
+      const tx = signTx(k, { chainId, nonce, fee: 1000n, body: { type: 'submit_job', model: 'bench-model', prompt: `What is machine learning? (${si}/${nonce})`, options: { temperature: null, numPredict: 32, seed: nonce }, maxFee: parseAitbc('1'), maxPricePerSecond: null } })
+      jobIds.push(jobIdFromTxHash(tx.hash))
+      return tx
+    })))
+    const totalTxs = gen.txs
+    const genMs = gen.ms
     await v0.start({ peers: [] })
     const chainHeight = await v0.height()
     if (chainHeight !== blocks) throw new Error(`node reports height ${chainHeight}, generated ${blocks}`)
