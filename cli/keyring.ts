@@ -3,7 +3,8 @@
 import { readFileSync, writeFileSync, mkdirSync, existsSync, readdirSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { homedir } from 'node:os'
-import { SigningKey, randomSeed, isAddress } from '../node/core/crypto.ts'
+import { SigningKey, isAddress } from '../node/core/crypto.ts'
+import { randomSeed } from '../node/config.ts'
 
 export function aitbcHome (): string {
   const h = process.env.AITBC_HOME

@@ -2,7 +2,8 @@
 // flag, then environment variable AITBC_*, then config file, then default.
 import { readFileSync, writeFileSync, mkdirSync, existsSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
-import { randomSeed, SigningKey, addressBytesFromPubkey, toHex } from './core/crypto.ts'
+import { randomBytes } from 'node:crypto'
+import { SigningKey, addressBytesFromPubkey, toHex } from './core/crypto.ts'
 
 export interface NodeConfig {
   moniker: string
@@ -20,6 +21,11 @@ export const DEFAULT_CONFIG: NodeConfig = {
   mempool: { maxTxs: 50_000, maxBytes: 64 * 1024 * 1024 },
   broadcastCommitTimeoutMs: 10_000,
   logLevel: 'info',
+}
+
+/** A fresh 32-byte ed25519 seed from the OS's CSPRNG (key generation lives here, outside the pure core). */
+export function randomSeed (): Uint8Array {
+  return new Uint8Array(randomBytes(32))
 }
 
 export function homePaths (home: string): Record<'config' | 'genesis' | 'privKey' | 'nodeKey' | 'data' | 'pvState' | 'db', string> {

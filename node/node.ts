@@ -10,9 +10,8 @@ import { ConsensusEngine } from './consensus/engine.ts'
 import { createNodeMetrics } from './metrics.ts'
 import { RpcServer } from './rpc/server.ts'
 import { TxWatcher } from './rpc/txWatcher.ts'
-import { homePaths, loadConfig, readKeyFile, readKeySeed, type NodeConfig } from './config.ts'
+import { homePaths, loadConfig, readKeyFile, readKeySeed, randomSeed, type NodeConfig } from './config.ts'
 import { createNetwork, type Network } from './p2p/network.ts'
-import { randomSeed } from './core/crypto.ts'
 import type { Logger } from './logger.ts'
 
 export interface RunningNode {

@@ -38,10 +38,6 @@ export function publicKeyFromSeed (seed: Uint8Array): Uint8Array {
   return ed25519.getPublicKey(seed)
 }
 
-export function randomSeed (): Uint8Array {
-  return ed25519.utils.randomSecretKey()
-}
-
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 

@@ -112,6 +112,10 @@ export function minerJSON (m: Miner): object {
   }
 }
 
+function metricsJSON (j: Job): object | null {
+  return opt(j.metrics, m => ({ compute_ms: m.computeMs, prompt_tokens: m.promptTokens, completion_tokens: m.completionTokens }))
+}
+
 export function jobJSON (j: Job): object {
   return {
     job_id: j.id,
@@ -128,7 +132,7 @@ export function jobJSON (j: Job): object {
     result_hash: j.resultHash,
     error: j.error,
     receipt_id: j.receiptId,
-    metrics: opt(j.metrics, m => ({ compute_ms: m.computeMs, prompt_tokens: m.promptTokens, completion_tokens: m.completionTokens })),
+    metrics: metricsJSON(j),
     cost: opt(j.paid, x => x.toString()),
     paid: opt(j.paid, x => x.toString()),
     refund: opt(j.refund, x => x.toString()),
@@ -155,7 +159,7 @@ export function receiptJSON (j: Job): object {
     result: j.result,
     result_hash: j.resultHash,
     error: j.error,
-    metrics: opt(j.metrics, m => ({ compute_ms: m.computeMs, prompt_tokens: m.promptTokens, completion_tokens: m.completionTokens })),
+    metrics: metricsJSON(j),
     paid: opt(j.paid, x => x.toString()),
     refund: opt(j.refund, x => x.toString()),
     tx_hash: j.settleTxHash,

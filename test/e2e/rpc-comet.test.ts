@@ -5,7 +5,8 @@ import { Comet38Client, connectComet, isComet38Client } from '@cosmjs/tendermint
 import { startTestNode, until, type TestNode } from '../helpers/procs.ts'
 import { Keyring } from '../../cli/keyring.ts'
 import { signTx, type Tx } from '../../node/core/tx.ts'
-import { SigningKey, randomSeed, sha256, toHexUpper } from '../../node/core/crypto.ts'
+import { SigningKey, sha256, toHexUpper } from '../../node/core/crypto.ts'
+import { randomSeed } from '../../node/config.ts'
 
 const CHAIN_ID = 'aitbc-test'
 const FEE = 1000n
