@@ -78,7 +78,7 @@ export async function runJobflowBench (): Promise<void> {
       const job = await client.job(jobId)
       if (job.status !== 'completed') throw new Error(`job ${jobId} ended ${job.status}`)
       total.push(ms)
-      overhead.push(ms - Number(job.metrics.compute_ms))
+      overhead.push(ms - Number(job.metrics?.compute_ms))
     }
     overhead.sort((a, b) => a - b)
     total.sort((a, b) => a - b)

@@ -4,6 +4,7 @@
 // and the `tm.event='NewBlock'` WebSocket subscription turned into the same BlockData.
 import WebSocket from 'ws'
 import { NodeClient, RpcClientError, RpcNetworkError } from '../node/rpc/client.ts'
+import type { RpcMethodName, RpcParams, RpcResult } from '../node/rpc/types.ts'
 
 export const MAX_BATCH = 10
 
@@ -41,8 +42,8 @@ export class NodeSource {
     this.client = new NodeClient(url, { retries: 0, timeoutMs })
   }
 
-  async call<T = any> (method: string, params: Record<string, unknown> = {}): Promise<T> {
-    return await this.client.call<T>(method, params)
+  async call<M extends RpcMethodName> (method: M, params?: RpcParams<M>): Promise<RpcResult<M>> {
+    return await this.client.call(method, params)
   }
 
   /** One HTTP request of up to MAX_BATCH calls; answers in the calls' order. */

@@ -5,18 +5,21 @@ import { toBase64, toHexUpper } from '../core/crypto.ts'
 import type { TxResult, AbciEvent } from '../core/transition.ts'
 import type { Job, Miner, Account } from '../core/state.ts'
 import { formatAitbc } from '../core/amount.ts'
+import type {
+  AccountJSON, BlockIdJSON, BlockJSON, CommitJSON, EventJSON, HeaderJSON, JobJSON, MinerJSON, PubKeyJSON, ReceiptJSON, TxResultJSON, ValidatorJSON,
+} from './types.ts'
 
 export function rfc3339 (ms: number): string { return new Date(ms).toISOString() }
 
 // AITBC has no block part sets; a block's part-set header is {total: 1, hash: the block hash}
 // everywhere (block_id, the next header's last_block_id, commit block_id), so that, as in
 // CometBFT, block_id(h) equals header(h+1).last_block_id and commit(h).block_id exactly.
-export function blockIdJSON (b: Block): object {
+export function blockIdJSON (b: Block): BlockIdJSON {
   const hash = toHexUpper(blockHash(b.header))
   return { hash, parts: { total: 1, hash } }
 }
 
-export function headerJSON (h: Header): object {
+export function headerJSON (h: Header): HeaderJSON {
   return {
     version: { block: '11', app: '1' },
     chain_id: h.chainId,
@@ -37,7 +40,7 @@ export function headerJSON (h: Header): object {
   }
 }
 
-export function commitJSON (c: Commit | null, lastBlockHash?: Uint8Array): object {
+export function commitJSON (c: Commit | null, lastBlockHash?: Uint8Array): CommitJSON {
   if (c === null) return { height: '0', round: 0, block_id: { hash: '', parts: { total: 0, hash: '' } }, signatures: [] }
   const hash = toHexUpper(c.blockHash)
   return {
@@ -53,7 +56,7 @@ export function commitJSON (c: Commit | null, lastBlockHash?: Uint8Array): objec
   }
 }
 
-export function blockJSON (b: Block): object {
+export function blockJSON (b: Block): BlockJSON {
   return {
     header: headerJSON(b.header),
     data: { txs: b.txs.map(toBase64) },
@@ -62,23 +65,23 @@ export function blockJSON (b: Block): object {
   }
 }
 
-export function eventsJSON (events: AbciEvent[]): object[] {
+export function eventsJSON (events: AbciEvent[]): EventJSON[] {
   return events.map(e => ({ type: e.type, attributes: e.attributes.map(a => ({ key: a.key, value: a.value, index: true })) }))
 }
 
-export function txResultJSON (r: Pick<TxResult, 'code' | 'log' | 'codespace'> & { events?: AbciEvent[] }): object {
+export function txResultJSON (r: Pick<TxResult, 'code' | 'log' | 'codespace'> & { events?: AbciEvent[] }): TxResultJSON {
   return { code: r.code, data: null, log: r.log, info: '', gas_wanted: '0', gas_used: '0', events: eventsJSON(r.events ?? []), codespace: r.codespace }
 }
 
-export function pubKeyJSON (pub: Uint8Array): object { return { type: 'tendermint/PubKeyEd25519', value: toBase64(pub) } }
+export function pubKeyJSON (pub: Uint8Array): PubKeyJSON { return { type: 'tendermint/PubKeyEd25519', value: toBase64(pub) } }
 
-export function validatorJSON (v: Validator): object {
+export function validatorJSON (v: Validator): ValidatorJSON {
   return { address: toHexUpper(v.address), pub_key: pubKeyJSON(v.pubKey), voting_power: String(v.power), proposer_priority: '0', name: v.name }
 }
 
 const opt = <T, R>(v: T | null, f: (x: T) => R): R | null => v === null ? null : f(v)
 
-export function accountJSON (address: string, a: Account | undefined, m: Miner | undefined): object {
+export function accountJSON (address: string, a: Account | undefined, m: Miner | undefined): AccountJSON {
   const balance = a?.balance ?? 0n
   const bonded = m?.stake ?? 0n
   const unbonding = m?.unbonding.reduce((s, u) => s + u.amount, 0n) ?? 0n
@@ -92,7 +95,7 @@ export function accountJSON (address: string, a: Account | undefined, m: Miner |
   }
 }
 
-export function minerJSON (m: Miner): object {
+export function minerJSON (m: Miner): MinerJSON {
   return {
     address: m.address,
     models: m.models,
@@ -112,11 +115,11 @@ export function minerJSON (m: Miner): object {
   }
 }
 
-function metricsJSON (j: Job): object | null {
+function metricsJSON (j: Job): JobJSON['metrics'] {
   return opt(j.metrics, m => ({ compute_ms: m.computeMs, prompt_tokens: m.promptTokens, completion_tokens: m.completionTokens }))
 }
 
-export function jobJSON (j: Job): object {
+export function jobJSON (j: Job): JobJSON {
   return {
     job_id: j.id,
     status: j.status,
@@ -149,7 +152,7 @@ export function jobJSON (j: Job): object {
   }
 }
 
-export function receiptJSON (j: Job): object {
+export function receiptJSON (j: Job): ReceiptJSON {
   return {
     receipt_id: j.receiptId,
     job_id: j.id,

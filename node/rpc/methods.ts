@@ -16,6 +16,7 @@ import {
 } from './format.ts'
 import { RpcError, INTERNAL_ERROR, invalid, optInt, reqString, optString, optBool, reqBytes, reqHash, reqAddress, optAddress, paging, type Params } from './params.ts'
 import type { TxWatcher } from './txWatcher.ts'
+import type { AbciQueryResult, BroadcastTxResult, ResultTx, RpcMethodName, RpcResult, ValidatorWithBondJSON } from './types.ts'
 
 export const COMET_VERSION = '0.38.17'
 export const APP_VERSION = '0.1.0'
@@ -31,7 +32,8 @@ export interface RpcEnv {
   metrics?: import('../metrics.ts').NodeMetrics
 }
 
-export interface MethodDef { params: string[], handler: (env: RpcEnv, p: Params) => Promise<unknown> | unknown }
+/** A method: its parameter names (for positional params) and its handler, whose result type is the one RpcMethods declares. */
+export interface MethodDef<M extends RpcMethodName = RpcMethodName> { params: string[], handler: (env: RpcEnv, p: Params) => Promise<RpcResult<M>> | RpcResult<M> }
 
 async function blockAt (env: RpcEnv, p: Params, name = 'height'): Promise<{ height: number, block: Block }> {
   const height = resolveHeight(env, p, name)
@@ -63,11 +65,11 @@ function parseQ (text: string): Query {
   try { return parseQuery(text) } catch (e) { if (e instanceof QueryError) throw invalid(e.message); throw e }
 }
 
-async function txJSON (env: RpcEnv, height: number, index: number, prove: boolean): Promise<object> {
+async function txJSON (env: RpcEnv, height: number, index: number, prove: boolean): Promise<ResultTx> {
   const [block, results] = await Promise.all([env.chain.store.getBlock(height), env.chain.store.getResults(height)])
   if (block === undefined || results === undefined) throw new RpcError(INTERNAL_ERROR, `Internal error: block ${height} missing`)
   const bytes = block.txs[index]
-  const out: Record<string, unknown> = {
+  const out: ResultTx = {
     hash: toHexUpper(sha256(bytes)),
     height: String(height),
     index,
@@ -124,7 +126,7 @@ function pageOf<T> (items: T[], page: number, perPage: number): T[] {
   return items.slice((page - 1) * perPage, page * perPage)
 }
 
-function broadcastSync (env: RpcEnv, p: Params): object {
+function broadcastSync (env: RpcEnv, p: Params): BroadcastTxResult {
   const bytes = reqBytes(p, 'tx', env.chain.params.maxTxBytes + 1)
   const hash = toHexUpper(sha256(bytes))
   const r = tryTx(() => env.mempool.add(bytes))
@@ -138,7 +140,7 @@ async function getJob (env: RpcEnv, id: string): Promise<Job> {
   return j
 }
 
-function abciResponse (height: number, value: unknown | undefined, key: string, log: string): object {
+function abciResponse (height: number, value: unknown | undefined, key: string, log: string): AbciQueryResult {
   return {
     response: {
       code: value === undefined ? 1 : 0,
@@ -154,7 +156,7 @@ function abciResponse (height: number, value: unknown | undefined, key: string, 
   }
 }
 
-export const METHODS: Record<string, MethodDef> = {
+export const METHODS: { [M in RpcMethodName]: MethodDef<M> } = {
   health: { params: [], handler: () => ({}) },
 
   status: {
@@ -277,7 +279,7 @@ export const METHODS: Record<string, MethodDef> = {
       const height = env.chain.height < env.chain.genesis.initialHeight ? env.chain.height : resolveHeight(env, p)
       const { page, perPage } = paging(p, 30, 100)
       const vals = pageOf(env.chain.validators, page, perPage)
-      const withBond = (v: typeof vals[number]): object => {
+      const withBond = (v: typeof vals[number]): ValidatorWithBondJSON => {
         const b = env.chain.state.validatorBond(toHexUpper(v.address))
         return { ...validatorJSON(v), stake: (b?.stake ?? 0n).toString(), slashed: (b?.slashed ?? 0n).toString() }
       }

@@ -120,8 +120,8 @@ describe('e2e: a byzantine validator that signs two different prevotes', functio
     const byzAddr = (await byz.client.status()).validator_info.address
     const slashed = await until('the byzantine validator slashed', async () => {
       const r = await honest[0].client.call('validators', {})
-      const v = r.validators.find((x: any) => x.address === byzAddr)
-      return BigInt(v.slashed) > 0n ? v : undefined
+      const v = r.validators.find(x => x.address === byzAddr)
+      return v !== undefined && BigInt(v.slashed) > 0n ? v : undefined
     }, 90_000, 250)
     expect(BigInt(slashed.stake) + BigInt(slashed.slashed)).to.equal(1000_000000n)
     // Every slash in the chain's events takes slash_fraction (0.1) of the bond left, once per offence.
@@ -133,7 +133,7 @@ describe('e2e: a byzantine validator that signs two different prevotes', functio
     for (const h of heights) {
       const r = await honest[0].client.call('block_results', { height: String(h) })
       for (const e of r.finalize_block_events.filter((x: any) => x.type === 'slash')) {
-        const attr = (k: string): string => e.attributes.find((a: any) => a.key === k).value
+        const attr = (k: string): string => e.attributes.find(a => a.key === k)!.value
         expect(attr('validator')).to.equal(byzAddr)
         expect(offences.has(attr('offence')), `offence ${attr('offence')} punished twice`).to.equal(false)
         offences.add(attr('offence'))
@@ -142,7 +142,7 @@ describe('e2e: a byzantine validator that signs two different prevotes', functio
         stake -= amount
       }
     }
-    const now = (await honest[0].client.call('validators', {})).validators.find((x: any) => x.address === byzAddr)
+    const now = (await honest[0].client.call('validators', {})).validators.find(x => x.address === byzAddr)!
     expect(BigInt(now.stake) <= stake, 'the bond only shrinks').to.equal(true)
     const supply = await honest[0].client.call('aitbc_supply', {})
     expect(supply.invariant_holds).to.equal(true)

@@ -63,7 +63,7 @@ async function postJSON (url: string, body: unknown, headers: Record<string, str
 }
 
 /** The node's fields only (the coordinator may add its own). */
-function nodeFields (node: Record<string, unknown>, served: Record<string, unknown>): Record<string, unknown> {
+function nodeFields (node: object, served: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.keys(node).map(k => [k, served[k]]))
 }
 
@@ -630,7 +630,7 @@ describe('e2e: the coordinator with a real node, a miner and dev-ollama', functi
     expect(outcomes.get(expirePending)).to.equal('expired')
     expect(outcomes.get(expireAssigned)).to.equal('expired')
     const slashed = await node.client.job(expireAssigned)
-    expect(BigInt(slashed.slashed) > 0n).to.equal(true)
+    expect(BigInt(slashed.slashed ?? 0) > 0n).to.equal(true)
 
     const { jobs } = await expectConsistent(run.url)
     expect(new Set(jobs.map(j => j.status))).to.include.members(['completed', 'failed', 'cancelled', 'expired'])

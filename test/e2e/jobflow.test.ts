@@ -75,7 +75,7 @@ describe('e2e: the job flow with real node, miner and dev-ollama processes', fun
     expect(genesis.validators[0].pub_key.value).to.equal(vals.validators[0].pub_key.value)
     expect(status.validator_info.pub_key.value).to.equal(vals.validators[0].pub_key.value)
     proposer = addressFromPubkey(new Uint8Array(Buffer.from(vals.validators[0].pub_key.value, 'base64')))
-    const head = await until('the first block', async () => await node.client.call('header', {}).catch(() => false))
+    const head = await until('the first block', async () => await node.client.call('header', {}).catch(() => undefined))
     expect(head.header.proposer_address).to.equal(vals.validators[0].address)
     expect(KEYS.map(k => keys[k].address)).to.not.include(proposer)
   })
@@ -572,7 +572,7 @@ describe('e2e: the job flow with real node, miner and dev-ollama processes', fun
     await checkSettlement(before, after, [job], 'alice', 1)
     // SPEC 2's final lines and nothing else (checked last: the chain's side above is independent of it).
     expect(r.stderr).to.not.match(/pending|assigned|→/) // no progress off a terminal
-    const secs = ((Date.parse(job.completed_at) - Date.parse(job.submitted_at)) / 1000).toFixed(1)
+    const secs = ((Date.parse(job.completed_at!) - Date.parse(job.submitted_at)) / 1000).toFixed(1)
     expect(r.stdout).to.equal([
       `Job ID: ${id}`,
       'Status: completed',
