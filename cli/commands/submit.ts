@@ -1,6 +1,6 @@
 // `aitbc submit inference`: put an inference job on the chain (its --max-fee held in escrow) and,
 // with --wait, follow it until a miner settles it.
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { amountArg, intArg, floatArg } from '../args.ts'
 import { clientOptions, type CliContext, type ClientOpts } from '../context.ts'
 import { waitForJob, jobLines } from '../jobs.ts'
@@ -24,13 +24,18 @@ export function registerSubmitCommands (program: Command, ctx: CliContext): void
   clientOptions(submit.command('inference').description('submit an inference job: the chain escrows --max-fee until a miner settles it'), { from: true, tx: true })
     .requiredOption('--prompt <text>', 'the prompt')
     .requiredOption('--model <name>', 'the model, e.g. llama3.2:latest')
-    .option('--max-fee <aitbc>', 'most you will pay, held in escrow', amountArg, parseAitbc('1'))
+    .addOption(maxFeeOption())
     .option('--max-price-per-second <aitbc>', 'refuse miners more expensive than this', amountArg)
     .option('--temperature <x>', 'sampling temperature', floatArg)
     .option('--num-predict <n>', 'maximum tokens to generate', intArg(0, 1_000_000))
     .option('--seed <n>', 'random seed', intArg(0, Number.MAX_SAFE_INTEGER))
     .option('--timeout <s>', 'with --wait: give up waiting after this many seconds', intArg(1, 86400), 600)
     .action(async (o: InferenceOpts) => { await submitInference(ctx, o) })
+}
+
+/** --max-fee, 1 AITBC unless given. Its default is a bigint, so help is told how to print it. */
+function maxFeeOption (): Option {
+  return new Option('--max-fee <aitbc>', 'most you will pay, held in escrow').argParser(amountArg).default(parseAitbc('1'), '1')
 }
 
 /** Submits the job; with --wait follows it and exits 2 unless it completed. */
