@@ -1,6 +1,7 @@
 // Argument parsers shared by the `aitbc` commands (commander).
 import { InvalidArgumentError } from 'commander'
 import { parseAitbc } from '../node/core/amount.ts'
+import { JOB_ID_RE } from '../node/core/tx.ts'
 import { CliError } from './output.ts'
 
 /** An AITBC amount typed by a person ("12.5"), as uaitbc. */
@@ -33,4 +34,10 @@ export function listArg (what: string) {
 /** The same as amountArg for a value read inside an action (a positional argument). */
 export function amountValue (v: string, what = 'amount'): bigint {
   try { return parseAitbc(v) } catch (e) { throw new CliError(`${what}: ${(e as Error).message}`) }
+}
+
+/** A job id typed as a positional argument: job_ and 16 hex digits. */
+export function jobIdValue (v: string): string {
+  if (!JOB_ID_RE.test(v)) throw new CliError(`"${v}" is not a job id (job_ + 16 hex digits)`)
+  return v
 }

@@ -1,4 +1,4 @@
-// Following a job until it is final, and its human summary (SPEC 2).
+// Following a job until it is final, and its human summary.
 import type { NodeClient } from '../node/rpc/client.ts'
 import { formatAitbc } from '../node/core/amount.ts'
 import { CliError } from './output.ts'
