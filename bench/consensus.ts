@@ -1,14 +1,13 @@
 // Benchmarks of the BFT network: a 4-validator network at 1000 ms blocks under a transfer load
 // (committed tx/s, broadcast-to-final latency, blocks a minute, each validator's peak memory),
 // and a full node's block sync of a 10,000-block chain (blocks a second).
-import { rmSync } from 'node:fs'
 import WebSocket from 'ws'
 import { SigningKey, sha256, toHexUpper, toBase64 } from '../node/core/crypto.ts'
 import { signTx } from '../node/core/tx.ts'
 import { homePaths, readKeyFile } from '../node/config.ts'
 import { generateChain } from './offlineChain.ts'
 import { startTestnet, waitHeight } from '../test/helpers/testnet.ts'
-import { tempDir, until } from '../test/helpers/procs.ts'
+import { until } from '../test/helpers/procs.ts'
 import { measureVerifyRate, memoryOf, percentile, fmt } from './lib.ts'
 
 export async function benchNetworkLoad (opts: { txs: number, senders: number, blockTimeMs: number }): Promise<void> {
@@ -78,13 +77,12 @@ export async function benchNetworkLoad (opts: { txs: number, senders: number, bl
 
 /** Builds a chain of `blocks` blocks offline, signed by 4 validators, then times a full node's sync of it. */
 export async function benchBlockSync (blocks: number): Promise<void> {
-  const dir = tempDir('aitbc-bench-sync-')
+  const net = await startTestnet({ validators: 4, blockTimeMs: 1000, emptyBlockMs: 60_000, start: false, keys: ['alice'] })
   try {
-    const net = await startTestnet({ validators: 4, blockTimeMs: 1000, emptyBlockMs: 60_000, start: false, keys: ['alice'] })
     const v0 = net.validators[0]
     const alice = net.keyring.get('alice')
     const to = readKeyFile(homePaths(v0.home).privKey).address
-    const gen = await generateChain(net, dir, blocks, (h, chainId) => Array.from({ length: 5 }, (_, i) => signTx(alice, { chainId, nonce: (h - 1) * 5 + i, fee: 1000n, body: { type: 'transfer', to, amount: 1n } })))
+    const gen = await generateChain(net, blocks, (h, chainId) => Array.from({ length: 5 }, (_, i) => signTx(alice, { chainId, nonce: (h - 1) * 5 + i, fee: 1000n, body: { type: 'transfer', to, amount: 1n } })))
     const genMs = gen.ms
     // validator-0 serves the chain (alone it cannot commit more); a new full node syncs it.
     await v0.start({ peers: [] })
@@ -95,9 +93,8 @@ export async function benchBlockSync (blocks: number): Promise<void> {
     const syncMs = performance.now() - t1
     console.log(`block sync: a new full node fetched, verified (4 commit signatures each) and executed ${fmt(blocks)} blocks of 5 transfers in ${fmt(syncMs / 1000, 1)} s: ` +
       `${fmt(blocks / (syncMs / 1000))} blocks/s, including its start-up (chain generated offline in ${fmt(genMs / 1000, 1)} s)`)
-    await net.stopAll()
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    await net.stopAll()
   }
 }
 

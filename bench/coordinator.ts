@@ -34,7 +34,7 @@ export async function runCoordinatorBench (): Promise<void> {
     const blocks = Math.max(1, Math.ceil(wantTxs / TXS_PER_BLOCK))
     const perSender = TXS_PER_BLOCK / SENDERS
     const jobIds: string[] = []
-    const gen = await generateChain(net, dir, blocks, (h, chainId) => keys.flatMap((k, si) => Array.from({ length: perSender }, (_, i) => {
+    const gen = await generateChain(net, blocks, (h, chainId) => keys.flatMap((k, si) => Array.from({ length: perSender }, (_, i) => {
       const nonce = (h - 1) * perSender + i
       const tx = signTx(k, { chainId, nonce, fee: 1000n, body: { type: 'submit_job', model: 'bench-model', prompt: `What is machine learning? (${si}/${nonce})`, options: { temperature: null, numPredict: 32, seed: nonce }, maxFee: parseAitbc('1'), maxPricePerSecond: null } })
       jobIds.push(jobIdFromTxHash(tx.hash))

@@ -1,12 +1,14 @@
 // The composition root: builds and wires the node's parts in one place.
 import { readFileSync, existsSync } from 'node:fs'
-import { parseGenesis, type Genesis } from './core/genesis.ts'
+import { parseGenesis, type Genesis } from '../genesis/genesis.ts'
 import { addressBytesFromPubkey, toHex } from './core/crypto.ts'
 import { ChainStore } from './chain/store.ts'
 import { Chain } from './chain/chain.ts'
 import { Mempool } from './chain/mempool.ts'
 import { PrivValidator } from './chain/privval.ts'
 import { ConsensusEngine } from './consensus/engine.ts'
+import { ChainApp } from './chain/app.ts'
+import { TxGossip } from './chain/txGossip.ts'
 import { createNodeMetrics } from './metrics.ts'
 import { RpcServer } from './rpc/server.ts'
 import { TxWatcher } from './rpc/txWatcher.ts'
@@ -65,7 +67,9 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
     throw new Error(`cannot start P2P on ${config.p2p.host}:${config.p2p.port}: ${(e as Error).message}`)
   }
   const metrics = createNodeMetrics(chain, mempool, () => net.peers().length)
-  const engine = new ConsensusEngine(chain, mempool, pv, net, log.child({ module: 'consensus' }), { byzantine: process.env.AITBC_TEST_BYZANTINE, metrics })
+  const app = new ChainApp(chain, mempool, pv?.key ?? null)
+  const txGossip = new TxGossip(net, mempool, log.child({ module: 'txgossip' }))
+  const engine = new ConsensusEngine(app, pv, net, log.child({ module: 'consensus' }), { byzantine: process.env.AITBC_TEST_BYZANTINE, metrics })
   const rpc = new RpcServer({ host: config.rpc.host, port: config.rpc.port }, {
     chain,
     mempool,
@@ -90,6 +94,7 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
     await store.close()
     throw new Error(`cannot listen for RPC on ${config.rpc.host}:${config.rpc.port}: ${(e as Error).message}`)
   }
+  txGossip.start()
   await engine.start()
   log.info({ chainId: genesis.chainId, height: chain.height, rpc: rpcUrl, p2p: net.multiaddrs(), validator: isValidator }, 'node started')
   let stopped = false
@@ -103,6 +108,7 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
       if (stopped) return
       stopped = true
       await engine.stop()
+      txGossip.stop()
       await rpc.stop()
       await net.stop()
       await store.close()

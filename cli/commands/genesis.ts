@@ -5,7 +5,8 @@ import { intArg } from '../args.ts'
 import type { CliContext } from '../context.ts'
 import { printLines } from '../output.ts'
 import { parseAitbc } from '../../node/core/amount.ts'
-import { makeGenesisJSON, parseGenesis, type GenesisJSON } from '../../node/core/genesis.ts'
+import { parseGenesis, type GenesisJSON } from '../../genesis/genesis.ts'
+import { makeGenesisJSON } from '../../genesis/build.ts'
 import { homePaths, readKeyFile } from '../../node/config.ts'
 
 interface NewGenesisOpts { chainId: string, validator: string[], out: string, blockTime?: number }

@@ -1,13 +1,14 @@
-// The chain executor: the committed state, block commit in one atomic batch, and the event bus
-// (NewBlock, Tx) that the RPC subscriptions and the mempool follow. Consensus and the producer
-// hand it executed blocks; it knows nothing of how they were agreed.
+// The committed chain: the state in memory, block commit in one atomic batch, and the event bus
+// (NewBlock, Tx) that the RPC subscriptions and the mempool follow. Consensus and block sync hand
+// it executed blocks (node/core/executor.ts); it knows nothing of how they were agreed.
 import { EventEmitter } from 'node:events'
-import { pack } from '../core/codec.ts'
-import { encodeAccount, encodeJob, encodeMiner, encodeTotals, encodeValidatorBond, encodeChangeSet, isOpen, MemState, type ChangeSet, type Job, type Totals } from '../core/state.ts'
-import { blockHash, encodeBlock, encodeCommit, nextAppHash, validatorFromPubkey, type Block, type Commit, type Validator, EMPTY_HASH } from '../core/block.ts'
-import { fromHex, sha256, toHexUpper } from '../core/crypto.ts'
-import type { Genesis } from '../core/genesis.ts'
-import type { AbciEvent, BlockExecution, TxResult } from '../core/transition.ts'
+import { encodeAccount, encodeJob, encodeMiner, encodeTotals, encodeValidatorBond, isOpen, MemState, type ChangeSet, type Job, type Totals } from '../core/state.ts'
+import { encodeBlock, encodeCommit, validatorFromPubkey, type Block, type Commit, type Validator } from '../core/block.ts'
+import { fromHex, toHexUpper } from '../core/crypto.ts'
+import { lastBlockAfter, type BlockExecution, type ChainView } from '../core/executor.ts'
+import type { Genesis } from '../../genesis/genesis.ts'
+import { genesisState, type LastBlock } from '../../genesis/state.ts'
+import type { AbciEvent, TxResult } from '../core/transition.ts'
 import type { Tx } from '../core/tx.ts'
 import { ChainStore, type BatchOp, type ChainMeta } from './store.ts'
 import { KEY } from './keys.ts'
@@ -39,14 +40,11 @@ export function txEventMap (events: AbciEvent[], height: number, hash: string): 
   return m
 }
 
-export function resultsHash (results: TxResult[]): Uint8Array {
-  return sha256(pack(results.map(r => [r.code, r.log])))
-}
-
 export class Chain extends EventEmitter<ChainEvents> {
   state!: MemState
   meta!: ChainMeta
   readonly validators: Validator[]
+  private last!: LastBlock
 
   constructor (readonly genesis: Genesis, readonly store: ChainStore, private readonly log: Logger) {
     super()
@@ -66,27 +64,17 @@ export class Chain extends EventEmitter<ChainEvents> {
       if (meta.genesisHash !== this.genesis.hash) throw new Error(`the data folder holds chain ${meta.chainId} with genesis ${meta.genesisHash}, not this genesis (${this.genesis.hash})`)
       const loaded = await this.store.loadState()
       this.state.load(loaded.accounts, loaded.miners, loaded.openJobs, this.store.getTotals() as Totals, loaded.bonds)
-      this.meta = meta
+      this.setMeta(meta)
       this.log.info({ height: meta.height, appHash: meta.appHash }, 'loaded committed state')
       return
     }
     const g = this.genesis
-    const accounts = new Map(g.accounts.map(a => [a.address, { balance: a.balance, nonce: 0 }]))
-    const miners = g.miners.map(m => ({
-      address: m.address, models: m.models, pricePerSecond: m.pricePerSecond, capacity: m.capacity, stake: m.stake, unbonding: [], active: true,
-      reputation: 5000, activeJobs: 0, jobsCompleted: 0, jobsFailed: 0, jobsExpired: 0, earned: 0n, slashed: 0n, registeredHeight: 0,
-    }))
-    const balances = g.accounts.reduce((s, a) => s + a.balance, 0n)
-    const bonds = g.validators.map(v => ({ address: v.address, stake: v.stake, slashed: 0n, offences: [] }))
-    const bonded = g.miners.reduce((s, m) => s + m.stake, 0n) + g.validators.reduce((s, v) => s + v.stake, 0n)
-    const totals: Totals = { supply: balances + bonded, balances, escrow: 0n, bonded, unbonding: 0n, burned: 0n }
-    this.state.load(accounts, miners, [], totals, bonds)
-    const changes: ChangeSet = { accounts, miners: new Map(miners.map(m => [m.address, m])), jobs: new Map(), bonds: new Map(bonds.map(b => [b.address, b])), totals }
-    const appHash = nextAppHash(EMPTY_HASH, encodeChangeSet(changes))
-    this.meta = {
-      chainId: g.chainId, genesisHash: g.hash, height: g.initialHeight - 1, lastBlockHash: '', lastBlockTime: Date.parse(g.genesisTime),
-      appHash: toHexUpper(appHash), lastResultsHash: toHexUpper(EMPTY_HASH),
-    }
+    const { changes, last } = genesisState(g)
+    this.state.apply(changes)
+    this.setMeta({
+      chainId: g.chainId, genesisHash: g.hash, height: last.height, lastBlockHash: '', lastBlockTime: last.time,
+      appHash: toHexUpper(last.appHash), lastResultsHash: toHexUpper(last.resultsHash),
+    })
     const ops = this.stateOps(changes, 0)
     ops.push(ChainStore.put(KEY.meta, this.meta), ChainStore.put(KEY.genesis, JSON.stringify(g.json)))
     await this.store.write(ops)
@@ -118,9 +106,20 @@ export class Chain extends EventEmitter<ChainEvents> {
     return ops
   }
 
-  /** The app hash after applying `changes` on top of the committed state. */
-  appHashAfter (changes: ChangeSet): Uint8Array {
-    return nextAppHash(fromHex(this.meta.appHash), encodeChangeSet(changes))
+  private setMeta (meta: ChainMeta): void {
+    this.meta = meta
+    this.last = {
+      height: meta.height,
+      hash: meta.lastBlockHash === '' ? new Uint8Array(0) : fromHex(meta.lastBlockHash),
+      time: meta.lastBlockTime,
+      appHash: fromHex(meta.appHash),
+      resultsHash: fromHex(meta.lastResultsHash),
+    }
+  }
+
+  /** What the block executor reads: the committed state and the last block. */
+  view (): ChainView {
+    return { chainId: this.chainId, initialHeight: this.genesis.initialHeight, validators: this.validators, state: this.state, last: this.last }
   }
 
   /**
@@ -130,7 +129,8 @@ export class Chain extends EventEmitter<ChainEvents> {
   async commitBlock (block: Block, commit: Commit, exec: BlockExecution, opts: { sync?: boolean } = {}): Promise<CommittedBlock> {
     const h = block.header.height
     if (h !== this.meta.height + 1) throw new Error(`commitBlock: height ${h} does not follow ${this.meta.height}`)
-    const hash = toHexUpper(blockHash(block.header))
+    const last = lastBlockAfter(block, exec)
+    const hash = toHexUpper(last.hash)
     const changes = exec.overlay.changes()
     const ops = this.stateOps(changes, h)
     ops.push({ type: 'put', key: KEY.block(h), value: encodeBlock(block) })
@@ -154,14 +154,14 @@ export class Chain extends EventEmitter<ChainEvents> {
       ...this.meta,
       height: h,
       lastBlockHash: hash,
-      lastBlockTime: block.header.time,
-      appHash: toHexUpper(block.header.appHash),
-      lastResultsHash: toHexUpper(resultsHash(exec.txResults)),
+      lastBlockTime: last.time,
+      appHash: toHexUpper(last.appHash),
+      lastResultsHash: toHexUpper(last.resultsHash),
     }
     ops.push(ChainStore.put(KEY.meta, meta))
     await this.store.write(ops, opts.sync ?? true)
     this.state.apply(changes)
-    this.meta = meta
+    this.setMeta(meta)
     const committed: CommittedBlock = { block, hash, commit, txs: exec.txs, txResults: exec.txResults, beginEvents: exec.beginEvents }
     this.emit('block', committed)
     return committed

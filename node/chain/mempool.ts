@@ -62,8 +62,8 @@ export class Mempool extends EventEmitter<MempoolEvents> {
 
   private decode (bytes: Uint8Array): Tx {
     const max = this.chain.params.maxTxBytes
-    if (bytes.length > max) throw new TxError('TX_TOO_LARGE', `transaction is ${bytes.length} bytes, max_tx_bytes is ${max}`)
-    if (bytes.length === 0) throw new TxError('TX_DECODE', 'not a transaction: empty')
+    if (bytes.length > max) throw new TxError('TX_TOO_LARGE', `transaction is ${bytes.length} bytes, max_tx_bytes is ${max}`).asPermanent()
+    if (bytes.length === 0) throw new TxError('TX_DECODE', 'not a transaction: empty').asPermanent()
     return decodeTx(bytes)
   }
 

@@ -58,6 +58,7 @@ export class ChainStore {
     return b === undefined ? undefined : decodeBlock(b)
   }
 
+  async getCommitBytes (h: number): Promise<Uint8Array | undefined> { return await this.db.get(KEY.commit(h)) }
   async getCommit (h: number): Promise<Commit | undefined> {
     const b = await this.db.get(KEY.commit(h))
     return b === undefined ? undefined : decodeCommit(b)

@@ -35,14 +35,23 @@ export const TxCode = {
 } as const
 export type TxErrorCode = keyof typeof TxCode
 
-/** A transaction that cannot be accepted: in the mempool, in a block, or at decoding. */
+/**
+ * A transaction that cannot be accepted: in the mempool, in a block, or at decoding. `permanent`
+ * is true when the failure needs no state (malformed, bad signature, wrong chain, a static check):
+ * the tx can never become valid, so a peer that gossips it is at fault and its hash may be
+ * remembered as bad. Other failures (nonces, funds, job states) may pass later.
+ */
 export class TxError extends Error {
   readonly code: TxErrorCode
+  permanent = false
   constructor (code: TxErrorCode, message: string) {
     super(message)
     this.name = 'TxError'
     this.code = code
   }
+
+  /** Marks the error as one that no state can cure; returns it. */
+  asPermanent (): this { this.permanent = true; return this }
 
   get numericCode (): number { return TxCode[this.code] }
 }

@@ -2,8 +2,9 @@
 // app hash, so a restarted node hashes exactly what a running one does), a read interface, the
 // in-memory committed state with its job indexes, and a write overlay.
 import { pack } from './codec.ts'
-import type { JobOptions, ReceiptMetrics } from './tx.ts'
-import type { Params } from './genesis.ts'
+import type { JobOptions } from './txs/submitJob.ts'
+import type { ReceiptMetrics } from './txs/recordReceipt.ts'
+import type { Params } from './params.ts'
 
 export interface Account { balance: bigint, nonce: number }
 

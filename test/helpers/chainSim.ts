@@ -1,15 +1,21 @@
-// A tiny in-memory chain for unit and property tests of the pure core: a MemState built from a
-// genesis, blocks executed the way a proposer does (beginBlock, the txs in 'deliver' mode, then
-// an `assign` for every assignable job, signed by the validator), committed with MemState.apply.
-// Block time and height come from the test, never from the clock.
+// A tiny in-memory chain for unit and property tests of the pure core: the node's own genesis
+// state (genesisState), blocks built by the node's block executor (createProposal, as the
+// proposer does) and checked by it (validateBlock, as every validator does), committed with
+// MemState.apply. Block time and height come from the test, never from the clock. For tests that
+// need a state no honest proposer makes (a job left unassigned), begin/assignAll/commit run the
+// steps one by one.
 import { expect } from 'chai'
 import { SigningKey, sha256, sha256Concat, utf8Bytes } from '../../node/core/crypto.ts'
-import { makeGenesisJSON, parseGenesis, type DEFAULT_PARAMS_JSON, type Genesis } from '../../node/core/genesis.ts'
+import { parseGenesis, type DEFAULT_PARAMS_JSON, type Genesis } from '../../genesis/genesis.ts'
+import { makeGenesisJSON } from '../../genesis/build.ts'
 import {
-  MemState, Overlay, REPUTATION_INITIAL, encodeChangeSet, encodeJob, encodeMiner, isOpen, supplyHolds,
+  MemState, Overlay, encodeChangeSet, encodeJob, encodeMiner, isOpen, supplyHolds,
   type Account, type Job, type Miner, type StateReader, type Totals,
 } from '../../node/core/state.ts'
-import { applyTx, assignableJobs, beginBlock, type AbciEvent, type BlockContext, type TxResult } from '../../node/core/transition.ts'
+import { applyTx, beginBlock, type AbciEvent, type BlockContext, type TxResult } from '../../node/core/transition.ts'
+import { createProposal, lastBlockAfter, proposeAssigns, validateBlock, type ChainView } from '../../node/core/executor.ts'
+import { nextAppHash, validatorFromPubkey, type Block, type Validator } from '../../node/core/block.ts'
+import { genesisState, type LastBlock } from '../../genesis/state.ts'
 import { jobIdFromTxHash, signTx, type Tx, type TxBody } from '../../node/core/tx.ts'
 
 export const GENESIS_TIME = '2024-01-01T00:00:00.000Z'
@@ -48,9 +54,12 @@ export interface BlockOutcome {
   ctx: BlockContext
   overlay: Overlay
   beginEvents: AbciEvent[]
+  /** Results of the txs given, in order. */
   results: TxResult[]
   /** The proposer's assign txs, in the order applied. */
   assigns: Tx[]
+  /** The block, when it was built by the executor (not with assign: false). */
+  block?: Block
 }
 
 // ---- tx bodies ----
@@ -83,13 +92,12 @@ export class ChainSim {
   readonly genesis: Genesis
   readonly mem: MemState
   readonly validator: SigningKey
+  readonly validators: Validator[]
   readonly chainId: string
   readonly supply: bigint
   readonly checkInvariants: boolean
-  /** Height and time of the last committed block (genesis: initial_height - 1, genesis time). */
-  height: number
-  time: number
-  prevHash: Uint8Array = new Uint8Array(0)
+  /** The last committed block (before the first: the genesis position). */
+  last: LastBlock
   /** Every address and job id the sim has seen, for dumps. */
   readonly addresses = new Set<string>()
   readonly jobIds: string[] = []
@@ -110,19 +118,24 @@ export class ChainSim {
       params: opts.params,
     })
     this.genesis = parseGenesis(json)
+    this.validators = this.genesis.validators.map(v => validatorFromPubkey(v.pubKey, v.power, v.name))
+    const { changes, last } = genesisState(this.genesis)
     this.mem = new MemState(this.genesis.params)
-    const accounts: Array<[string, Account]> = this.genesis.accounts.map(a => [a.address, { balance: a.balance, nonce: 0 }])
-    const miners: Miner[] = this.genesis.miners.map(m => ({
-      address: m.address, models: [...m.models], pricePerSecond: m.pricePerSecond, capacity: m.capacity, stake: m.stake, unbonding: [], active: true,
-      reputation: REPUTATION_INITIAL, activeJobs: 0, jobsCompleted: 0, jobsFailed: 0, jobsExpired: 0, earned: 0n, slashed: 0n, registeredHeight: this.genesis.initialHeight - 1,
-    }))
-    const balances = accounts.reduce((s, [, a]) => s + a.balance, 0n)
-    const bonded = miners.reduce((s, m) => s + m.stake, 0n)
-    this.supply = balances + bonded
-    this.mem.load(accounts, miners, [], { supply: this.supply, balances, escrow: 0n, bonded, unbonding: 0n, burned: 0n })
-    this.height = this.genesis.initialHeight - 1
-    this.time = T0
+    this.mem.apply(changes)
+    this.supply = changes.totals.supply
+    this.last = last
     for (const k of [this.validator, ...(opts.accounts ?? []).map(a => a.key), ...(opts.miners ?? []).map(m => m.key)]) this.addKey(k)
+  }
+
+  /** Height and time of the last committed block (genesis: initial_height - 1, genesis time). */
+  get height (): number { return this.last.height }
+  get time (): number { return this.last.time }
+  /** The last block's hash (empty before the first block): seeds the draw. */
+  get prevHash (): Uint8Array { return this.last.hash }
+
+  /** What the block executor reads. */
+  view (): ChainView {
+    return { chainId: this.chainId, initialHeight: this.genesis.initialHeight, validators: this.validators, state: this.mem, last: this.last }
   }
 
   get params (): MemState['params'] { return this.mem.params }
@@ -169,7 +182,7 @@ export class ChainSim {
 
   /** The context of the next block. */
   nextCtx (o: BlockOptions = {}): BlockContext {
-    return { chainId: this.chainId, height: this.height + 1, time: o.time ?? this.time + (o.dt ?? 1000), proposer: this.validator.address, prevBlockHash: this.prevHash }
+    return { chainId: this.chainId, height: this.height + 1, time: o.time ?? this.time + (o.dt ?? 1000), proposer: this.validator.address, prevBlockHash: this.prevHash, evidence: [], validators: this.validators }
   }
 
   /** An overlay for the next block with beginBlock already run. */
@@ -180,20 +193,30 @@ export class ChainSim {
     return { overlay, ctx, beginEvents }
   }
 
-  /** The proposer's assigns: one signed assign per assignable job, applied as it goes. */
-  assignAll (overlay: Overlay, ctx: BlockContext): Tx[] {
-    const out: Tx[] = []
-    for (const { job, miner } of assignableJobs(overlay, ctx.prevBlockHash)) {
-      const nonce = (overlay.account(this.validator.address) ?? { nonce: 0 }).nonce
-      const tx = signTx(this.validator, { chainId: this.chainId, nonce, fee: 0n, body: body.assign(job.id, miner.address) })
-      applyTx(overlay, tx, ctx, 'deliver')
-      out.push(tx)
+  /**
+   * Builds a block with the executor from exactly these txs (if one is not valid, its TxError
+   * propagates and nothing is committed), validates it as a validator would, and commits it.
+   * With assign: false, runs the steps one by one and leaves jobs unassigned.
+   */
+  block (txs: Tx[], o: BlockOptions = {}): BlockOutcome {
+    if (o.assign === false) return this.blockWithoutAssigns(txs, o)
+    const ctx = this.nextCtx(o)
+    let built
+    try {
+      built = createProposal(this.view(), { signer: this.validator, time: ctx.time, lastCommit: null, txs, onTxRejected: (_tx, e) => { throw e } })
+    } catch (e) {
+      this.pendingNonces.clear()
+      throw e
     }
-    return out
+    const { block, exec } = built
+    // Builder and validator agree on every block the sim makes.
+    const checked = validateBlock(this.view(), block, { lastCommitVerified: true })
+    expect(encodeChangeSet(checked.overlay.changes())).to.deep.equal(encodeChangeSet(exec.overlay.changes()))
+    this.apply(exec.overlay, ctx, lastBlockAfter(block, exec))
+    return { ctx, overlay: exec.overlay, beginEvents: exec.beginEvents, results: exec.txResults.slice(0, txs.length), assigns: exec.txs.slice(txs.length), block }
   }
 
-  /** Executes and commits a block; if a tx throws, nothing is committed and the error propagates. */
-  block (txs: Tx[], o: BlockOptions = {}): BlockOutcome {
+  private blockWithoutAssigns (txs: Tx[], o: BlockOptions): BlockOutcome {
     const { overlay, ctx, beginEvents } = this.begin(o)
     let results: TxResult[]
     try {
@@ -202,20 +225,28 @@ export class ChainSim {
       this.pendingNonces.clear()
       throw e
     }
-    const assigns = o.assign === false ? [] : this.assignAll(overlay, ctx)
     this.commit(overlay, ctx)
-    return { ctx, overlay, beginEvents, results, assigns }
+    return { ctx, overlay, beginEvents, results, assigns: [] }
   }
 
-  /** Commits an overlay as block ctx.height. */
+  /** The proposer's assigns: one signed assign per assignable job, applied as it goes. */
+  assignAll (overlay: Overlay, ctx: BlockContext): Tx[] {
+    return proposeAssigns(overlay, ctx, this.validator).map(a => a.tx)
+  }
+
+  /** Commits an overlay as block ctx.height (a block the steps made by hand: its hash is a stand-in). */
   commit (overlay: Overlay, ctx: BlockContext): void {
+    const changes = overlay.changes()
+    const hash = sha256Concat(this.last.hash, utf8Bytes(String(ctx.height)), encodeChangeSet(changes))
+    this.apply(overlay, ctx, { height: ctx.height, hash, time: ctx.time, appHash: nextAppHash(this.last.appHash, encodeChangeSet(changes)), resultsHash: this.last.resultsHash })
+  }
+
+  private apply (overlay: Overlay, ctx: BlockContext, last: LastBlock): void {
     const changes = overlay.changes()
     for (const id of changes.jobs.keys()) if (!this.jobIds.includes(id)) this.jobIds.push(id)
     for (const a of changes.accounts.keys()) this.addresses.add(a)
     this.mem.apply(changes)
-    this.height = ctx.height
-    this.time = ctx.time
-    this.prevHash = sha256Concat(this.prevHash, utf8Bytes(String(ctx.height)), encodeChangeSet(changes))
+    this.last = last
     this.pendingNonces.clear()
     if (this.checkInvariants) this.assertInvariants()
   }
@@ -229,6 +260,10 @@ export class ChainSim {
       bonded += m.stake
       burned += m.slashed
       for (const u of m.unbonding) unbonding += u.amount
+    }
+    for (const b of this.mem.bonds.values()) {
+      bonded += b.stake
+      burned += b.slashed
     }
     return { supply: this.supply, balances, escrow, bonded, unbonding, burned }
   }

@@ -9,7 +9,9 @@ import {
   Overlay, REPUTATION_COMPLETED, REPUTATION_EXPIRED, REPUTATION_INITIAL, decodeAccount, decodeJob, decodeMiner, encodeAccount, encodeChangeSet,
   encodeJob, encodeMiner, supplyHolds, type Job, type Miner,
 } from '../../node/core/state.ts'
-import { applyTx, assignableJobs, beginBlock, drawMiner, executeBlock, type BlockContext, type Mode } from '../../node/core/transition.ts'
+import { applyTx, beginBlock, type BlockContext, type Mode } from '../../node/core/transition.ts'
+import { assignableJobs, drawMiner } from '../../node/core/draw.ts'
+import { executeBlock } from '../../node/core/executor.ts'
 import { jobIdFromTxHash, receiptIdFromTxHash, type Tx } from '../../node/core/tx.ts'
 import type { SigningKey } from '../../node/core/crypto.ts'
 import { ChainSim, body, keyOf, type BlockOptions, type ParamsJSON, type SimMinerSpec } from '../helpers/chainSim.ts'

@@ -1,25 +1,12 @@
-// Genesis (SPEC 9): CometBFT-shaped JSON, parsed and validated into typed values.
-import { GenesisError } from './errors.ts'
-import { parseUaitbc, MAX_AMOUNT } from './amount.ts'
-import { addressFromPubkey, isAddress, addressBytesFromPubkey, toHexUpper, sha256, utf8Bytes } from './crypto.ts'
+// The genesis document: CometBFT-shaped JSON (chain_id, genesis_time, initial_height,
+// consensus_params, validators, app_hash, app_state), parsed and validated into typed values.
+// A node refuses to start on a genesis that does not validate; the error says what is wrong.
+import { GenesisError } from '../node/core/errors.ts'
+import { parseUaitbc, MAX_AMOUNT } from '../node/core/amount.ts'
+import { addressFromPubkey, isAddress, addressBytesFromPubkey, toHexUpper, sha256, utf8Bytes } from '../node/core/crypto.ts'
+import { DEFAULT_PARAMS_JSON, type Params } from '../node/core/params.ts'
 
-export interface Params {
-  minFee: bigint
-  maxTxBytes: number
-  maxPromptBytes: number
-  maxResultBytes: number
-  defaultPricePerSecond: bigint
-  assignTimeoutS: number
-  jobTimeoutS: number
-  minMinerStake: bigint
-  /** Parts per million of stake lost when slashed. */
-  slashFractionPpm: number
-  unbondingBlocks: number
-  blockTimeMs: number
-  emptyBlockIntervalMs: number
-  maxBlockTxs: number
-  maxBlockBytes: number
-}
+export { DEFAULT_PARAMS_JSON, type Params }
 
 export interface GenesisValidator { address: string /* upper hex, 20 bytes */, pubKey: Uint8Array, power: number, name: string, accountAddress: string, stake: bigint }
 export interface GenesisMiner { address: string, models: string[], pricePerSecond: bigint, capacity: number, stake: bigint }
@@ -38,22 +25,6 @@ export interface Genesis {
 
 export type GenesisJSON = Record<string, any>
 
-export const DEFAULT_PARAMS_JSON = {
-  min_fee: '1000',
-  max_tx_bytes: 65536,
-  max_prompt_bytes: 16384,
-  max_result_bytes: 32768,
-  default_price_per_second: '20000',
-  assign_timeout_s: 60,
-  job_timeout_s: 60,
-  min_miner_stake: '100000000',
-  slash_fraction: '0.1',
-  unbonding_blocks: 100,
-  block_time_ms: 1000,
-  empty_block_interval_ms: 5000,
-  max_block_txs: 10000,
-  max_block_bytes: 8388608,
-}
 
 function fail (msg: string): never { throw new GenesisError(`genesis: ${msg}`) }
 
@@ -156,37 +127,3 @@ export function parseGenesis (json: GenesisJSON): Genesis {
   return { chainId, genesisTime, initialHeight, validators, accounts, miners, params, hash, json }
 }
 
-/** A genesis document in which `validators` validate and `accounts` are funded. */
-export function makeGenesisJSON (opts: {
-  chainId: string
-  genesisTime?: string
-  validators: Array<{ pubKey: Uint8Array, power?: number, name?: string, stake?: bigint }>
-  accounts?: Array<{ address: string, balance: bigint }>
-  miners?: GenesisMiner[]
-  params?: Partial<typeof DEFAULT_PARAMS_JSON>
-}): GenesisJSON {
-  return {
-    chain_id: opts.chainId,
-    genesis_time: opts.genesisTime ?? new Date().toISOString(),
-    initial_height: '1',
-    consensus_params: {
-      block: { max_bytes: String(opts.params?.max_block_bytes ?? DEFAULT_PARAMS_JSON.max_block_bytes), max_gas: '-1' },
-      evidence: { max_age_num_blocks: '100000', max_age_duration: '172800000000000', max_bytes: '1048576' },
-      validator: { pub_key_types: ['ed25519'] },
-      version: { app: '1' },
-    },
-    validators: opts.validators.map((v, i) => ({
-      address: toHexUpper(addressBytesFromPubkey(v.pubKey)),
-      pub_key: { type: 'tendermint/PubKeyEd25519', value: Buffer.from(v.pubKey).toString('base64') },
-      power: String(v.power ?? 10),
-      name: v.name ?? `validator-${i}`,
-      stake: (v.stake ?? 0n).toString(),
-    })),
-    app_hash: '',
-    app_state: {
-      accounts: (opts.accounts ?? []).map(a => ({ address: a.address, balance: a.balance.toString() })),
-      miners: (opts.miners ?? []).map(m => ({ address: m.address, models: m.models, price_per_second: m.pricePerSecond.toString(), capacity: m.capacity, stake: m.stake.toString() })),
-      params: { ...DEFAULT_PARAMS_JSON, ...(opts.params ?? {}) },
-    },
-  }
-}

@@ -1,0 +1,64 @@
+// The application side of consensus: ConsensusApp over the committed chain, the mempool and the
+// block executor. Proposals take their txs from the mempool; validation and block sync execute
+// blocks with the same executor; commits go to the chain in one atomic batch.
+import { BlockError } from '../core/errors.ts'
+import { createProposal, validateBlock, type BlockExecution } from '../core/executor.ts'
+import type { Block, Commit } from '../core/block.ts'
+import type { SigningKey } from '../core/crypto.ts'
+import type { ConsensusApp, ProposeRequest, ValidatedBlock } from '../consensus/app.ts'
+import type { Chain } from './chain.ts'
+import type { Mempool } from './mempool.ts'
+
+export class ChainApp implements ConsensusApp {
+  /** Executions of blocks this app validated or proposed, until they are committed or dropped. */
+  private readonly executions = new WeakMap<ValidatedBlock, BlockExecution>()
+  private readonly workListeners = new Set<() => void>()
+
+  constructor (private readonly chain: Chain, private readonly mempool: Mempool, private readonly signer: SigningKey | null) {
+    mempool.on('added', () => { for (const f of this.workListeners) f() })
+  }
+
+  get chainId (): string { return this.chain.chainId }
+  get initialHeight (): number { return this.chain.genesis.initialHeight }
+  get validators (): Chain['validators'] { return this.chain.validators }
+  get pacing (): ConsensusApp['pacing'] { return { blockTimeMs: this.chain.params.blockTimeMs, emptyBlockIntervalMs: this.chain.params.emptyBlockIntervalMs } }
+
+  height (): number { return this.chain.height }
+  lastBlockTime (): number { return this.chain.meta.lastBlockTime }
+  hasWork (): boolean { return this.mempool.size > 0 || this.chain.state.openJobs.size > 0 }
+  onWork (f: () => void): void { this.workListeners.add(f) }
+  offWork (f: () => void): void { this.workListeners.delete(f) }
+
+  propose (req: ProposeRequest): ValidatedBlock {
+    if (this.signer === null) throw new Error('this node has no validator key: it cannot propose')
+    const p = this.chain.params
+    const { block, exec } = createProposal(this.chain.view(), { signer: this.signer, time: req.time, lastCommit: req.lastCommit, txs: this.mempool.list(p.maxBlockTxs), evidence: req.evidence })
+    return this.remember({ block, error: null }, exec)
+  }
+
+  validate (block: Block, opts: { lastCommitVerified?: boolean } = {}): ValidatedBlock {
+    try {
+      const exec = validateBlock(this.chain.view(), block, { lastCommitVerified: opts.lastCommitVerified, knownTx: h => this.mempool.get(h) })
+      return this.remember({ block, error: null }, exec)
+    } catch (e) {
+      if (e instanceof BlockError) return { block, error: e.message }
+      throw e
+    }
+  }
+
+  async commit (v: ValidatedBlock, commit: Commit, opts: { sync?: boolean } = {}): Promise<void> {
+    const exec = this.executions.get(v)
+    if (v.error !== null || exec === undefined) throw new Error('commit of a block that was not validated here')
+    await this.chain.commitBlock(v.block, commit, exec, opts)
+  }
+
+  async blockBytes (height: number): Promise<Uint8Array | undefined> { return await this.chain.store.getBlockBytes(height) }
+  async commitBytes (height: number): Promise<Uint8Array | undefined> { return await this.chain.store.getCommitBytes(height) }
+
+  async commitAt (height: number): Promise<Commit | undefined> { return await this.chain.store.getCommit(height) }
+
+  private remember (v: ValidatedBlock, exec: BlockExecution): ValidatedBlock {
+    this.executions.set(v, exec)
+    return v
+  }
+}

@@ -1,0 +1,71 @@
+// Transaction gossip (CometBFT's mempool reactor): txs that clients sent to this node go to peers
+// in batches (one message per few milliseconds rather than one per tx: per-message costs of
+// gossipsub dominate otherwise); batches from peers go through the mempool's checks. A tx that
+// can never be valid (malformed, bad signature, a failed static check) counts against the peer
+// that sent it; one that fails on state (a nonce race, a full mempool) does not.
+import { unpack, pack } from '../core/codec.ts'
+import { TxError } from '../core/errors.ts'
+import type { Tx } from '../core/tx.ts'
+import type { ConsensusNetwork, Verdict } from '../consensus/network.ts'
+import type { Mempool } from './mempool.ts'
+import type { Logger } from '../logger.ts'
+
+export const TX_BATCH_MAX = 2000
+const TX_BATCH_BYTES = 1024 * 1024
+const TX_BATCH_MS = 5
+
+type TxNetwork = Pick<ConsensusNetwork, 'publish' | 'onGossip'>
+
+export class TxGossip {
+  private batch: Uint8Array[] = []
+  private batchBytes = 0
+  private flushTimer: NodeJS.Timeout | null = null
+  private readonly onAdded = (tx: Tx, source: 'rpc' | 'p2p'): void => { if (source === 'rpc') this.queue(tx.bytes) }
+
+  constructor (private readonly net: TxNetwork, private readonly mempool: Mempool, private readonly log: Logger) {}
+
+  start (): void {
+    this.net.onGossip('txs', data => this.onGossip(data))
+    this.mempool.on('added', this.onAdded)
+  }
+
+  stop (): void {
+    this.mempool.off('added', this.onAdded)
+    this.flush()
+  }
+
+  private queue (bytes: Uint8Array): void {
+    this.batch.push(bytes)
+    this.batchBytes += bytes.length
+    if (this.batch.length >= TX_BATCH_MAX || this.batchBytes >= TX_BATCH_BYTES) this.flush()
+    else if (this.flushTimer === null) this.flushTimer = setTimeout(() => this.flush(), TX_BATCH_MS)
+  }
+
+  private flush (): void {
+    if (this.flushTimer !== null) { clearTimeout(this.flushTimer); this.flushTimer = null }
+    if (this.batch.length === 0) return
+    const msg = pack(this.batch)
+    this.batch = []
+    this.batchBytes = 0
+    void this.net.publish('txs', msg).catch(e => this.log.debug({ err: e }, 'publish txs failed'))
+  }
+
+  /** A batch of txs from a peer. */
+  onGossip (data: Uint8Array): Verdict {
+    let list: unknown
+    try { list = unpack(data) } catch { return 'reject' }
+    if (!Array.isArray(list) || list.length === 0 || list.length > TX_BATCH_MAX || !list.every(b => b instanceof Uint8Array)) return 'reject'
+    let bad = false
+    let added = 0
+    for (const b of list as Uint8Array[]) {
+      try {
+        this.mempool.add(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), 'p2p')
+        added++
+      } catch (e) {
+        if (!(e instanceof TxError)) continue
+        if (e.permanent) bad = true
+      }
+    }
+    return bad ? 'reject' : added > 0 ? 'accept' : 'ignore'
+  }
+}

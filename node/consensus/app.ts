@@ -1,0 +1,49 @@
+// What consensus needs of the application, and nothing more (CometBFT's ABCI seam): consensus
+// orders opaque blocks; the application builds them, validates them and commits them. The engine
+// never sees a transaction's meaning, a job or a database key.
+import type { Block, Commit, Validator } from '../core/block.ts'
+
+/** A block with the application's verdict; the application keeps what it needs to commit it. */
+export interface ValidatedBlock {
+  readonly block: Block
+  /** null when the block is valid; otherwise why not. */
+  readonly error: string | null
+}
+
+export interface ProposeRequest {
+  /** Block time, ms since the epoch. */
+  time: number
+  /** The commit of the last block (null at the first block). */
+  lastCommit: Commit | null
+  /** Duplicate-vote evidence to include (the application keeps only what is valid and new). */
+  evidence: Uint8Array[]
+}
+
+export interface ConsensusApp {
+  readonly chainId: string
+  readonly initialHeight: number
+  /** The validator set (fixed for now). */
+  readonly validators: readonly Validator[]
+  /** Pacing: a block at least every blockTimeMs while there is work, every emptyBlockIntervalMs otherwise. */
+  readonly pacing: { blockTimeMs: number, emptyBlockIntervalMs: number }
+  /** The last committed height (initialHeight - 1 before the first block). */
+  height: () => number
+  /** Time of the last committed block (the genesis time before the first). */
+  lastBlockTime: () => number
+  /** Whether a block is needed soon (transactions waiting, or state that time must advance). */
+  hasWork: () => boolean
+  /** Calls f whenever new work arrives (so that an idle height can start early). */
+  onWork: (f: () => void) => void
+  offWork: (f: () => void) => void
+  /** Builds the next block. */
+  propose: (req: ProposeRequest) => ValidatedBlock
+  /** Checks a block for the next height by executing it. `lastCommitVerified`: its last_commit was checked already. */
+  validate: (block: Block, opts?: { lastCommitVerified?: boolean }) => ValidatedBlock
+  /** Commits a valid block with the commit that decided it; `sync: false` lets a batch of synced blocks share one fsync. */
+  commit: (v: ValidatedBlock, commit: Commit, opts?: { sync?: boolean }) => Promise<void>
+  /** Stored blocks and commits, as bytes, for block sync. */
+  blockBytes: (height: number) => Promise<Uint8Array | undefined>
+  commitBytes: (height: number) => Promise<Uint8Array | undefined>
+  /** The stored commit of a height. */
+  commitAt: (height: number) => Promise<Commit | undefined>
+}

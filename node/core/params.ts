@@ -1,0 +1,38 @@
+// The chain's parameters (set in the genesis, app_state.params): fees, size limits, timeouts,
+// stakes, slashing, block pacing. Amounts are uaitbc; fractions are parts per million.
+
+export interface Params {
+  minFee: bigint
+  maxTxBytes: number
+  maxPromptBytes: number
+  maxResultBytes: number
+  defaultPricePerSecond: bigint
+  assignTimeoutS: number
+  jobTimeoutS: number
+  minMinerStake: bigint
+  /** Parts per million of stake lost when slashed. */
+  slashFractionPpm: number
+  unbondingBlocks: number
+  blockTimeMs: number
+  emptyBlockIntervalMs: number
+  maxBlockTxs: number
+  maxBlockBytes: number
+}
+
+/** The params of a new genesis, as they appear in its JSON (amounts as uaitbc strings). */
+export const DEFAULT_PARAMS_JSON = {
+  min_fee: '1000',
+  max_tx_bytes: 65536,
+  max_prompt_bytes: 16384,
+  max_result_bytes: 32768,
+  default_price_per_second: '20000',
+  assign_timeout_s: 60,
+  job_timeout_s: 60,
+  min_miner_stake: '100000000',
+  slash_fraction: '0.1',
+  unbonding_blocks: 100,
+  block_time_ms: 1000,
+  empty_block_interval_ms: 5000,
+  max_block_txs: 10000,
+  max_block_bytes: 8388608,
+}

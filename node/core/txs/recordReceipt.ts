@@ -1,0 +1,79 @@
+// record_receipt: the assigned miner settles its job, completed (paid for the time it used,
+// capped by the chain's own clock and by max_fee; the rest refunded) or failed (full refund).
+import { asArr, asBin, asJobId, asSmall, asStr, opt } from '../fields.ts'
+import { ev } from '../events.ts'
+import { TxError } from '../errors.ts'
+import { receiptIdFromTxHash } from '../ids.ts'
+import { sha256, toHex, utf8Bytes } from '../crypto.ts'
+import { isOpen, REPUTATION_COMPLETED, REPUTATION_MAX } from '../state.ts'
+import { byteLen, credit, getJob, getMiner, type TxTypeDef } from './txType.ts'
+
+export interface ReceiptMetrics { computeMs: number, promptTokens: number, completionTokens: number }
+export interface RecordReceiptBody { type: 'record_receipt', jobId: string, status: 'completed' | 'failed', result: string, resultHash: Uint8Array, metrics: ReceiptMetrics, error: string | null }
+
+export const MAX_ERROR_BYTES = 4096
+
+export const recordReceipt: TxTypeDef<'record_receipt', RecordReceiptBody> = {
+  type: 'record_receipt',
+  description: "settles an assigned job with its result: completed pays the miner for the time used (at most max_fee) and refunds the rest; failed refunds everything",
+  signer: 'the assigned miner',
+  decode (v) {
+    const b = asArr(v, 6, 'body')
+    const status = asStr(b[1], 'status')
+    if (status !== 'completed' && status !== 'failed') throw new TxError('INVALID_FIELD', `status must be "completed" or "failed", got "${status.slice(0, 40)}"`)
+    const m = asArr(b[4], 3, 'metrics')
+    return {
+      type: 'record_receipt',
+      jobId: asJobId(b[0], 'job_id'),
+      status,
+      result: asStr(b[2], 'result'),
+      resultHash: asBin(b[3], 32, 'result_hash'),
+      metrics: { computeMs: asSmall(m[0], 'compute_ms'), promptTokens: asSmall(m[1], 'prompt_tokens'), completionTokens: asSmall(m[2], 'completion_tokens') },
+      error: opt(b[5], x => asStr(x, 'error')),
+    }
+  },
+  encode: b => [b.jobId, b.status, b.result, b.resultHash, [b.metrics.computeMs, b.metrics.promptTokens, b.metrics.completionTokens], b.error],
+  checkStatic (b, params) {
+    if (byteLen(b.result) > params.maxResultBytes) throw new TxError('RESULT_TOO_LARGE', `result is ${byteLen(b.result)} bytes, max_result_bytes is ${params.maxResultBytes}`)
+    if (toHex(sha256(utf8Bytes(b.result))) !== toHex(b.resultHash)) throw new TxError('RESULT_HASH_MISMATCH', 'result_hash is not the sha256 of result')
+    if (b.error !== null && byteLen(b.error) > MAX_ERROR_BYTES) throw new TxError('INVALID_FIELD', `error is longer than ${MAX_ERROR_BYTES} bytes`)
+    if (b.status === 'completed' && b.error !== null) throw new TxError('INVALID_FIELD', 'a completed receipt carries no error')
+  },
+  apply ({ st, tx, body: b, ctx, events }) {
+    const j = getJob(st, b.jobId)
+    if (!isOpen(j.status)) throw new TxError('JOB_ALREADY_SETTLED', `job ${j.id} is already ${j.status}`)
+    if (j.status !== 'assigned') throw new TxError('NOT_ASSIGNED_MINER', `job ${j.id} is not assigned to any miner yet`)
+    if (j.miner !== tx.sender) throw new TxError('NOT_ASSIGNED_MINER', `job ${j.id} is assigned to ${j.miner}, not ${tx.sender}`)
+    const m = getMiner(st, tx.sender)
+    let paid = 0n
+    if (b.status === 'completed') {
+      const chainMs = Math.max(0, ctx.time - (j.assignedTime ?? ctx.time))
+      const billedMs = BigInt(Math.min(b.metrics.computeMs, chainMs))
+      paid = billedMs * (j.pricePerSecond ?? 0n) / 1000n
+      if (paid > j.maxFee) paid = j.maxFee
+    }
+    const refund = j.maxFee - paid
+    const receiptId = receiptIdFromTxHash(tx.hash)
+    events.push(ev('record_receipt', { receipt_id: receiptId, job_id: j.id, miner: tx.sender, client: j.client, status: b.status, paid, refund }))
+    return {
+      delta: paid,
+      apply: () => {
+        st.setJob({
+          ...j, status: b.status, receiptId, settleTxHash: tx.hash, result: b.result, resultHash: toHex(b.resultHash), metrics: { ...b.metrics }, error: b.error,
+          paid, refund, settledHeight: ctx.height, settledTime: ctx.time,
+        })
+        const completed = b.status === 'completed'
+        st.setMiner({
+          ...m,
+          activeJobs: m.activeJobs - 1,
+          jobsCompleted: m.jobsCompleted + (completed ? 1 : 0),
+          jobsFailed: m.jobsFailed + (completed ? 0 : 1),
+          earned: m.earned + paid,
+          reputation: completed ? Math.min(REPUTATION_MAX, m.reputation + REPUTATION_COMPLETED) : m.reputation,
+        })
+        st.addTotal('escrow', -j.maxFee)
+        if (refund > 0n) credit(st, j.client, refund)
+      },
+    }
+  },
+}
