@@ -1,4 +1,4 @@
-// `aitbc devnet` (SPEC 8): the whole system on one machine, in the foreground. Genesis,
+// `aitbc devnet`: the whole system on one machine, in the foreground. Genesis,
 // validators, a coordinator (when this build has one), miners registered and staked, dev-ollama
 // only when nothing answers on the Ollama URL, the funded client key made the keyring default.
 // Writes .devnet/devnet.json whenever a process starts or stops; Ctrl-C stops every child.

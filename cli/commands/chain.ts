@@ -3,12 +3,15 @@
 import type { Command } from 'commander'
 import { clientOptions, type CliContext, type ClientOpts } from '../context.ts'
 import { CliError, printJSON, printLines, table } from '../output.ts'
+import { TX_TYPES, txTypeDef } from '../../node/core/txs/registry.ts'
 
 export function registerChainCommands (program: Command, ctx: CliContext): void {
   clientOptions(program.command('block [height]').description('show a block (default: the latest)'))
     .action(async (height: string | undefined, o: ClientOpts) => { await showBlock(ctx, height, o) })
   clientOptions(program.command('tx <hash>').description('show a committed transaction'))
     .action(async (hash: string, o: ClientOpts) => { await showTx(ctx, hash, o) })
+  program.command('tx-types').description('list the transaction types: what each does and who signs it').option('--json', 'machine output')
+    .action((o: { json?: boolean }) => { showTxTypes(o) })
   clientOptions(program.command('validators').description('the validator set'))
     .action(async (o: ClientOpts) => { await showValidators(ctx, o) })
 }
@@ -29,6 +32,12 @@ async function showTx (ctx: CliContext, hash: string, o: ClientOpts): Promise<vo
   const { decodeTx, txToJSON } = await import('../../node/core/tx.ts')
   const tx = txToJSON(decodeTx(new Uint8Array(Buffer.from(r.tx, 'base64')), { verify: false }))
   printLines([`Hash: ${r.hash}`, `Height: ${r.height}`, `Index: ${r.index}`, `Code: ${r.tx_result.code}`, `Type: ${String(tx.type)}`, `Sender: ${String(tx.sender)}`, `Body: ${JSON.stringify(tx.body)}`])
+}
+
+function showTxTypes (o: { json?: boolean }): void {
+  const types = TX_TYPES.map(t => { const d = txTypeDef(t); return { type: t, signer: d.signer, description: d.description } })
+  if (o.json === true) { printJSON(types); return }
+  printLines([table(types, ['type', 'signer', 'description'])])
 }
 
 async function showValidators (ctx: CliContext, o: ClientOpts): Promise<void> {

@@ -6,7 +6,7 @@ import type { CliContext } from '../context.ts'
 import { printLines } from '../output.ts'
 import { parseAitbc } from '../../node/core/amount.ts'
 import { parseGenesis, type GenesisJSON } from '../../genesis/genesis.ts'
-import { makeGenesisJSON } from '../../genesis/build.ts'
+import { makeGenesisJSON, withFundedAccount, withValidator } from '../../genesis/build.ts'
 import { homePaths, readKeyFile } from '../../node/config.ts'
 
 interface NewGenesisOpts { chainId: string, validator: string[], out: string, blockTime?: number }
@@ -49,24 +49,17 @@ function newGenesis (o: NewGenesisOpts): void {
 
 /** Adds AMOUNT to the account's genesis balance, creating the account when it has none. */
 function addGenesisAccount (ctx: CliContext, file: string, account: string, amount: string): void {
-  const g = readGenesisFile(file)
   const address = ctx.keyring().resolveAddress(account)
-  const value = parseAitbc(amount)
-  const accounts: Array<{ address: string, balance: string }> = g.app_state.accounts ?? []
-  const existing = accounts.find(a => a.address === address)
-  if (existing !== undefined) existing.balance = (BigInt(existing.balance) + value).toString(); else accounts.push({ address, balance: value.toString() })
-  g.app_state.accounts = accounts
+  const g = withFundedAccount(readGenesisFile(file), address, parseAitbc(amount))
   parseGenesis(g)
   writeGenesisFile(file, g)
   printLines([`Funded ${address} with ${amount} AITBC in ${file}`])
 }
 
 function addGenesisValidator (file: string, home: string, power: number): void {
-  const g = readGenesisFile(file)
   const key = readKeyFile(homePaths(home).privKey)
-  const extra = makeGenesisJSON({ chainId: g.chain_id, validators: [{ pubKey: key.publicKey, power, name: `validator-${g.validators.length}` }] })
-  g.validators.push(extra.validators[0])
+  const g = withValidator(readGenesisFile(file), { pubKey: key.publicKey, power })
   parseGenesis(g)
   writeGenesisFile(file, g)
-  printLines([`Added validator ${extra.validators[0].address} to ${file}`])
+  printLines([`Added validator ${g.validators[g.validators.length - 1].address} to ${file}`])
 }

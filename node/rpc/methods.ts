@@ -1,4 +1,4 @@
-// The RPC methods (SPEC 6). Handlers see only a narrow environment, as CometBFT's rpc/core.
+// The RPC methods (docs/protocol.md section 7). Handlers see only a narrow environment, as CometBFT's rpc/core.
 import { Buffer } from 'node:buffer'
 import type { Chain, CommittedBlock } from '../chain/chain.ts'
 import { txEventMap } from '../chain/chain.ts'

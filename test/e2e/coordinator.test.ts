@@ -1,4 +1,4 @@
-// The coordinator (SPEC 7, issue 5) against a real node process, a miner and dev-ollama: the REST
+// The coordinator (its REST API) against a real node process, a miner and dev-ollama: the REST
 // endpoints and their 4xx answers, POST /v1/jobs relaying, cursors, the job WebSocket, API keys
 // with a rate limit, a restart that resumes without indexing a block twice, a rebuild, and the
 // consistency check: after jobs of every outcome and a SIGKILL of the coordinator mid-run, every

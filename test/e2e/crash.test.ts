@@ -1,4 +1,4 @@
-// Crash safety on a real node process (SPEC 5, Storage): transactions stream in from several
+// Crash safety on a real node process (one atomic batch per block): transactions stream in from several
 // senders while the node is killed with SIGKILL at different moments (right after a commit was
 // answered, while the mempool waits for the next block, right after the validator persisted its
 // proposal or its precommit signature, as LevelDB appends a block's batch to its log, and while the

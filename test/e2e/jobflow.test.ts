@@ -252,7 +252,7 @@ describe('e2e: the job flow with real node, miner and dev-ollama processes', fun
     return Number((await node.client.call('tx_search', { query, per_page: '100' })).total_count)
   }
 
-  /** The settlement rule of SPEC 4, from the chain's own block times. */
+  /** The settlement rule, from the chain's own block times. */
   async function expectedPaid (job: any): Promise<bigint> {
     if (job.status !== 'completed') return 0n
     const assignedMs = await blockMs(job.assigned_height)
@@ -557,7 +557,7 @@ describe('e2e: the job flow with real node, miner and dev-ollama processes', fun
     expect(after.miner.erin.listing.active_jobs).to.equal(0)
   })
 
-  it('aitbc submit inference --wait prints only the final lines of SPEC 2 when stdout is not a terminal', async () => {
+  it('aitbc submit inference --wait prints only the final summary lines when stdout is not a terminal', async () => {
     const ollama = await startOllama()
     await startMiner('bob', ollama.url)
     const before = await snapshot()
@@ -570,7 +570,7 @@ describe('e2e: the job flow with real node, miner and dev-ollama processes', fun
     const paid = await expectedPaid(job)
     const after = await snapshot()
     await checkSettlement(before, after, [job], 'alice', 1)
-    // SPEC 2's final lines and nothing else (checked last: the chain's side above is independent of it).
+    // The final summary lines and nothing else (checked last: the chain's side above is independent of it).
     expect(r.stderr).to.not.match(/pending|assigned|→/) // no progress off a terminal
     const secs = ((Date.parse(job.completed_at!) - Date.parse(job.submitted_at)) / 1000).toFixed(1)
     expect(r.stdout).to.equal([

@@ -126,7 +126,7 @@ describe('e2e: bad input to the JSON-RPC server of a real node', function () {
     await expectUnchanged(before, hash)
   }
 
-  /** A tx from hand-made msgpack pieces: the six elements' bytes, signed as SPEC 4 says. */
+  /** A tx from hand-made msgpack pieces: the six elements' bytes, signed as the wire format says. */
   function rawTx (key: SigningKey, parts: { chainId?: Uint8Array, type?: Uint8Array, nonce: number, fee?: Uint8Array, body: Uint8Array }): Uint8Array {
     const elements = concatBytes(
       parts.chainId ?? pack(CHAIN_ID),

@@ -1,4 +1,4 @@
-// Property test of the supply invariant (SPEC 4): random blocks of random transactions of every
+// Property test of the supply invariant (docs/protocol.md section 3): random blocks of random transactions of every
 // type from a handful of keys, valid and invalid, with random time steps that sometimes pass the
 // timeouts. After every block: supply holds, the totals equal sums recomputed from the records,
 // capacity is respected, and a settled job never changes again.

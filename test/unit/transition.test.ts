@@ -1,4 +1,4 @@
-// Table-driven tests of the state transition (SPEC 4): every tx type, the job lifecycle,
+// Table-driven tests of the state transition (docs/protocol.md section 3): every tx type, the job lifecycle,
 // settlement, expiry, the miner draw and block execution. Every rejection asserts the TxError
 // code and that nothing changed, both in an overlay and as a block through executeBlock.
 import { expect } from 'chai'
@@ -491,7 +491,7 @@ describe('transition: record_receipt settlement', () => {
   ]
   for (const c of cases) {
     it(`completed: ${c.name}: paid ${c.paid}`, () => {
-      expect(c.paid).to.equal(minBig(c.maxFee, BigInt(Math.min(c.computeMs, c.dt)) * c.price / 1000n)) // the table agrees with SPEC's formula
+      expect(c.paid).to.equal(minBig(c.maxFee, BigInt(Math.min(c.computeMs, c.dt)) * c.price / 1000n)) // the table agrees with the settlement formula
       const sim = mkSim({ miners: [{ key: M1, models: ['llama3'], pricePerSecond: c.price, capacity: 1, stake: 200n * AITBC }] })
       const { id } = assignedJob(sim, ALICE, c.maxFee)
       const assignTime = sim.time
