@@ -1,4 +1,4 @@
-// The REST API on 8000 (SPEC 7), the job WebSocket (/v1/ws), /health, /metrics and the block
+// The REST API on 8000, the job WebSocket (/v1/ws), /health, /metrics and the block
 // explorer's static files. Reads come from the index; POST /v1/jobs relays to the node.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import websocket from '@fastify/websocket'
@@ -9,14 +9,12 @@ import { fileURLToPath } from 'node:url'
 import { decodeTx, jobIdFromTxHash } from '../node/core/tx.ts'
 import { TxError } from '../node/core/errors.ts'
 import { addressFromBytes, fromHex } from '../node/core/crypto.ts'
-import { RpcClientError, RpcNetworkError } from '../node/rpc/client.ts'
-import type { Logger } from '../node/logger.ts'
+import { RpcClientError, RpcNetworkError, type BroadcastTxResult, type Logger, type NodeClient, type ValidatorsResult } from '../node/client.ts'
 import {
   ApiError, parseAddress, parseHash, parseHeight, parseJobId, parseLimit, parseStatus, decodeCursor, type IndexReader,
 } from './indexReader.ts'
 import type { Indexer } from './indexer.ts'
 import type { Refresher } from './refresher.ts'
-import type { NodeSource } from './nodeSource.ts'
 import type { CoordinatorMetrics } from './metrics.ts'
 import type { JobFeed } from './jobFeed.ts'
 import { RateLimiter } from './rateLimiter.ts'
@@ -43,7 +41,7 @@ export interface ApiModules {
   reader: IndexReader
   indexer: Indexer
   refresher: Refresher
-  source: NodeSource
+  client: Pick<NodeClient, 'url' | 'call'>
   feed: JobFeed
   metrics: CoordinatorMetrics
   logger: Logger
@@ -110,7 +108,7 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
     return await reply.code(ok ? 200 : 503).send({
       status: !ok ? 'degraded' : s.catching_up ? 'catching_up' : 'ok',
       node: s.node_reachable ? 'reachable' : 'unreachable',
-      node_url: m.source.url,
+      node_url: m.client.url,
       chain_id: s.chain_id,
       indexed_height: s.indexed_height,
       node_height: s.node_height,
@@ -128,9 +126,9 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
   // ---- jobs ----
 
   app.post('/v1/jobs', { preHandler: requireKey }, async (req, reply) => {
-    const body = req.body as any
+    const body: unknown = req.body
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'BAD_REQUEST', 'the body must be a JSON object {"tx": "<base64 signed submit_job>"}')
-    const b64 = body.tx
+    const b64 = (body as { tx?: unknown }).tx
     if (typeof b64 !== 'string' || b64.length === 0 || b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new ApiError(400, 'BAD_REQUEST', '"tx" must be the signed submit_job transaction as standard base64')
     let tx
     try {
@@ -140,9 +138,9 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
       throw e
     }
     if (tx.type !== 'submit_job') throw new ApiError(400, 'NOT_SUBMIT_JOB', `this endpoint relays submit_job transactions; this one is ${tx.type}`)
-    let r: { code: number, log: string, hash: string }
+    let r: BroadcastTxResult
     try {
-      r = await m.source.call('broadcast_tx_sync', { tx: b64 })
+      r = await m.client.call('broadcast_tx_sync', { tx: b64 })
     } catch (e) {
       if (e instanceof RpcNetworkError) { m.metrics.nodeErrors.inc({ op: 'broadcast' }); throw new ApiError(502, 'NODE_UNREACHABLE', e.message) }
       if (e instanceof RpcClientError) throw new ApiError(400, 'TX_REFUSED', `the node refused the transaction: ${e.message}`)
@@ -161,8 +159,8 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
     return await reply.code(202).send({ job_id: jobId, status: 'pending', submitted_at: submittedAt, tx_hash: tx.hash })
   })
 
-  app.get('/v1/jobs/:id', async (req) => {
-    const id = parseJobId((req.params as any).id)
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => {
+    const id = parseJobId(req.params.id)
     const j = await m.reader.job(id)
     if (j !== undefined) return j
     const r = relayed.get(id)
@@ -181,7 +179,7 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
     })
   })
 
-  app.get('/v1/receipts/:id', async (req) => await m.reader.receipt(String((req.params as any).id)))
+  app.get<{ Params: { id: string } }>('/v1/receipts/:id', async (req) => await m.reader.receipt(String(req.params.id)))
 
   // ---- miners, accounts, validators ----
 
@@ -192,20 +190,20 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
     return { miners, total: miners.length }
   })
 
-  app.get('/v1/miners/:address', async (req) => {
-    const a = parseAddress((req.params as any).address)
+  app.get<{ Params: { address: string } }>('/v1/miners/:address', async (req) => {
+    const a = parseAddress(req.params.address)
     const v = await m.reader.miner(a)
     if (v === undefined) throw new ApiError(404, 'NOT_FOUND', `${a} is not a registered miner`)
     return v
   })
 
-  app.get('/v1/accounts/:address', async (req) => await m.reader.account(parseAddress((req.params as any).address)))
+  app.get<{ Params: { address: string } }>('/v1/accounts/:address', async (req) => await m.reader.account(parseAddress(req.params.address)))
 
   app.get('/v1/validators', async () => {
     if (validatorsCache !== null && Date.now() - validatorsCache.at < 5000) return validatorsCache.value
-    let r: any
+    let r: ValidatorsResult
     try {
-      r = await m.source.call('validators', { per_page: '100' })
+      r = await m.client.call('validators', { per_page: '100' })
     } catch (e) {
       if (e instanceof RpcNetworkError) throw new ApiError(502, 'NODE_UNREACHABLE', e.message)
       throw e
@@ -213,7 +211,7 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
     const value = {
       block_height: r.block_height,
       total: Number(r.total),
-      validators: (r.validators as any[]).map(v => ({ address: v.address, account: addressFromBytes(fromHex(v.address)), name: v.name ?? null, voting_power: v.voting_power, pub_key: v.pub_key?.value ?? null })),
+      validators: r.validators.map(v => ({ address: v.address, account: addressFromBytes(fromHex(v.address)), name: v.name ?? null, voting_power: v.voting_power, pub_key: v.pub_key?.value ?? null })),
     }
     validatorsCache = { at: Date.now(), value }
     return value
@@ -226,8 +224,8 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
     return await m.reader.blocks({ limit: parseLimit(q.limit), cursor: decodeCursor('block', q.cursor) })
   })
 
-  app.get('/v1/blocks/:height', async (req) => {
-    const raw = String((req.params as any).height)
+  app.get<{ Params: { height: string } }>('/v1/blocks/:height', async (req) => {
+    const raw = String(req.params.height)
     const h = /^[0-9a-fA-F]{64}$/.test(raw) ? await m.reader.blockHeightByHash(raw.toUpperCase()) : parseHeight(raw)
     const b = h === undefined ? undefined : await m.reader.block(h)
     if (b === undefined) throw new ApiError(404, 'NOT_FOUND', `no block ${raw.slice(0, 80)} in the index (indexed up to height ${m.indexer.indexedHeight})`)
@@ -243,8 +241,8 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
     })
   })
 
-  app.get('/v1/txs/:hash', async (req) => {
-    const hash = parseHash((req.params as any).hash)
+  app.get<{ Params: { hash: string } }>('/v1/txs/:hash', async (req) => {
+    const hash = parseHash(req.params.hash)
     const t = await m.reader.tx(hash)
     if (t === undefined) throw new ApiError(404, 'NOT_FOUND', `tx ${hash} not found in the index`)
     return t

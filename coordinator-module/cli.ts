@@ -1,10 +1,10 @@
-// `aitbc coordinator start` and `aitbc coordinator rebuild` (SPEC 2 and 7). cli/main.ts calls
+// `aitbc coordinator start` and `aitbc coordinator rebuild`. cli/main.ts calls
 // addCoordinatorCommands(program) once.
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { intArg } from '../cli/args.ts'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createLogger } from '../node/logger.ts'
+import { createLogger } from '../node/client.ts'
 import { DEFAULT_COORDINATOR_HOST, DEFAULT_COORDINATOR_PORT, DEFAULT_RATE_LIMIT_PER_MINUTE } from './coordinator.ts'
 
 const DEFAULT_NODE = 'http://127.0.0.1:8006'

@@ -1,16 +1,21 @@
 // The coordinator's composition root: the one place that builds and wires the store, the node
-// source, the indexer, the refresher, the job feed and the HTTP API (SPEC 7, issue 5).
+// client and block source, the index writer, the indexer, the refresher, the job feed and the
+// HTTP API.
 import { mkdirSync } from 'node:fs'
-import type { Logger } from '../node/logger.ts'
+import { NodeClient, type Logger } from '../node/client.ts'
 import { CoordinatorStore } from './store.ts'
 import { NodeSource } from './nodeSource.ts'
 import { createCoordinatorMetrics, type CoordinatorMetrics } from './metrics.ts'
 import { Refresher } from './refresher.ts'
+import { IndexWriter } from './indexWriter.ts'
 import { Indexer, type IndexerStatus } from './indexer.ts'
 import { IndexReader } from './indexReader.ts'
-import { JobFeed, type JobUpdate } from './jobFeed.ts'
+import { JobFeed } from './jobFeed.ts'
 import { createApi } from './api.ts'
 import { jobView, type JobRecord } from './jobRecord.ts'
+
+/** Per-request deadline of the coordinator's calls to its node; no retries (the loops retry). */
+const NODE_TIMEOUT_MS = 30_000
 
 export const DEFAULT_COORDINATOR_HOST = '127.0.0.1'
 export const DEFAULT_COORDINATOR_PORT = 8000
@@ -42,26 +47,28 @@ export interface RunningCoordinator {
   stop: () => Promise<void>
 }
 
-interface Parts { store: CoordinatorStore, source: NodeSource, metrics: CoordinatorMetrics, refresher: Refresher, indexer: Indexer }
+interface Parts { store: CoordinatorStore, client: NodeClient, metrics: CoordinatorMetrics, refresher: Refresher, indexer: Indexer }
 
 async function build (o: { nodeUrl: string, dataDir: string, logger: Logger, pollMs?: number, defaultMetrics?: boolean }): Promise<Parts> {
   mkdirSync(o.dataDir, { recursive: true })
   const store = await CoordinatorStore.open(o.dataDir)
-  const source = new NodeSource(o.nodeUrl)
+  const client = new NodeClient(o.nodeUrl, { retries: 0, timeoutMs: NODE_TIMEOUT_MS })
+  const source = new NodeSource({}, { client })
   const metrics = createCoordinatorMetrics({ defaultMetrics: o.defaultMetrics })
-  const refresher = new Refresher({}, { store, source, metrics, logger: o.logger })
-  const indexer = new Indexer({ pollMs: o.pollMs }, { store, source, refresher, metrics, logger: o.logger })
-  return { store, source, metrics, refresher, indexer }
+  const refresher = new Refresher({}, { store, client, metrics, logger: o.logger })
+  const writer = new IndexWriter({ store, refresher })
+  const indexer = new Indexer({ pollMs: o.pollMs }, { client, source, writer, metrics, logger: o.logger })
+  return { store, client, metrics, refresher, indexer }
 }
 
 export async function startCoordinator (o: CoordinatorOptions): Promise<RunningCoordinator> {
-  const { store, source, metrics, refresher, indexer } = await build(o)
-  const reader = new IndexReader(store, indexer)
-  const feed = new JobFeed({ metrics, logger: o.logger, snapshot: async (id) => await reader.job(id) as JobUpdate | undefined })
-  indexer.on('job', (j: JobRecord) => feed.publish(jobView(j) as JobUpdate))
+  const { store, client, metrics, refresher, indexer } = await build(o)
+  const reader = new IndexReader({ store, indexer })
+  const feed = new JobFeed({ metrics, logger: o.logger, snapshot: async (id) => await reader.job(id) })
+  indexer.on('job', (j: JobRecord) => feed.publish(jobView(j)))
   const app = createApi(
     { apiKeys: o.apiKeys ?? [], rateLimitPerMinute: o.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE },
-    { reader, indexer, refresher, source, feed, metrics, logger: o.logger },
+    { reader, indexer, refresher, client, feed, metrics, logger: o.logger },
   )
   let stopped = false
   const stopAll = async (): Promise<void> => {
@@ -95,9 +102,9 @@ export interface RebuildSummary { height: number, txs: number, jobs: number, sec
 /** Wipes the index at dataDir and indexes the node's chain again from its first block. */
 export async function rebuildIndex (o: { nodeUrl: string, dataDir: string, logger: Logger }): Promise<RebuildSummary> {
   const started = Date.now()
-  const { store, source, refresher, indexer } = await build(o)
+  const { store, client, refresher, indexer } = await build(o)
   try {
-    await source.latestHeight() // a clear error before anything is wiped when the node is down
+    await client.latestHeight() // a clear error before anything is wiped when the node is down
     await store.clear()
     await refresher.load()
     await indexer.start()

@@ -4,12 +4,14 @@ import { Buffer } from 'node:buffer'
 import { formatAitbc } from '../node/core/amount.ts'
 import { isAddress } from '../node/core/crypto.ts'
 import { JOB_ID_RE, RECEIPT_ID_RE } from '../node/core/tx.ts'
-import type { JobStatus } from '../node/core/state.ts'
+import { JOB_STATUSES } from '../node/core/state.ts'
 import type { TxErrorCode } from '../node/core/errors.ts'
+import type { AccountJSON, JobJSON, JobStatusName, MinerJSON, ReceiptJSON } from '../node/client.ts'
 import { KEY, pad } from './keys.ts'
 import type { CoordinatorStore } from './store.ts'
-import { jobView, receiptView, NODE_JOB_FIELDS, type JobRecord } from './jobRecord.ts'
-import type { BlockRecord, TxRecord, Indexer } from './indexer.ts'
+import { jobView, receiptView, withNodeRecord, type JobRecord, type JobView } from './jobRecord.ts'
+import type { BlockRecord, TxRecord } from './blockIndex.ts'
+import type { Indexer } from './indexer.ts'
 
 /**
  * The API's error codes. A tx that does not decode or verify answers with the node's own TxError
@@ -59,10 +61,9 @@ export function parseJobId (v: unknown): string {
   return v
 }
 
-const STATUSES: JobStatus[] = ['pending', 'assigned', 'completed', 'failed', 'cancelled', 'expired']
-export function parseStatus (v: unknown): JobStatus {
-  if (typeof v !== 'string' || !STATUSES.includes(v as JobStatus)) throw new ApiError(400, 'BAD_STATUS', `status must be one of ${STATUSES.join(', ')}`)
-  return v as JobStatus
+export function parseStatus (v: unknown): JobStatusName {
+  if (typeof v !== 'string' || !JOB_STATUSES.includes(v as JobStatusName)) throw new ApiError(400, 'BAD_STATUS', `status must be one of ${JOB_STATUSES.join(', ')}`)
+  return v as JobStatusName
 }
 
 // ---- cursors: opaque to clients, the position of the last item of the page ----
@@ -138,31 +139,43 @@ export interface Stats {
   accounts: number
 }
 
+/** What the reader asks of the indexer: where the index stands. */
+export type IndexPosition = Pick<Indexer, 'status' | 'chainInfo' | 'countsNow' | 'indexedHeight'>
+
+export interface IndexReaderModules { store: CoordinatorStore, indexer: IndexPosition }
+
+export type MinerView = MinerJSON & { stake_aitbc: string, earned_aitbc: string, price_per_second_aitbc: string }
+export type AccountView = AccountJSON & { is_miner: boolean }
+
 export class IndexReader {
   private statsCache: { at: number, height: number, stats: Stats } | null = null
   /** Records counted by a key scan, at most every 10 s. */
   private recordCounts: { at: number, miners: number, accounts: number } | null = null
+  private readonly store: CoordinatorStore
+  private readonly indexer: IndexPosition
 
-  constructor (private readonly store: CoordinatorStore, private readonly indexer: Indexer) {}
+  constructor (m: IndexReaderModules) {
+    this.store = m.store
+    this.indexer = m.indexer
+  }
 
   /** The job as served: the node's aitbc_job record when it is at the same status, else as indexed. */
-  async job (id: string): Promise<Record<string, unknown> | undefined> {
-    const [j, node] = await this.store.getMany<any>([KEY.job(id), KEY.jobRecord(id)])
-    if (j === undefined) return undefined
-    return jobView(merged(j, node))
+  async job (id: string): Promise<JobView | undefined> {
+    const j = await this.jobRecord(id)
+    return j === undefined ? undefined : jobView(j)
   }
 
   async jobRecord (id: string): Promise<JobRecord | undefined> {
-    const [j, node] = await this.store.getMany<any>([KEY.job(id), KEY.jobRecord(id)])
-    return j === undefined ? undefined : merged(j, node)
+    const [j, node] = await this.store.getMany<JobRecord | JobJSON>([KEY.job(id), KEY.jobRecord(id)])
+    return j === undefined ? undefined : withNodeRecord(j as JobRecord, node as JobJSON | undefined)
   }
 
-  async jobs (q: { client?: string, miner?: string, status?: JobStatus, limit: number, cursor?: string }): Promise<{ jobs: Array<Record<string, unknown>>, next_cursor: string | null }> {
+  async jobs (q: { client?: string, miner?: string, status?: JobStatusName, limit: number, cursor?: string }): Promise<{ jobs: JobView[], next_cursor: string | null }> {
     const prefix = q.client !== undefined ? KEY.jobByClientPrefix(q.client)
       : q.miner !== undefined ? KEY.jobByMinerPrefix(q.miner)
         : q.status !== undefined ? KEY.jobByStatusPrefix(q.status)
           : KEY.jobAllPrefix
-    const out: Array<Record<string, unknown>> = []
+    const out: JobView[] = []
     let lt = q.cursor === undefined ? undefined : prefix + q.cursor
     let scanned = 0
     let last: string | undefined
@@ -171,13 +184,13 @@ export class IndexReader {
       if (keys.length === 0) { last = undefined; break }
       scanned += keys.length
       const ids = keys.map(k => k.slice(k.lastIndexOf(':') + 1))
-      const recs = await this.store.getMany<any>(ids.flatMap(id => [KEY.job(id), KEY.jobRecord(id)]))
+      const recs = await this.store.getMany<JobRecord | JobJSON>(ids.flatMap(id => [KEY.job(id), KEY.jobRecord(id)]))
       let full = false
       for (let i = 0; i < keys.length; i++) {
         last = keys[i].slice(prefix.length)
         const j = recs[2 * i] as JobRecord | undefined
         if (j === undefined) continue
-        const v = merged(j, recs[2 * i + 1])
+        const v = withNodeRecord(j, recs[2 * i + 1] as JobJSON | undefined)
         if (q.client !== undefined && v.client !== q.client) continue
         if (q.miner !== undefined && v.miner !== q.miner) continue
         if (q.status !== undefined && v.status !== q.status) continue
@@ -196,7 +209,7 @@ export class IndexReader {
   }
 
   /** aitbc_receipt: by receipt id or job id. */
-  async receipt (id: string): Promise<Record<string, unknown>> {
+  async receipt (id: string): Promise<ReceiptJSON> {
     let jobId = id
     if (RECEIPT_ID_RE.test(id)) {
       const j = await this.store.get<string>(KEY.receipt(id))
@@ -211,19 +224,19 @@ export class IndexReader {
     return receiptView(j)
   }
 
-  async miners (model?: string): Promise<Array<Record<string, unknown>>> {
-    const all = (await this.store.entries<Record<string, any>>(KEY.minerPrefix)).map(([, v]) => v)
-    return all.filter(m => model === undefined || (m.models as string[]).includes(model)).map(minerView)
+  async miners (model?: string): Promise<MinerView[]> {
+    const all = (await this.store.entries<MinerJSON>(KEY.minerPrefix)).map(([, v]) => v)
+    return all.filter(m => model === undefined || m.models.includes(model)).map(minerView)
   }
 
-  async miner (address: string): Promise<Record<string, unknown> | undefined> {
-    const m = await this.store.get<Record<string, any>>(KEY.miner(address))
+  async miner (address: string): Promise<MinerView | undefined> {
+    const m = await this.store.get<MinerJSON>(KEY.miner(address))
     return m === undefined ? undefined : minerView(m)
   }
 
-  async account (address: string): Promise<Record<string, unknown>> {
-    const [a, m] = await this.store.getMany<any>([KEY.account(address), KEY.miner(address)])
-    const base = a ?? { address, balance: '0', balance_aitbc: '0', nonce: '0', bonded: '0', unbonding: '0' }
+  async account (address: string): Promise<AccountView> {
+    const [a, m] = await this.store.getMany<AccountJSON | MinerJSON>([KEY.account(address), KEY.miner(address)])
+    const base: AccountJSON = (a as AccountJSON | undefined) ?? { address, balance: '0', balance_aitbc: '0', nonce: '0', bonded: '0', unbonding: '0' }
     return { ...base, is_miner: m !== undefined }
   }
 
@@ -345,14 +358,6 @@ export class IndexReader {
   }
 }
 
-/** The indexed job, with the node's record where it is at the same status (the node is the authority). */
-function merged (j: JobRecord, node: Record<string, any> | undefined): JobRecord {
-  if (node === undefined || node.status !== j.status) return j
-  const out: any = { ...j }
-  for (const k of NODE_JOB_FIELDS) if (k in node) out[k] = node[k]
-  return out as JobRecord
-}
-
-function minerView (m: Record<string, any>): Record<string, unknown> {
+function minerView (m: MinerJSON): MinerView {
   return { ...m, stake_aitbc: formatAitbc(BigInt(m.stake)), earned_aitbc: formatAitbc(BigInt(m.earned)), price_per_second_aitbc: formatAitbc(BigInt(m.price_per_second)) }
 }

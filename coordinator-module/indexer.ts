@@ -4,73 +4,17 @@
 // come when they are next in line, else as a hint of the node's height). A `status` poll covers a
 // subscription that went quiet.
 //
-// Each block is written in one atomic batch together with the indexed height, after checking
-// that it is the next one and that it extends the last block indexed, so a restart resumes
-// where the last batch left off and no block is ever indexed twice.
-//
-// Jobs are indexed from block_results' events (finalize_block_events first: they run before the
-// txs) and the txs' decoded bodies; accounts, miners and jobs that changed are marked for the
-// Refresher, which reads their records from the node.
+// Blocks are written by IndexWriter, each in one atomic batch with the indexed height, after
+// checking that it is the next one and that it extends the last block indexed, so a restart
+// resumes where the last batch left off and no block is ever indexed twice. What each event does
+// to the index is in eventIndexers.ts.
 import { EventEmitter } from 'node:events'
-import { Buffer } from 'node:buffer'
-import type { Logger } from '../node/logger.ts'
-import { RpcNetworkError } from '../node/rpc/client.ts'
-import { decodeTx, jobIdFromTxHash, txToJSON, type Tx, type TxBody } from '../node/core/tx.ts'
-import { addressFromBytes, fromHex, isAddress } from '../node/core/crypto.ts'
+import { RpcNetworkError, type Logger, type NodeClient, type Subscription } from '../node/client.ts'
 import { parseGenesis } from '../genesis/genesis.ts'
-import { JOB_STATUSES, type JobStatus } from '../node/core/state.ts'
-import { KEY, position } from './keys.ts'
-import type { CoordinatorStore, StoreOp } from './store.ts'
-import type { BlockData, EventJSON, NodeSource } from './nodeSource.ts'
+import { MAX_BLOCKS_PER_READ, type BlockData, type NodeSource } from './nodeSource.ts'
 import type { CoordinatorMetrics } from './metrics.ts'
-import type { Refresher } from './refresher.ts'
-import { newJob, applyAssign, applyCancel, applyReceipt, applyExpire, type JobRecord, type ChainPoint } from './jobRecord.ts'
-
-export type IndexErrorCode = 'INDEX_GAP' | 'INDEX_CHAIN_MISMATCH' | 'INDEX_BAD_BLOCK'
-
-export class IndexError extends Error {
-  constructor (readonly code: IndexErrorCode, message: string) { super(message); this.name = 'IndexError' }
-}
-
-export interface IndexedPoint { height: number, hash: string, time: string }
-export interface ChainInfo { chain_id: string, initial_height: number, genesis_time: string }
-
-export interface Counts { txs: number, jobs: number, by_status: Record<JobStatus, number> }
-
-/** A block as stored in the index. */
-export interface BlockRecord {
-  height: string
-  hash: string
-  time: string
-  chain_id: string
-  proposer_address: string
-  proposer: string
-  num_txs: number
-  last_block_hash: string
-  app_hash: string
-  data_hash: string
-  jobs_submitted: number
-  tx_types: Record<string, number>
-  finalize_events: EventJSON[]
-}
-
-/** A transaction as stored in the index. */
-export interface TxRecord {
-  hash: string
-  height: string
-  index: number
-  time: string
-  type: string
-  sender: string | null
-  nonce: string | null
-  fee: string | null
-  body: unknown
-  code: number
-  log: string
-  events: EventJSON[]
-  job_id: string | null
-  receipt_id: string | null
-}
+import type { IndexWriter } from './indexWriter.ts'
+import { IndexError, type ChainInfo, type Counts } from './blockIndex.ts'
 
 export interface IndexerOptions {
   /** Status poll (lag, a quiet subscription). Default 2000 ms. */
@@ -79,7 +23,13 @@ export interface IndexerOptions {
   reconnectMaxMs?: number
 }
 
-export interface IndexerModules { store: CoordinatorStore, source: NodeSource, refresher: Refresher, metrics: CoordinatorMetrics, logger: Logger }
+export interface IndexerModules {
+  client: Pick<NodeClient, 'call' | 'status' | 'latestHeight'>
+  source: Pick<NodeSource, 'url' | 'blocks' | 'subscribeBlocks'>
+  writer: IndexWriter
+  metrics: CoordinatorMetrics
+  logger: Logger
+}
 
 export interface IndexerStatus {
   chain_id: string | null
@@ -94,35 +44,19 @@ export interface IndexerStatus {
   error: { code: string, message: string } | null
 }
 
-const PAGE = 20
+const PAGE = MAX_BLOCKS_PER_READ
 const MAX_LIVE_BLOCKS = 200
-const JOB_EVENTS = new Set(['assign', 'cancel_job', 'record_receipt', 'expire_job'])
-const MINER_EVENTS = new Set(['register_miner', 'update_miner', 'stake', 'unstake', 'unbond', 'slash', 'assign', 'record_receipt', 'expire_job'])
-
-function attrs (e: EventJSON): Record<string, string> {
-  const o: Record<string, string> = {}
-  for (const a of e.attributes) o[a.key] = a.value
-  return o
-}
-
-function emptyCounts (): Counts {
-  return { txs: 0, jobs: 0, by_status: Object.fromEntries(JOB_STATUSES.map(s => [s, 0])) as Record<JobStatus, number> }
-}
 
 /**
  * Events: 'job' (JobRecord, after the batch that changed it is written; one per change, in chain
  * order), 'block' (BlockRecord), 'error' is never emitted (errors are in status()).
  */
 export class Indexer extends EventEmitter {
-  private chain: ChainInfo | null = null
-  private indexed: IndexedPoint = { height: 0, hash: '', time: '' }
-  private counts: Counts = emptyCounts()
-  private readonly minerPrices = new Map<string, string>()
   private nodeHeight: number | null = null
   private target = 0
   private nodeReachable = false
   private subscribed = false
-  private sub: { close: () => void } | null = null
+  private sub: Subscription | null = null
   private subGen = 0
   private reconnectMs: number
   private reconnectTimer: NodeJS.Timeout | null = null
@@ -143,17 +77,18 @@ export class Indexer extends EventEmitter {
     this.reconnectMs = opts.reconnectMinMs ?? 250
   }
 
-  get indexedHeight (): number { return this.indexed.height }
-  get chainInfo (): ChainInfo | null { return this.chain }
-  get countsNow (): Counts { return this.counts }
+  get indexedHeight (): number { return this.m.writer.indexed.height }
+  get chainInfo (): ChainInfo | null { return this.m.writer.chain }
+  get countsNow (): Counts { return this.m.writer.counts }
 
   status (): IndexerStatus {
-    const lag = this.nodeHeight === null ? null : Math.max(0, this.nodeHeight - this.indexed.height)
+    const indexed = this.m.writer.indexed
+    const lag = this.nodeHeight === null ? null : Math.max(0, this.nodeHeight - indexed.height)
     return {
-      chain_id: this.chain?.chain_id ?? null,
-      indexed_height: this.indexed.height,
-      indexed_hash: this.indexed.hash,
-      indexed_time: this.indexed.time === '' ? null : this.indexed.time,
+      chain_id: this.m.writer.chain?.chain_id ?? null,
+      indexed_height: indexed.height,
+      indexed_hash: indexed.hash,
+      indexed_time: indexed.time === '' ? null : indexed.time,
       node_height: this.nodeHeight,
       lag,
       node_reachable: this.nodeReachable,
@@ -165,13 +100,8 @@ export class Indexer extends EventEmitter {
 
   /** Loads the index's position, then follows the node in the background. */
   async start (): Promise<void> {
-    const s = this.m.store
-    this.chain = await s.get<ChainInfo>(KEY.chain) ?? null
-    this.indexed = await s.get<IndexedPoint>(KEY.indexed) ?? { height: 0, hash: '', time: '' }
-    this.counts = await s.get<Counts>(KEY.counts) ?? emptyCounts()
-    this.minerPrices.clear()
-    for (const [k, v] of await s.entries<string>(KEY.minerPricePrefix)) this.minerPrices.set(k.slice(KEY.minerPricePrefix.length), v)
-    this.m.metrics.indexHeight.set(this.indexed.height)
+    await this.m.writer.load()
+    this.m.metrics.indexHeight.set(this.indexedHeight)
     this.verified = false
     this.fatal = null
     this.stopped = false
@@ -199,13 +129,13 @@ export class Indexer extends EventEmitter {
 
   /** Resolves once the index reaches `height` (or the indexer stops). */
   async reached (height: number): Promise<void> {
-    if ((this.chain !== null && this.indexed.height >= height) || this.stopped) return
+    if ((this.chainInfo !== null && this.indexedHeight >= height) || this.stopped) return
     await new Promise<void>(resolve => this.heightWaiters.push({ height, resolve }))
   }
 
   /** Asks the node for its height now and waits until the index reaches it. */
   async catchUp (): Promise<number> {
-    const h = await this.m.source.latestHeight()
+    const h = await this.m.client.latestHeight()
     this.onNodeHeight(h)
     await this.reached(h)
     if (this.fatal !== null) throw this.fatal
@@ -225,19 +155,19 @@ export class Indexer extends EventEmitter {
   private updateLag (): void {
     if (this.nodeHeight !== null) {
       this.m.metrics.nodeHeight.set(this.nodeHeight)
-      this.m.metrics.lagBlocks.set(Math.max(0, this.nodeHeight - this.indexed.height))
+      this.m.metrics.lagBlocks.set(Math.max(0, this.nodeHeight - this.indexedHeight))
     }
   }
 
   private async poll (): Promise<void> {
     try {
-      const h = await this.m.source.latestHeight()
+      const h = await this.m.client.latestHeight()
       // A node that went back (its data was wiped) is reported, not followed.
       this.nodeHeight = h
-      if (h < this.indexed.height && this.fatal === null) this.lastError = { code: 'NODE_BEHIND', message: `the node is at height ${h}, below the index (${this.indexed.height}); run \`aitbc coordinator rebuild\` if its chain was reset` }
+      if (h < this.indexedHeight && this.fatal === null) this.lastError = { code: 'NODE_BEHIND', message: `the node is at height ${h}, below the index (${this.indexedHeight}); run \`aitbc coordinator rebuild\` if its chain was reset` }
       else if (this.lastError?.code === 'NODE_BEHIND') this.lastError = null
       this.onNodeHeight(h)
-    } catch (e) {
+    } catch {
       this.nodeReachable = false
       this.m.metrics.nodeErrors.inc({ op: 'status' })
     }
@@ -281,7 +211,7 @@ export class Indexer extends EventEmitter {
   }
 
   private onLiveBlock (b: BlockData): void {
-    if (b.height > this.indexed.height && this.live.size < MAX_LIVE_BLOCKS) this.live.set(b.height, b)
+    if (b.height > this.indexedHeight && this.live.size < MAX_LIVE_BLOCKS) this.live.set(b.height, b)
     this.onNodeHeight(b.height)
   }
 
@@ -290,14 +220,14 @@ export class Indexer extends EventEmitter {
     while (!this.stopped) {
       try {
         if (this.fatal !== null) { await this.idle(); continue }
-        if (this.chain !== null && !this.verified) { await this.verifyChain(); continue }
-        if (this.chain === null) {
+        if (this.chainInfo !== null && !this.verified) { await this.verifyChain(); continue }
+        if (this.chainInfo === null) {
           const p = this.initFromGenesis()
           this.applying = p
           try { await p } finally { this.applying = null }
           continue
         }
-        if (this.indexed.height < this.target) {
+        if (this.indexedHeight < this.target) {
           await this.step()
           backoff = 250
           this.lastError = null
@@ -334,7 +264,7 @@ export class Indexer extends EventEmitter {
 
   /** Indexes the next block (from the subscription) or the next page of blocks (by height). */
   private async step (): Promise<void> {
-    const next = this.indexed.height + 1
+    const next = this.indexedHeight + 1
     for (const h of this.live.keys()) if (h < next) this.live.delete(h)
     const liveBlock = this.live.get(next)
     if (liveBlock !== undefined) {
@@ -370,44 +300,25 @@ export class Indexer extends EventEmitter {
 
   /** An index that exists must be of the node's chain: same chain id, same block at its height. */
   private async verifyChain (): Promise<void> {
-    const chain = this.chain as ChainInfo
-    const status = await this.m.source.call('status')
+    const chain = this.chainInfo as ChainInfo
+    const indexed = this.m.writer.indexed
+    const status = await this.m.client.status()
     if (status.node_info.network !== chain.chain_id) {
-      throw new IndexError('INDEX_CHAIN_MISMATCH', `the node follows chain "${String(status.node_info.network)}" but the index holds "${chain.chain_id}"`)
+      throw new IndexError('INDEX_CHAIN_MISMATCH', `the node follows chain "${status.node_info.network}" but the index holds "${chain.chain_id}"`)
     }
-    const h = this.indexed.height
+    const h = indexed.height
     if (h >= chain.initial_height && Number(status.sync_info.latest_block_height) >= h) {
-      const r = await this.m.source.call('blockchain', { minHeight: String(h), maxHeight: String(h) })
-      const hash = r.block_metas[0]?.block_id?.hash
-      if (hash !== this.indexed.hash) throw new IndexError('INDEX_CHAIN_MISMATCH', `the node's block ${h} is ${String(hash)}, the index holds ${this.indexed.hash}`)
+      const r = await this.m.client.call('blockchain', { minHeight: String(h), maxHeight: String(h) })
+      const hash = r.block_metas[0]?.block_id.hash
+      if (hash !== indexed.hash) throw new IndexError('INDEX_CHAIN_MISMATCH', `the node's block ${h} is ${String(hash)}, the index holds ${indexed.hash}`)
     }
     this.verified = true
   }
 
   private async initFromGenesis (): Promise<void> {
-    const doc = (await this.m.source.call('genesis')).genesis
-    const g = parseGenesis(doc)
+    const g = parseGenesis((await this.m.client.call('genesis')).genesis)
     if (this.stopped) return
-    const info: ChainInfo = { chain_id: g.chainId, initial_height: g.initialHeight, genesis_time: g.genesisTime }
-    await this.m.store.exclusive(async () => {
-      const ops: StoreOp[] = [
-        { type: 'put', key: KEY.chain, value: info },
-        { type: 'put', key: KEY.indexed, value: { height: g.initialHeight - 1, hash: '', time: '' } },
-        { type: 'put', key: KEY.counts, value: emptyCounts() },
-      ]
-      const accounts = new Set<string>([...g.accounts.map(a => a.address), ...g.validators.map(v => v.accountAddress), ...g.miners.map(x => x.address)])
-      for (const a of accounts) ops.push(this.m.refresher.mark('account', a))
-      for (const mi of g.miners) {
-        ops.push(this.m.refresher.mark('miner', mi.address))
-        ops.push({ type: 'put', key: KEY.minerPrice(mi.address), value: mi.pricePerSecond.toString() })
-      }
-      await this.m.store.write(ops)
-      for (const mi of g.miners) this.minerPrices.set(mi.address, mi.pricePerSecond.toString())
-    })
-    this.chain = info
-    this.indexed = { height: g.initialHeight - 1, hash: '', time: '' }
-    this.counts = emptyCounts()
-    this.m.refresher.poke()
+    await this.m.writer.init(g)
     this.resolveWaiters()
     this.m.logger.info({ chain_id: g.chainId }, 'new index: following the chain from its genesis')
   }
@@ -422,11 +333,7 @@ export class Indexer extends EventEmitter {
 
   private async applyNow (d: BlockData): Promise<void> {
     const started = process.hrtime.bigint()
-    const out = await this.m.store.exclusive(async () => await this.build(d))
-    this.indexed = out.point
-    this.counts = out.counts
-    for (const [a, p] of out.prices) this.minerPrices.set(a, p)
-    this.m.refresher.poke()
+    const out = await this.m.writer.write(d)
     this.m.metrics.indexHeight.set(d.height)
     this.m.metrics.blocksIndexed.inc()
     this.m.metrics.txsIndexed.inc(d.txs.length)
@@ -440,190 +347,7 @@ export class Indexer extends EventEmitter {
 
   private resolveWaiters (): void {
     const still: typeof this.heightWaiters = []
-    for (const w of this.heightWaiters) { if (w.height <= this.indexed.height) w.resolve(); else still.push(w) }
+    for (const w of this.heightWaiters) { if (w.height <= this.indexedHeight) w.resolve(); else still.push(w) }
     this.heightWaiters = still
-  }
-
-  private async build (d: BlockData): Promise<{ point: IndexedPoint, counts: Counts, prices: Map<string, string>, changes: JobRecord[], block: BlockRecord }> {
-    const chain = this.chain as ChainInfo
-    const h = d.height
-    if (h !== this.indexed.height + 1) throw new IndexError('INDEX_GAP', `block ${h} is not the next one (indexed up to ${this.indexed.height})`)
-    if (d.header.chain_id !== chain.chain_id) throw new IndexError('INDEX_CHAIN_MISMATCH', `block ${h} is on chain "${d.header.chain_id}", the index follows "${chain.chain_id}"`)
-    if (this.indexed.hash !== '' && d.header.last_block_id.hash !== this.indexed.hash) {
-      throw new IndexError('INDEX_CHAIN_MISMATCH', `block ${h} follows ${d.header.last_block_id.hash}, but the index holds block ${this.indexed.height} as ${this.indexed.hash}`)
-    }
-    if (d.txResults.length !== d.txs.length) throw new IndexError('INDEX_BAD_BLOCK', `block ${h} has ${d.txs.length} txs but ${d.txResults.length} results`)
-    const time = d.header.time
-    const ops: StoreOp[] = []
-    const counts: Counts = { txs: this.counts.txs, jobs: this.counts.jobs, by_status: { ...this.counts.by_status } }
-    const prices = new Map<string, string>()
-    const priceOf = (a: string): string | null => prices.get(a) ?? this.minerPrices.get(a) ?? null
-    const jobs = new Map<string, JobRecord>()
-    const before = new Map<string, JobRecord | null>()
-    const changes: JobRecord[] = []
-    const dirtyAccounts = new Set<string>()
-    const dirtyMiners = new Set<string>()
-    const dirtyJobs = new Set<string>()
-
-    // Decode the txs (the chain checked their signatures) and load the jobs the events touch.
-    const txs: Array<Tx | null> = d.txs.map(b64 => { try { return decodeTx(new Uint8Array(Buffer.from(b64, 'base64')), { verify: false }) } catch { return null } })
-    const referenced = new Set<string>()
-    for (const e of [...d.finalizeEvents, ...d.txResults.flatMap(r => r.events)]) {
-      if (JOB_EVENTS.has(e.type)) { const id = attrs(e).job_id; if (id !== undefined) referenced.add(id) }
-    }
-    const ids = [...referenced]
-    const loaded = await this.m.store.getMany<JobRecord>(ids.map(KEY.job))
-    ids.forEach((id, i) => { const j = loaded[i]; if (j !== undefined) { jobs.set(id, j); before.set(id, j) } })
-
-    const getJob = (id: string, what: string): JobRecord => {
-      const j = jobs.get(id)
-      if (j === undefined) throw new IndexError('INDEX_BAD_BLOCK', `block ${h}: ${what} names job ${id}, which the index does not hold`)
-      return j
-    }
-    const change = (j: JobRecord): void => {
-      const prev = jobs.get(j.job_id)
-      if (prev !== undefined) counts.by_status[prev.status]--
-      counts.by_status[j.status]++
-      jobs.set(j.job_id, j)
-      dirtyJobs.add(j.job_id)
-      changes.push(j)
-    }
-    const touch = (e: EventJSON, into: Set<string>): void => {
-      for (const a of e.attributes) if (a.value.startsWith('aitbc1') && isAddress(a.value)) into.add(a.value)
-    }
-
-    // 1. Block-begin work (it runs before the block's txs): expiry, unbonding, slashing.
-    for (const e of d.finalizeEvents) {
-      const a = attrs(e)
-      touch(e, dirtyAccounts)
-      if (MINER_EVENTS.has(e.type) && a.miner !== undefined && a.miner !== '') dirtyMiners.add(a.miner)
-      if (e.type === 'expire_job') change(applyExpire(getJob(a.job_id, 'expire_job'), a.refund, a.slashed, { height: h, time, txHash: null }))
-    }
-
-    // 2. The txs, in order.
-    const proposer = addressFromBytes(fromHex(d.header.proposer_address))
-    let jobsSubmitted = 0
-    const txTypes: Record<string, number> = {}
-    for (let i = 0; i < d.txs.length; i++) {
-      const tx = txs[i]
-      const r = d.txResults[i]
-      const hash = tx?.hash ?? ''
-      if (tx === null) throw new IndexError('INDEX_BAD_BLOCK', `block ${h}: tx ${i} does not decode`)
-      const at: ChainPoint & { txHash: string } = { height: h, time, txHash: hash }
-      const named = new Set<string>([tx.sender])
-      const body = tx.body
-      if (body.type === 'transfer') named.add(body.to)
-      if (body.type === 'assign') named.add(body.miner)
-      let jobId: string | null = null
-      let receiptId: string | null = null
-      for (const e of r.events) {
-        const a = attrs(e)
-        touch(e, named)
-        if (MINER_EVENTS.has(e.type) && a.miner !== undefined && a.miner !== '') dirtyMiners.add(a.miner)
-        switch (e.type) {
-          case 'submit_job': {
-            jobId = a.job_id
-            if (jobId !== jobIdFromTxHash(hash)) throw new IndexError('INDEX_BAD_BLOCK', `block ${h}: submit_job event names ${jobId}, the tx makes ${jobIdFromTxHash(hash)}`)
-            const j = newJob(jobId, tx, at, position(h, i))
-            counts.jobs++
-            jobsSubmitted++
-            before.set(jobId, null)
-            change(j)
-            ops.push({ type: 'put', key: KEY.jobAll(j.position, jobId), value: '' })
-            ops.push({ type: 'put', key: KEY.jobByClient(j.client, j.position, jobId), value: '' })
-            break
-          }
-          case 'assign': {
-            jobId = a.job_id
-            const j = getJob(a.job_id, 'assign')
-            change(applyAssign(j, a.miner, priceOf(a.miner), at))
-            ops.push({ type: 'put', key: KEY.jobByMiner(a.miner, j.position, j.job_id), value: '' })
-            break
-          }
-          case 'cancel_job':
-            jobId = a.job_id
-            change(applyCancel(getJob(a.job_id, 'cancel_job'), a.refund, at))
-            break
-          case 'record_receipt': {
-            jobId = a.job_id
-            receiptId = a.receipt_id
-            if (body.type !== 'record_receipt') throw new IndexError('INDEX_BAD_BLOCK', `block ${h}: a record_receipt event on a ${tx.type} tx`)
-            change(applyReceipt(getJob(a.job_id, 'record_receipt'), body, a.receipt_id, a.paid, a.refund, at))
-            ops.push({ type: 'put', key: KEY.receipt(a.receipt_id), value: a.job_id })
-            break
-          }
-          case 'register_miner':
-          case 'update_miner': {
-            const b = body as Extract<TxBody, { type: 'register_miner' }> | Extract<TxBody, { type: 'update_miner' }>
-            if (b.pricePerSecond !== null) prices.set(tx.sender, b.pricePerSecond.toString())
-            break
-          }
-        }
-      }
-      if (tx.type === 'cancel_job' && jobId === null) jobId = (body as Extract<TxBody, { type: 'cancel_job' }>).jobId
-      for (const a of named) {
-        dirtyAccounts.add(a)
-        ops.push({ type: 'put', key: KEY.accountTx(a, h, i), value: hash })
-      }
-      const j = txToJSON(tx)
-      const rec: TxRecord = {
-        hash,
-        height: String(h),
-        index: i,
-        time,
-        type: tx.type,
-        sender: tx.sender,
-        nonce: j.nonce as string,
-        fee: j.fee as string,
-        body: j.body,
-        code: r.code,
-        log: r.log,
-        events: r.events.map(e => ({ type: e.type, attributes: e.attributes.map(x => ({ key: x.key, value: x.value })) })),
-        job_id: jobId,
-        receipt_id: receiptId,
-      }
-      ops.push({ type: 'put', key: KEY.tx(hash), value: rec })
-      ops.push({ type: 'put', key: KEY.txAt(h, i), value: hash })
-      txTypes[tx.type] = (txTypes[tx.type] ?? 0) + 1
-    }
-    if (d.txs.length > 0) dirtyAccounts.add(proposer) // fees
-    counts.txs += d.txs.length
-
-    // 3. Jobs: the record and its status index.
-    for (const [id, j] of jobs) {
-      if (!dirtyJobs.has(id)) continue
-      const prev = before.get(id)
-      if (prev !== null && prev !== undefined && prev.status !== j.status) ops.push({ type: 'del', key: KEY.jobByStatus(prev.status, j.position, id) })
-      if (prev === null || prev === undefined || prev.status !== j.status) ops.push({ type: 'put', key: KEY.jobByStatus(j.status, j.position, id), value: '' })
-      ops.push({ type: 'put', key: KEY.job(id), value: j })
-      ops.push(this.m.refresher.mark('job', id))
-    }
-    for (const a of dirtyAccounts) ops.push(this.m.refresher.mark('account', a))
-    for (const a of dirtyMiners) ops.push(this.m.refresher.mark('miner', a))
-    for (const [a, p] of prices) ops.push({ type: 'put', key: KEY.minerPrice(a), value: p })
-
-    // 4. The block, the counters and the indexed height, in the same batch.
-    const block: BlockRecord = {
-      height: String(h),
-      hash: d.hash,
-      time,
-      chain_id: d.header.chain_id,
-      proposer_address: d.header.proposer_address,
-      proposer,
-      num_txs: d.txs.length,
-      last_block_hash: d.header.last_block_id.hash,
-      app_hash: d.header.app_hash,
-      data_hash: d.header.data_hash,
-      jobs_submitted: jobsSubmitted,
-      tx_types: txTypes,
-      finalize_events: d.finalizeEvents.map(e => ({ type: e.type, attributes: e.attributes.map(x => ({ key: x.key, value: x.value })) })),
-    }
-    const point: IndexedPoint = { height: h, hash: d.hash, time }
-    ops.push({ type: 'put', key: KEY.block(h), value: block })
-    ops.push({ type: 'put', key: KEY.blockByHash(d.hash), value: h })
-    ops.push({ type: 'put', key: KEY.counts, value: counts })
-    ops.push({ type: 'put', key: KEY.indexed, value: point })
-    await this.m.store.write(ops)
-    return { point, counts, prices, changes, block }
   }
 }

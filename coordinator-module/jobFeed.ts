@@ -4,17 +4,18 @@
 // go backwards: a status is sent at most once per subscription, in lifecycle order.
 import type { WebSocket } from 'ws'
 import { JOB_ID_RE } from '../node/core/tx.ts'
-import type { JobStatus } from '../node/core/state.ts'
-import type { Logger } from '../node/logger.ts'
+import type { JobStatusName, Logger } from '../node/client.ts'
 import type { CoordinatorMetrics } from './metrics.ts'
+import type { JobView } from './jobRecord.ts'
 
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
 const PING_MS = 30_000
 
-const RANK: Record<JobStatus, number> = { pending: 0, assigned: 1, completed: 2, failed: 2, cancelled: 2, expired: 2 }
+const RANK: Record<JobStatusName, number> = { pending: 0, assigned: 1, completed: 2, failed: 2, cancelled: 2, expired: 2 }
 
-export interface JobUpdate { job_id: string, status: JobStatus, [k: string]: unknown }
+/** What a subscriber gets: the job as GET /v1/jobs/:id serves it. */
+export type JobUpdate = JobView
 
 export interface JobFeedModules {
   metrics: CoordinatorMetrics

@@ -1,16 +1,17 @@
 // A job as the coordinator indexes it, from the chain's txs and events alone (pure, no I/O): the
-// fields of the node's aitbc_job answer, in the same JSON form, plus its timeline and its
-// position. Each apply* function mirrors one change the chain makes to a job.
+// node's aitbc_job answer (JobJSON, the type the node's RPC returns), plus its timeline and its
+// position. Each apply* function mirrors one change the chain makes to a job; jobView is the one
+// mapping from that record to what the REST API and the job WebSocket serve.
 import { formatAitbc } from '../node/core/amount.ts'
 import { toHex } from '../node/core/crypto.ts'
 import type { Tx, TxBody } from '../node/core/tx.ts'
-import type { JobStatus } from '../node/core/state.ts'
+import type { JobJSON, JobStatusName, ReceiptJSON } from '../node/client.ts'
 
 export type TimelineStep = 'submitted' | 'assigned' | 'completed' | 'failed' | 'cancelled' | 'expired'
 
 export interface TimelineEntry {
   step: TimelineStep
-  status: JobStatus
+  status: JobStatusName
   height: string
   time: string
   /** null for an expiry: the chain expires jobs inside block execution, with no tx. */
@@ -21,65 +22,36 @@ export interface TimelineEntry {
 /** Where a change happened. */
 export interface ChainPoint { height: number, time: string, txHash: string | null }
 
-export interface JobRecord {
-  job_id: string
-  status: JobStatus
-  client: string
-  model: string
-  prompt: string
-  options: { temperature: number | null, num_predict: number | null, seed: number | null }
-  max_fee: string
-  max_price_per_second: string | null
-  miner: string | null
-  price_per_second: string | null
-  result: string | null
-  result_hash: string | null
-  error: string | null
-  receipt_id: string | null
-  metrics: { compute_ms: number, prompt_tokens: number, completion_tokens: number } | null
-  cost: string | null
-  paid: string | null
-  refund: string | null
-  slashed: string | null
-  submit_tx: string
-  submitted_height: string
-  submitted_at: string
-  assign_tx: string | null
-  assigned_height: string | null
-  assigned_at: string | null
-  settle_tx: string | null
-  settled_height: string | null
-  completed_at: string | null
+/** What the index adds to the node's job. */
+export interface IndexedJobFields {
   /** "<height>:<index>" of the submit_job tx, zero-padded: the job's sort key. */
   position: string
   timeline: TimelineEntry[]
 }
 
-/** The aitbc_job fields (what the node answers), in its order. */
-export const NODE_JOB_FIELDS = [
-  'job_id', 'status', 'client', 'model', 'prompt', 'options', 'max_fee', 'max_price_per_second', 'miner', 'price_per_second', 'result', 'result_hash',
-  'error', 'receipt_id', 'metrics', 'cost', 'paid', 'refund', 'slashed', 'submit_tx', 'submitted_height', 'submitted_at', 'assign_tx', 'assigned_height',
-  'assigned_at', 'settle_tx', 'settled_height', 'completed_at',
-] as const
+/** The job as the index holds it: the node's fields, as the chain's events give them, then the index's own. */
+export type JobRecord = JobJSON & IndexedJobFields
 
-function entry (step: TimelineStep, status: JobStatus, at: ChainPoint, miner?: string): TimelineEntry {
+/** The job as GET /v1/jobs/:id, the job lists and /v1/ws serve it. */
+export type JobView = JobJSON & { cost_aitbc: string | null, max_fee_aitbc: string, timeline: TimelineEntry[] }
+
+function entry (step: TimelineStep, status: JobStatusName, at: ChainPoint, miner?: string): TimelineEntry {
   const e: TimelineEntry = { step, status, height: String(at.height), time: at.time, tx_hash: at.txHash }
   if (miner !== undefined) e.miner = miner
   return e
 }
 
 /** The job a submit_job tx creates. */
-export function newJob (jobId: string, tx: Tx, at: ChainPoint & { txHash: string }, position: string): JobRecord {
-  const b = tx.body as Extract<TxBody, { type: 'submit_job' }>
+export function newJob (jobId: string, tx: Tx, body: Extract<TxBody, { type: 'submit_job' }>, at: ChainPoint & { txHash: string }, position: string): JobRecord {
   return {
     job_id: jobId,
     status: 'pending',
     client: tx.sender,
-    model: b.model,
-    prompt: b.prompt,
-    options: { temperature: b.options.temperature, num_predict: b.options.numPredict, seed: b.options.seed },
-    max_fee: b.maxFee.toString(),
-    max_price_per_second: b.maxPricePerSecond === null ? null : b.maxPricePerSecond.toString(),
+    model: body.model,
+    prompt: body.prompt,
+    options: { temperature: body.options.temperature, num_predict: body.options.numPredict, seed: body.options.seed },
+    max_fee: body.maxFee.toString(),
+    max_price_per_second: body.maxPricePerSecond === null ? null : body.maxPricePerSecond.toString(),
     miner: null,
     price_per_second: null,
     result: null,
@@ -165,18 +137,34 @@ export function applyExpire (j: JobRecord, refund: string, slashed: string, at: 
   }
 }
 
-/** The job as served: every aitbc_job field, then the coordinator's additions. */
-export function jobView (j: JobRecord): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const k of NODE_JOB_FIELDS) out[k] = j[k]
-  out.cost_aitbc = j.cost === null ? null : formatAitbc(BigInt(j.cost))
-  out.max_fee_aitbc = formatAitbc(BigInt(j.max_fee))
-  out.timeline = j.timeline
-  return out
+/** The node's fields of an indexed job (its JobJSON), without what the index adds. */
+export function nodeFieldsOf (j: JobRecord): JobJSON {
+  const { position: _position, timeline: _timeline, ...job } = j
+  return job
+}
+
+/** The job as served: its JobJSON fields in the record's (the node's) order, then the coordinator's additions. */
+export function jobView (j: JobRecord): JobView {
+  const job = nodeFieldsOf(j)
+  return {
+    ...job,
+    cost_aitbc: job.cost === null ? null : formatAitbc(BigInt(job.cost)),
+    max_fee_aitbc: formatAitbc(BigInt(job.max_fee)),
+    timeline: j.timeline,
+  }
+}
+
+/**
+ * The indexed job with the node's aitbc_job answer laid over it when both are at the same status
+ * (same stage: the node is the authority); else the job as indexed.
+ */
+export function withNodeRecord (j: JobRecord, node: JobJSON | undefined): JobRecord {
+  if (node === undefined || node.status !== j.status) return j
+  return { ...j, ...node, position: j.position, timeline: j.timeline }
 }
 
 /** aitbc_receipt's answer for a job that has a receipt. */
-export function receiptView (j: JobRecord): Record<string, unknown> {
+export function receiptView (j: JobJSON): ReceiptJSON {
   return {
     receipt_id: j.receipt_id,
     job_id: j.job_id,
@@ -196,7 +184,9 @@ export function receiptView (j: JobRecord): Record<string, unknown> {
 }
 
 /** Fields where the indexed job and the node's record differ (same status only: same stage). */
-export function recordMismatches (j: JobRecord, node: Record<string, unknown>): string[] {
+export function recordMismatches (j: JobRecord, node: JobJSON): string[] {
   if (node.status !== j.status) return []
-  return NODE_JOB_FIELDS.filter(k => JSON.stringify(j[k]) !== JSON.stringify(node[k]))
+  const indexed = nodeFieldsOf(j)
+  const nodeRecord: Record<string, unknown> = { ...node }
+  return Object.entries(indexed).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(nodeRecord[k])).map(([k]) => k)
 }

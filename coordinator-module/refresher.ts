@@ -3,11 +3,9 @@
 // batch as the block that changed it (so a crash loses no mark); this loop reads the dirty ones
 // from the node in JSON-RPC batches and stores them. A mark made again while a read was in
 // flight (a newer block) survives the write, so the record is read once more.
-import type { Logger } from '../node/logger.ts'
-import { RpcClientError } from '../node/rpc/client.ts'
+import type { AccountJSON, AccountResult, BatchAnswer, BatchCall, JobJSON, Logger, MinerJSON, NodeClient, RpcClientError } from '../node/client.ts'
 import { KEY, type DirtyKind } from './keys.ts'
 import type { CoordinatorStore, StoreOp } from './store.ts'
-import type { NodeSource, BatchCall, BatchAnswer } from './nodeSource.ts'
 import type { CoordinatorMetrics } from './metrics.ts'
 import { recordMismatches, type JobRecord } from './jobRecord.ts'
 
@@ -18,12 +16,22 @@ export interface RefresherOptions {
   retryMinMs?: number
 }
 
-export interface RefresherModules { store: CoordinatorStore, source: NodeSource, metrics: CoordinatorMetrics, logger: Logger }
+export interface RefresherModules { store: CoordinatorStore, client: Pick<NodeClient, 'batchAll'>, metrics: CoordinatorMetrics, logger: Logger }
 
-const METHOD: Record<DirtyKind, string> = { account: 'aitbc_account', miner: 'aitbc_miner', job: 'aitbc_job' }
+/** The node's call that answers a record of this kind. */
+function callOf (kind: DirtyKind, id: string): BatchCall {
+  switch (kind) {
+    case 'account': return { method: 'aitbc_account', params: { address: id } }
+    case 'miner': return { method: 'aitbc_miner', params: { address: id } }
+    case 'job': return { method: 'aitbc_job', params: { job_id: id } }
+  }
+}
 
-function paramsOf (kind: DirtyKind, id: string): Record<string, unknown> {
-  return kind === 'job' ? { job_id: id } : { address: id }
+/** The record as stored: the node's answer (an account without its pending_nonce). */
+function storedRecord (kind: DirtyKind, result: unknown): AccountJSON | MinerJSON | JobJSON {
+  if (kind !== 'account') return result as MinerJSON | JobJSON
+  const { pending_nonce: _, ...account } = result as AccountResult
+  return account
 }
 
 export class Refresher {
@@ -113,8 +121,7 @@ export class Refresher {
       take.push({ key, kind: key.slice(0, i) as DirtyKind, id: key.slice(i + 1), seq })
       if (take.length >= (this.opts.roundSize ?? 100)) break
     }
-    const calls: BatchCall[] = take.map(t => ({ method: METHOD[t.kind], params: paramsOf(t.kind, t.id) }))
-    const answers = await this.m.source.batchAll(calls)
+    const answers = await this.m.client.batchAll(take.map(t => callOf(t.kind, t.id)))
     if (this.stopped) return
     const w = this.write(take, answers)
     this.writing = w
@@ -133,11 +140,10 @@ export class Refresher {
         const a = answers[i]
         const recordKey = t.kind === 'account' ? KEY.account(t.id) : t.kind === 'miner' ? KEY.miner(t.id) : KEY.jobRecord(t.id)
         if (a.ok) {
-          let value = a.result
-          if (t.kind === 'account') { const { pending_nonce: _, ...rest } = value; value = rest }
+          const value = storedRecord(t.kind, a.result)
           if (t.kind === 'job') {
             const j = indexed.get(t.id)
-            const diff = j === undefined ? [] : recordMismatches(j, value)
+            const diff = j === undefined ? [] : recordMismatches(j, value as JobJSON)
             if (diff.length > 0) {
               this.m.metrics.recordMismatches.inc()
               this.m.logger.warn({ job_id: t.id, fields: diff }, 'the job indexed from events differs from the node\'s aitbc_job; serving the node\'s record')
