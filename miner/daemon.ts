@@ -206,8 +206,9 @@ class MinerDaemon {
     this.book.setState(job.id, 'reporting')
     try {
       const r = await reporter.report(job, outcome)
+      // Earnings read first, so that /status never counts a job done without its pay.
+      if (r.confirmed) await this.statusServer.refreshEarnings()
       this.book.finish(job.id, r.outcome)
-      if (r.confirmed) void this.statusServer.refreshEarnings()
     } catch (e) {
       this.log.error({ job: job.id, err: (e as Error).message }, 'job handling failed')
     }
