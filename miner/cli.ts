@@ -1,14 +1,19 @@
-// `aitbc miner start`: runs the miner daemon in the foreground (SPEC 2, issue 3 item 1).
+// `aitbc miner start`: runs the miner daemon in the foreground.
 // Ctrl-C or SIGTERM once: take no new jobs, finish those in flight, exit. Twice: fail the jobs in
 // flight (failed receipts: the clients get a full refund) and exit. Three times: exit at once.
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { amountArg, intArg } from '../cli/args.ts'
 import { Keyring } from '../cli/keyring.ts'
 import { CliError } from '../cli/output.ts'
-import { createLogger } from '../node/logger.ts'
+import { pino, type Logger } from 'pino'
 
 const DEFAULT_NODE = 'http://127.0.0.1:8006'
 const DEFAULT_OLLAMA = 'http://127.0.0.1:11434'
+
+/** JSON lines on stderr, in the node's format: level from AITBC_LOG_LEVEL (default info), pid, ISO time. */
+function createMinerLogger (): Logger {
+  return pino({ level: process.env.AITBC_LOG_LEVEL ?? 'info', name: 'aitbc-miner', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2))
+}
 
 function modelsArg (v: string): string[] {
   const list = v.split(',').map(s => s.trim()).filter(s => s !== '')
@@ -45,7 +50,7 @@ export function addMinerStartCommand (miner: Command): void {
       const kr = new Keyring()
       const key = kr.get(o.key)
       const nodeUrl = o.node ?? kr.settings().node ?? DEFAULT_NODE
-      const logger = createLogger({ name: 'aitbc-miner' })
+      const logger = createMinerLogger()
       let running
       try {
         running = await startMiner({

@@ -1,11 +1,8 @@
 // TxQueue: the miner's own transactions, sent one at a time so that consecutive txs of one key
-// get consecutive nonces (SPEC 4). Each send reads the account's pending_nonce (which counts the
+// get consecutive nonces (the chain accepts a key's txs only in nonce order). Each send reads the account's pending_nonce (which counts the
 // key's txs already in the mempool), signs and broadcasts (broadcast_tx_sync); a send starts only
 // when the previous one has been accepted or refused, so two sends never sign the same nonce.
-import { signTx, type TxBody } from '../node/core/tx.ts'
-import type { SigningKey } from '../node/core/crypto.ts'
-import { TxCode } from '../node/core/errors.ts'
-import { RpcClientError, type NodeClient } from '../node/rpc/client.ts'
+import { RpcClientError, signTx, TxCode, type NodeClient, type SigningKey, type TxBody } from '../node/client.ts'
 
 /** The node refused the transaction at CheckTx: `code` is the numeric TxCode, `log` its reason. */
 export class TxRefusedError extends Error {
@@ -65,9 +62,8 @@ export class TxQueue {
       // Account first, then the tx: a tx committed between the two reads is found by the second.
       const acct = await this.client.account(this.key.address)
       try {
-        const r = await this.client.call('tx', { hash: sent.hash })
-        const code = Number(r.tx_result?.code ?? 0)
-        if (code !== 0) throw new TxRefusedError('tx', code, String(r.tx_result?.log ?? ''))
+        const r = await this.client.tx(sent.hash)
+        if (r.tx_result.code !== 0) throw new TxRefusedError('tx', r.tx_result.code, r.tx_result.log)
         return Number(r.height)
       } catch (e) {
         if (!(e instanceof RpcClientError) || !/not found/.test(e.message)) throw e

@@ -2,8 +2,10 @@
 // settled to the uaitbc, an Ollama error, a hanging Ollama (abandon, expiry, slash), a stop while
 // a job runs, and the HTTP endpoints.
 import { expect } from 'chai'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { startTestNode, until, ROOT, type TestNode } from '../helpers/procs.ts'
+import type { ChildProcess } from 'node:child_process'
+import { readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { spawnAitbc, startTestNode, tempDir, until, type TestNode } from '../helpers/procs.ts'
 import { Keyring } from '../../cli/keyring.ts'
 import { signTx, jobIdFromTxHash } from '../../node/core/tx.ts'
 import { sha256, toHex, utf8Bytes, type SigningKey } from '../../node/core/crypto.ts'
@@ -15,28 +17,22 @@ import { startMiner, MinerError, type RunningMiner, type MinerOptions } from '..
 const MODEL = 'llama3.2:latest'
 const FINAL = ['completed', 'failed', 'expired', 'cancelled']
 
-// `aitbc miner start` as its own process (cli/main.ts wires addMinerStartCommand in; this runs
-// the same command without depending on that line).
-const CLI_CODE = "import { Command } from 'commander'; const { addMinerStartCommand } = await import('./miner/cli.ts'); " +
-  "const p = new Command('aitbc'); addMinerStartCommand(p.command('miner')); await p.parseAsync(process.argv.slice(1), { from: 'user' })"
-
 interface CliMiner { child: ChildProcess, output: () => string, exited: Promise<number | string>, url: Promise<string> }
 
-function spawnMinerCli (args: string[], env: Record<string, string>): CliMiner {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './node/polyfill.ts', '--input-type=module', '-e', CLI_CODE, '--', 'miner', 'start', ...args],
-    { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let gotUrl!: (u: string) => void
-  const url = new Promise<string>(resolve => { gotUrl = resolve })
-  const onData = (d: Buffer): void => {
-    out += d.toString()
-    const m = /status at (http:\/\/\S+)\/status/.exec(out)
-    if (m !== null) gotUrl(m[1])
-  }
-  child.stdout?.on('data', onData)
-  child.stderr?.on('data', onData)
-  const exited = new Promise<number | string>(resolve => child.once('exit', (code, sig) => resolve(code ?? sig ?? 'unknown')))
-  return { child, output: () => out, exited, url }
+/** `aitbc miner start ARGS` as its own process; `url` resolves once it prints its status line. */
+function spawnMinerCli (args: string[], env: Record<string, string>, logFile: string): CliMiner {
+  const proc = spawnAitbc(['miner', 'start', ...args], env, logFile)
+  const output = (): string => { try { return readFileSync(logFile, 'utf8') } catch { return '' } }
+  const url = (async () => {
+    // Polls the log until the status line; stops (leaving url pending) if the process exits first.
+    while (proc.child.exitCode === null && proc.child.signalCode === null) {
+      const m = /status at (http:\/\/\S+)\/status/.exec(output())
+      if (m !== null) return m[1]
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    return await new Promise<string>(() => {})
+  })()
+  return { child: proc.child, output, exited: proc.exited, url }
 }
 
 describe('e2e: the miner daemon with a real node and dev-ollama', function () {
@@ -49,8 +45,10 @@ describe('e2e: the miner daemon with a real node and dev-ollama', function () {
   let ollama: DevOllamaServer | undefined
   let miner: RunningMiner | undefined
   let cli: CliMiner | undefined
+  let logDir: string
 
   before(async () => {
+    logDir = tempDir('aitbc-miner-cli-')
     node = await startTestNode({ blockTimeMs: 200, params: { job_timeout_s: 5, assign_timeout_s: 5 } })
     const kr = new Keyring(node.aitbcHome)
     alice = kr.get('alice')
@@ -63,6 +61,7 @@ describe('e2e: the miner daemon with a real node and dev-ollama', function () {
     await miner?.stop()
     await ollama?.close()
     await node?.stop()
+    rmSync(logDir, { recursive: true, force: true })
   })
 
   /** Stops the running miner (gracefully) and its dev-ollama, then starts both anew. */
@@ -294,7 +293,7 @@ describe('e2e: the miner daemon with a real node and dev-ollama', function () {
     miner = undefined
     await ollama?.close()
     ollama = await startDevOllama({ port: 0, logger: silentLogger(), latencyMs: 1500 })
-    cli = spawnMinerCli(['--key', 'bob', '--node', node.url, '--ollama', ollama.url, '--port', '0', '--capacity', '1'], node.env)
+    cli = spawnMinerCli(['--key', 'bob', '--node', node.url, '--ollama', ollama.url, '--port', '0', '--capacity', '1'], node.env, join(logDir, 'sigterm.log'))
     const url = await Promise.race([cli.url, cli.exited.then(c => { throw new Error(`miner exited (${c}): ${cli?.output()}`) })])
     const jobId = await submit('Finish me before you go')
     await until('the job running', async () => (await (await fetch(`${url}/status`)).json()).jobs.some((j: any) => j.job_id === jobId && j.state === 'running'))
@@ -308,7 +307,7 @@ describe('e2e: the miner daemon with a real node and dev-ollama', function () {
   it('aitbc miner start: a second signal fails the job in flight and exits', async () => {
     await ollama?.close()
     ollama = await startDevOllama({ port: 0, logger: silentLogger(), hang: true })
-    cli = spawnMinerCli(['--key', 'bob', '--node', node.url, '--ollama', ollama.url, '--port', '0'], node.env)
+    cli = spawnMinerCli(['--key', 'bob', '--node', node.url, '--ollama', ollama.url, '--port', '0'], node.env, join(logDir, 'second-signal.log'))
     const url = await Promise.race([cli.url, cli.exited.then(c => { throw new Error(`miner exited (${c}): ${cli?.output()}`) })])
     const maxFee = 1_000_000n
     const jobId = await submit('Never answered', { maxFee })
