@@ -2,7 +2,7 @@
 // after the indexed height, in one atomic batch together with the indexed height, the counters
 // and the refresher's marks of the records it changed. A restart resumes where the last batch
 // left off, and a block is never indexed twice: one that is not the next is refused whole.
-import type { Genesis } from '../node/core/genesis.ts'
+import type { Genesis } from '../genesis/genesis.ts'
 import { KEY } from './keys.ts'
 import type { CoordinatorStore, StoreOp } from './store.ts'
 import type { BlockData } from './nodeSource.ts'

@@ -5,15 +5,10 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { amountArg, intArg } from '../cli/args.ts'
 import { Keyring } from '../cli/keyring.ts'
 import { CliError } from '../cli/output.ts'
-import { pino, type Logger } from 'pino'
+import { createLogger } from '../node/client.ts'
 
 const DEFAULT_NODE = 'http://127.0.0.1:8006'
 const DEFAULT_OLLAMA = 'http://127.0.0.1:11434'
-
-/** JSON lines on stderr, in the node's format: level from AITBC_LOG_LEVEL (default info), pid, ISO time. */
-function createMinerLogger (): Logger {
-  return pino({ level: process.env.AITBC_LOG_LEVEL ?? 'info', name: 'aitbc-miner', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2))
-}
 
 function modelsArg (v: string): string[] {
   const list = v.split(',').map(s => s.trim()).filter(s => s !== '')
@@ -50,7 +45,7 @@ export function addMinerStartCommand (miner: Command): void {
       const kr = new Keyring()
       const key = kr.get(o.key)
       const nodeUrl = o.node ?? kr.settings().node ?? DEFAULT_NODE
-      const logger = createMinerLogger()
+      const logger = createLogger({ name: 'aitbc-miner' })
       let running
       try {
         running = await startMiner({
