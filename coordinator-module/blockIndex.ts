@@ -6,6 +6,7 @@
 // follow. IndexWriter writes the result in one batch.
 import { Buffer } from 'node:buffer'
 import { decodeTx, txToJSON, type Tx } from '../node/core/tx.ts'
+import { summarizeTx } from '../node/core/txs/registry.ts'
 import { addressFromBytes, fromHex, isAddress } from '../node/core/crypto.ts'
 import { JOB_STATUSES } from '../node/core/state.ts'
 import type { EventAttributeJSON, EventJSON, JobStatusName } from '../node/client.ts'
@@ -62,6 +63,8 @@ export interface TxRecord {
   events: StoredEventJSON[]
   job_id: string | null
   receipt_id: string | null
+  /** One line for people, from the tx type's module (absent in indexes written before it existed). */
+  summary?: string
 }
 
 /** Where the index stands before a block. */
@@ -243,6 +246,7 @@ export class BlockIndex {
       nonce: json.nonce as string,
       fee: json.fee as string,
       body: json.body,
+      summary: summarizeTx(tx),
       code: r.code,
       log: r.log,
       events: r.events.map(storedEvent),

@@ -3,6 +3,7 @@
 import { Buffer } from 'node:buffer'
 import { formatAitbc } from '../node/core/amount.ts'
 import { isAddress } from '../node/core/crypto.ts'
+import { isTxType, txTypeDef } from '../node/core/txs/registry.ts'
 import { JOB_ID_RE, RECEIPT_ID_RE } from '../node/core/tx.ts'
 import { JOB_STATUSES } from '../node/core/state.ts'
 import type { TxErrorCode } from '../node/core/errors.ts'
@@ -99,25 +100,9 @@ function txSummary (t: TxRecord): TxSummary {
   return { hash: t.hash, height: t.height, index: t.index, time: t.time, type: t.type, sender: t.sender, fee: t.fee, job_id: t.job_id, summary: describeTx(t) }
 }
 
-function aitbc (u: unknown): string {
-  try { return formatAitbc(BigInt(String(u))) + ' AITBC' } catch { return String(u) }
-}
-
-/** One line a person reads in a tx list. */
+/** One line a person reads in a tx list: from the tx type's module, stored at indexing. */
 export function describeTx (t: TxRecord): string {
-  const b = (t.body ?? {}) as Record<string, any>
-  switch (t.type) {
-    case 'transfer': return `${aitbc(b.amount)} to ${String(b.to)}`
-    case 'register_miner': return `miner for ${(b.models ?? []).join(', ')}, stake ${aitbc(b.stake)}`
-    case 'update_miner': return 'miner listing updated'
-    case 'stake': return `stake ${aitbc(b.amount)}`
-    case 'unstake': return `unstake ${aitbc(b.amount)}`
-    case 'submit_job': return `${String(t.job_id)} on ${String(b.model)}, max fee ${aitbc(b.max_fee)}`
-    case 'cancel_job': return `cancel ${String(b.job_id)}`
-    case 'assign': return `${String(b.job_id)} to ${String(b.miner)}`
-    case 'record_receipt': return `${String(b.job_id)} ${String(b.status)}`
-    default: return t.type
-  }
+  return t.summary ?? (isTxType(t.type) ? txTypeDef(t.type).description : t.type)
 }
 
 export interface Stats {

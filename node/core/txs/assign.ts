@@ -17,6 +17,7 @@ export const assign: TxTypeDef<'assign', AssignBody> = {
     return { type: 'assign', jobId: asJobId(b[0], 'job_id'), miner: asAddress(b[1], 'miner') }
   },
   encode: b => [b.jobId, b.miner],
+  summary: b => `${b.jobId} to ${b.miner}`,
   checkStatic: () => {},
   apply ({ st, tx, body: b, ctx, events }) {
     if (tx.sender !== ctx.proposer) throw new TxError('NOT_PROPOSER', `assign must be signed by the block proposer ${ctx.proposer}, not ${tx.sender}`)

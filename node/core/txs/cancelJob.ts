@@ -15,6 +15,7 @@ export const cancelJob: TxTypeDef<'cancel_job', CancelJobBody> = {
     return { type: 'cancel_job', jobId: asJobId(b[0], 'job_id') }
   },
   encode: b => [b.jobId],
+  summary: b => `cancel ${b.jobId}`,
   checkStatic: () => {},
   apply ({ st, tx, body: b, ctx, events }) {
     const j = getJob(st, b.jobId)

@@ -33,6 +33,7 @@ export const recordReceipt: TxTypeDef<'record_receipt', RecordReceiptBody> = {
     }
   },
   encode: b => [b.jobId, b.status, b.result, b.resultHash, [b.metrics.computeMs, b.metrics.promptTokens, b.metrics.completionTokens], b.error],
+  summary: b => `${b.jobId} ${b.status}`,
   checkStatic (b, params) {
     if (byteLen(b.result) > params.maxResultBytes) throw new TxError('RESULT_TOO_LARGE', `result is ${byteLen(b.result)} bytes, max_result_bytes is ${params.maxResultBytes}`)
     if (toHex(sha256(utf8Bytes(b.result))) !== toHex(b.resultHash)) throw new TxError('RESULT_HASH_MISMATCH', 'result_hash is not the sha256 of result')

@@ -3,7 +3,7 @@ import { asAmount, asArr, asSmall, asStrList } from '../fields.ts'
 import { ev } from '../events.ts'
 import { TxError } from '../errors.ts'
 import { REPUTATION_INITIAL } from '../state.ts'
-import { checkCapacity, checkModels, needFunds, type TxTypeDef } from './txType.ts'
+import { checkCapacity, checkModels, needFunds, type TxTypeDef, aitbc } from './txType.ts'
 
 export interface RegisterMinerBody { type: 'register_miner', models: string[], pricePerSecond: bigint, capacity: number, stake: bigint }
 
@@ -16,6 +16,7 @@ export const registerMiner: TxTypeDef<'register_miner', RegisterMinerBody> = {
     return { type: 'register_miner', models: asStrList(b[0], 'models'), pricePerSecond: asAmount(b[1], 'price_per_second'), capacity: asSmall(b[2], 'capacity'), stake: asAmount(b[3], 'stake') }
   },
   encode: b => [b.models, b.pricePerSecond, b.capacity, b.stake],
+  summary: b => `miner for ${b.models.join(', ')}, stake ${aitbc(b.stake)}`,
   checkStatic (b) {
     checkModels(b.models)
     checkCapacity(b.capacity)

@@ -3,6 +3,7 @@
 // descriptions all read this table. The mapped type makes the compiler check that every entry
 // is a complete TxTypeDef whose name matches its key.
 import type { TxTypeDef } from './txType.ts'
+import type { Tx } from '../tx.ts'
 import { transfer } from './transfer.ts'
 import { registerMiner } from './registerMiner.ts'
 import { updateMiner } from './updateMiner.ts'
@@ -40,4 +41,9 @@ export function isTxType (name: string): name is TxType { return Object.hasOwn(T
 /** The definition of a type, typed by its name. */
 export function txTypeDef<K extends TxType> (type: K): TxTypeDef<K, TxBodyOf<K>> {
   return TX_TYPE_DEFS[type] as unknown as TxTypeDef<K, TxBodyOf<K>>
+}
+
+/** One line a person reads about a tx: what it did, from its type's module. */
+export function summarizeTx (tx: Tx): string {
+  return txTypeDef(tx.type).summary(tx.body as never, tx)
 }

@@ -3,7 +3,7 @@ import { asAmount, asArr } from '../fields.ts'
 import { ev } from '../events.ts'
 import { TxError } from '../errors.ts'
 import { MAX_AMOUNT } from '../amount.ts'
-import { checkPositive, getMiner, needFunds, type TxTypeDef } from './txType.ts'
+import { checkPositive, getMiner, needFunds, type TxTypeDef, aitbc } from './txType.ts'
 
 export interface StakeBody { type: 'stake', amount: bigint }
 
@@ -16,6 +16,7 @@ export const stake: TxTypeDef<'stake', StakeBody> = {
     return { type: 'stake', amount: asAmount(b[0], 'amount') }
   },
   encode: b => [b.amount],
+  summary: b => `stake ${aitbc(b.amount)}`,
   checkStatic: b => checkPositive(b.amount),
   apply ({ st, tx, body: b, spendable, events }) {
     const m = getMiner(st, tx.sender)

@@ -3,7 +3,7 @@ import { asAmount, asArr, asNumber, asSmall, asStr, opt } from '../fields.ts'
 import { ev } from '../events.ts'
 import { TxError } from '../errors.ts'
 import { jobIdFromTxHash } from '../ids.ts'
-import { byteLen, checkPositive, MAX_MODEL_BYTES, needFunds, type TxTypeDef } from './txType.ts'
+import { byteLen, checkPositive, MAX_MODEL_BYTES, needFunds, type TxTypeDef, aitbc } from './txType.ts'
 
 export interface JobOptions { temperature: number | null, numPredict: number | null, seed: number | null }
 export interface SubmitJobBody { type: 'submit_job', model: string, prompt: string, options: JobOptions, maxFee: bigint, maxPricePerSecond: bigint | null }
@@ -31,6 +31,7 @@ export const submitJob: TxTypeDef<'submit_job', SubmitJobBody> = {
     }
   },
   encode: b => [b.model, b.prompt, [b.options.temperature, b.options.numPredict, b.options.seed], b.maxFee, b.maxPricePerSecond],
+  summary: (b, tx) => `${jobIdFromTxHash(tx.hash)} on ${b.model}, max fee ${aitbc(b.maxFee)}`,
   checkStatic (b, params) {
     if (b.model.length === 0 || byteLen(b.model) > MAX_MODEL_BYTES) throw new TxError('INVALID_FIELD', `model must be 1 to ${MAX_MODEL_BYTES} bytes`)
     if (b.prompt.length === 0) throw new TxError('INVALID_FIELD', 'prompt is empty')

@@ -10,6 +10,7 @@ import { EMPTY_ACCOUNT } from '../state.ts'
 import type { Tx } from '../tx.ts'
 import type { BlockContext, Mode } from '../transition.ts'
 import { TxError } from '../errors.ts'
+import { formatAitbc } from '../amount.ts'
 
 /** The arguments of a state handler. */
 export interface HandlerArgs<B> {
@@ -42,11 +43,16 @@ export interface TxTypeDef<T extends string, B extends { type: T }> {
   decode (v: MsgValue): B
   /** The body tuple, for signing. */
   encode (b: B): unknown[]
+  /** One line a person reads in a list of txs (explorer, CLI). */
+  summary (b: B, tx: Tx): string
   /** Checks that need only the body and the params. */
   checkStatic (b: B, params: Params): void
   /** Checks the tx against the state, then returns its effect; throws TxError and writes nothing when it is not valid here. */
   apply (a: HandlerArgs<B>): Effect
 }
+
+/** An amount for people: "12.5 AITBC". */
+export function aitbc (u: bigint): string { return formatAitbc(u) + ' AITBC' }
 
 export function byteLen (s: string): number { return Buffer.byteLength(s, 'utf8') }
 

@@ -2,7 +2,7 @@
 import { asAmount, asArr } from '../fields.ts'
 import { ev } from '../events.ts'
 import { TxError } from '../errors.ts'
-import { checkPositive, getMiner, type TxTypeDef } from './txType.ts'
+import { checkPositive, getMiner, type TxTypeDef, aitbc } from './txType.ts'
 
 export interface UnstakeBody { type: 'unstake', amount: bigint }
 
@@ -15,6 +15,7 @@ export const unstake: TxTypeDef<'unstake', UnstakeBody> = {
     return { type: 'unstake', amount: asAmount(b[0], 'amount') }
   },
   encode: b => [b.amount],
+  summary: b => `unstake ${aitbc(b.amount)}`,
   checkStatic: b => checkPositive(b.amount),
   apply ({ st, tx, body: b, ctx, events }) {
     const m = getMiner(st, tx.sender)

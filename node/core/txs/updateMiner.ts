@@ -21,6 +21,7 @@ export const updateMiner: TxTypeDef<'update_miner', UpdateMinerBody> = {
     }
   },
   encode: b => [b.models, b.pricePerSecond, b.capacity, b.active],
+  summary: () => 'miner listing updated',
   checkStatic (b) {
     if (b.models === null && b.pricePerSecond === null && b.capacity === null && b.active === null) throw new TxError('INVALID_FIELD', 'update_miner changes nothing')
     if (b.models !== null) checkModels(b.models)
