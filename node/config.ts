@@ -28,7 +28,7 @@ export function randomSeed (): Uint8Array {
   return new Uint8Array(randomBytes(32))
 }
 
-export function homePaths (home: string): Record<'config' | 'genesis' | 'privKey' | 'nodeKey' | 'data' | 'pvState' | 'db', string> {
+export function homePaths (home: string): Record<'config' | 'genesis' | 'privKey' | 'nodeKey' | 'data' | 'pvState' | 'lockedBlock' | 'db', string> {
   return {
     config: join(home, 'config', 'config.json'),
     genesis: join(home, 'config', 'genesis.json'),
@@ -36,6 +36,7 @@ export function homePaths (home: string): Record<'config' | 'genesis' | 'privKey
     nodeKey: join(home, 'config', 'node_key.json'),
     data: join(home, 'data'),
     pvState: join(home, 'data', 'priv_validator_state.json'),
+    lockedBlock: join(home, 'data', 'locked_block.bin'),
     db: join(home, 'data', 'chain'),
   }
 }

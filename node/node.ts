@@ -69,7 +69,7 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
   const metrics = createNodeMetrics(chain, mempool, () => net.peers().length)
   const app = new ChainApp(chain, mempool, pv?.key ?? null)
   const txGossip = new TxGossip(net, mempool, log.child({ module: 'txgossip' }))
-  const engine = new ConsensusEngine(app, pv, net, log.child({ module: 'consensus' }), { byzantine: process.env.AITBC_TEST_BYZANTINE, metrics })
+  const engine = new ConsensusEngine(app, pv, net, log.child({ module: 'consensus' }), { byzantine: process.env.AITBC_TEST_BYZANTINE, metrics, lockedBlockFile: paths.lockedBlock })
   const rpc = new RpcServer({ host: config.rpc.host, port: config.rpc.port }, {
     chain,
     mempool,

@@ -9,7 +9,7 @@ import {
   decodeConsensusMessage, encodeProposal, encodeVote, voteBytesToSign, proposalBytesToSign, ConsensusMessageError,
   type SignedProposal, type SignedVote,
 } from './messages.ts'
-import { blockHash, encodeBlock, VOTE_PRECOMMIT, VOTE_PREVOTE, BLOCK_ID_FLAG_ABSENT, BLOCK_ID_FLAG_COMMIT, type Commit, type Validator } from '../core/block.ts'
+import { blockHash, decodeBlock, encodeBlock, VOTE_PRECOMMIT, VOTE_PREVOTE, BLOCK_ID_FLAG_ABSENT, BLOCK_ID_FLAG_COMMIT, type Commit, type Validator } from '../core/block.ts'
 import { bytesEqual, fromHex, toHexUpper, verifySignature } from '../core/crypto.ts'
 import { DoubleSignError, type PrivValidator, STEP_PRECOMMIT, STEP_PREVOTE, STEP_PROPOSE } from '../chain/privval.ts'
 import type { ConsensusApp, ValidatedBlock } from './app.ts'
@@ -19,6 +19,7 @@ import { BlockSync, type SyncHooks } from './blockSync.ts'
 import { EvidencePool } from './evidence.ts'
 import { HeightVotes, valueOf } from './heightVotes.ts'
 import { DoublePrevoter } from './byzantine.ts'
+import { LockedBlockFile } from './lockedBlock.ts'
 import type { Logger } from '../logger.ts'
 
 export type { Verdict, ConsensusNetwork } from './network.ts'
@@ -28,6 +29,8 @@ export interface EngineOptions {
   now?: () => number
   syncIntervalMs?: number
   syncBatch?: number
+  /** Where the block this validator is locked on is kept across a crash (none: in memory only). */
+  lockedBlockFile?: string
   /** Test only: misbehave ('double-prevote'). */
   byzantine?: string
   metrics?: { consensusRounds: { inc: () => void }, consensusTimeouts: { inc: (l: { step: string }) => void } }
@@ -59,6 +62,7 @@ export class ConsensusEngine {
   private readonly sync: BlockSync | null
   readonly evidence = new EvidencePool()
   private readonly byzantine: DoublePrevoter | null
+  private readonly lockedBlock: LockedBlockFile | null
   private readonly onWork = (): void => {
     if (this.machine !== null && !this.machine.isStarted && !this.stopped) this.scheduleStart(true)
   }
@@ -84,6 +88,7 @@ export class ConsensusEngine {
     this.now = opts.now ?? Date.now
     this.gossip = new ConsensusGossip(net, log)
     this.sync = net === null ? null : new BlockSync({ batch: opts.syncBatch }, { app, net, log })
+    this.lockedBlock = opts.lockedBlockFile === undefined ? null : new LockedBlockFile(opts.lockedBlockFile)
     this.byzantine = opts.byzantine === 'double-prevote' && pv !== null ? new DoublePrevoter(pv.key, app.chainId, this.gossip) : null
     if (this.byzantine !== null) log.warn({}, 'TEST-ONLY BYZANTINE MODE: this validator signs two different prevotes at every height')
   }
@@ -148,9 +153,25 @@ export class ConsensusEngine {
     const last = this.pv?.lastSigned
     if (last !== undefined && last.height === m.height && last.step > 0) {
       m.round = last.round + 1
-      if (last.lock !== undefined) { m.lockedRound = last.lock.round; m.lockedValue = last.lock.value }
+      if (last.lock !== undefined) {
+        m.lockedRound = last.lock.round
+        m.lockedValue = last.lock.value
+        this.restoreLockedBlock(m.height, last.lock.value)
+      }
     }
     this.run(m.start())
+  }
+
+  /** After a restart, the block we are locked on comes back from disk, so that we can propose it again. */
+  private restoreLockedBlock (height: number, value: string): void {
+    const rec = this.lockedBlock?.load()
+    if (rec == null || rec.height !== height || this.blocks.has(value)) return
+    let block
+    try { block = decodeBlock(rec.blockBytes) } catch { return }
+    if (toHexUpper(blockHash(block.header)) !== value) return
+    const v = this.app.validate(block)
+    if (v.error === null) this.blocks.set(value, v)
+    this.log.info({ height, value, valid: v.error === null }, 'restored the block this validator is locked on')
   }
 
   private clearTimers (): void {
@@ -194,7 +215,9 @@ export class ConsensusEngine {
   private propose (height: number, round: number, value: string | null, polRound: number): void {
     if (this.pv === null) return
     let v: ValidatedBlock
-    const known = value === null ? undefined : this.blocks.get(value)
+    // With no valid value from this height's rounds, a validator locked on a block proposes that block.
+    const choice = value ?? this.machine?.lockedValue ?? null
+    const known = choice === null ? undefined : this.blocks.get(choice)
     if (known !== undefined && known.error === null) {
       v = known
     } else {
@@ -232,8 +255,9 @@ export class ConsensusEngine {
     const ts = this.now()
     let sig: Uint8Array
     try {
-      // A precommit for a block is a lock: it is recorded with the signature, before it leaves.
+      // A precommit for a block is a lock: the block is kept on disk and the lock recorded with the signature, before it leaves.
       const lock = type === VOTE_PRECOMMIT && value !== null ? { round, value } : undefined
+      if (lock !== undefined) this.keepLockedBlock(height, round, value as string)
       sig = this.pv.sign(height, round, type === VOTE_PREVOTE ? STEP_PREVOTE : STEP_PRECOMMIT, voteBytesToSign(this.app.chainId, { type, height, round, blockHash: blockHashBytes, timestamp: ts }), lock)
     } catch (e) {
       if (e instanceof DoubleSignError) { this.log.warn({ height, round, type, reason: e.message }, 'not voting: already signed at this position'); return }
@@ -243,6 +267,12 @@ export class ConsensusEngine {
     this.gossip.publishOwn(encodeVote(v))
     this.acceptVote(v)
     if (type === VOTE_PREVOTE) this.byzantine?.afterPrevote(v)
+  }
+
+  private keepLockedBlock (height: number, round: number, value: string): void {
+    const v = this.blocks.get(value)
+    if (this.lockedBlock === null || v === undefined) return
+    this.lockedBlock.save({ height, round, blockBytes: encodeBlock(v.block) })
   }
 
   private async decide (height: number, round: number, value: string): Promise<void> {

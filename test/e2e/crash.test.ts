@@ -44,7 +44,7 @@ describe('e2e: SIGKILL during a transaction stream, then restart', function () {
   })
   after(async () => { stopping = true; await node?.stop() })
 
-  it('keeps every committed tx, links every block, keeps producing and keeps the supply, across 6 kills', async () => {
+  it('keeps every committed tx, links every block, keeps producing and keeps the supply, across 7 kills', async () => {
     const recorded: Recorded[] = []
     const unexpected: string[] = []
     const blocksSeen = new Map<number, BlockSeen>()
@@ -239,13 +239,17 @@ describe('e2e: SIGKILL during a transaction stream, then restart', function () {
     const dataDir = join(node.home, 'data')
     await cycle('kill right after signing', fsTrigger(dataDir, f => f === 'priv_validator_state.json', 1))
 
-    // 4: right after the signer persisted its precommit (the block is built and about to be written)
-    await cycle('kill right after the precommit signature', fsTrigger(dataDir, f => f === 'priv_validator_state.json', 2))
+    // 4: right after the signer persisted its prevote
+    await cycle('kill right after the prevote signature', fsTrigger(dataDir, f => f === 'priv_validator_state.json', 2))
 
-    // 5: while LevelDB writes a block's batch (the write-ahead log changes)
+    // 5: right after the signer persisted its precommit (locked on the block, which is not written yet):
+    // the restarted validator must propose that same block again, or its lock keeps it from ever committing
+    await cycle('kill right after the precommit signature', fsTrigger(dataDir, f => f === 'priv_validator_state.json', 3))
+
+    // 6: while LevelDB writes a block's batch (the write-ahead log changes)
     await cycle('kill during the block write', fsTrigger(join(dataDir, 'chain'), f => f.endsWith('.log'), 1))
 
-    // 6: as soon as the restarted node answers, before it has produced anything more; then once more as it starts
+    // 7: as soon as the restarted node answers, before it has produced anything more; then once more as it starts
     await cycle('kill while starting', async () => {
       node.proc.child.kill('SIGKILL')
       await node.proc.exited
@@ -278,7 +282,7 @@ describe('e2e: SIGKILL during a transaction stream, then restart', function () {
 
     if (process.env.AITBC_TEST_VERBOSE !== undefined) console.log(outcomes.join('\n'))
     expect(unexpected, unexpected.join('\n')).to.deep.equal([])
-    expect(outcomes).to.have.length(6)
+    expect(outcomes).to.have.length(7)
     expect(recorded.length).to.be.greaterThan(100)
     // every sender's recorded nonces strictly increase, and so do their heights
     for (const name of SENDERS) {
