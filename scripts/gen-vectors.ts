@@ -1,0 +1,464 @@
+// Writes test/fixtures/golden.json: golden vectors of the miner draw, vote and proposal sign
+// bytes and signatures, duplicate-vote evidence, and the headers, commits, app hashes and
+// results hashes of blocks built by the block executor from a fixed genesis. Each case holds its
+// inputs and the exact outputs (hex). Deterministic: fixed seeds and times, no clock, no
+// randomness (ed25519 signatures are deterministic). test/unit/golden.test.ts recomputes every
+// output from its inputs and checks that this script's output equals the checked-in file.
+//
+//   npx tsx scripts/gen-vectors.ts        (or: npm run vectors)
+import { writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { dirname, join, resolve } from 'node:path'
+import { SigningKey, sha256, sha256Concat, toHex, toHexUpper, utf8Bytes, addressBytesFromPubkey } from '../node/core/crypto.ts'
+import { pack } from '../node/core/codec.ts'
+import { MemState, REPUTATION_INITIAL, type Job, type Miner } from '../node/core/state.ts'
+import { drawMiner, isEligible } from '../node/core/draw.ts'
+import { checkEvidence } from '../node/core/transition.ts'
+import { resultsHash } from '../node/core/executor.ts'
+import {
+  blockHash, commitHash, commitTuple, headerTuple, proposalSignBytes, voteSignBytes, VOTE_PRECOMMIT, VOTE_PREVOTE,
+  type Header,
+} from '../node/core/block.ts'
+import { encodeDuplicateVote } from '../node/consensus/evidence.ts'
+import { proposerOf } from '../node/consensus/machine.ts'
+import type { SignedVote } from '../node/consensus/messages.ts'
+import { parseGenesis, parseParams, type GenesisJSON } from '../genesis/genesis.ts'
+import { makeGenesisJSON } from '../genesis/build.ts'
+import { signTx, jobIdFromTxHash, type Tx, type TxBody } from '../node/core/tx.ts'
+import { MemChain, signCommit } from '../test/helpers/memChain.ts'
+
+export const GOLDEN_PATH = join(dirname(fileURLToPath(import.meta.url)), '../test/fixtures/golden.json')
+
+const AITBC = 1_000_000n
+
+/** The seed of a named key of the vectors: sha256("aitbc-golden/" + name). */
+export function goldenSeed (name: string): Uint8Array { return sha256(utf8Bytes('aitbc-golden/' + name)) }
+const key = (name: string): SigningKey => new SigningKey(goldenSeed(name))
+
+// ---- the miner draw ----
+
+export interface DrawMinerInput {
+  address: string
+  models: string[]
+  price_per_second: string
+  capacity: number
+  active_jobs: number
+  stake: string
+  reputation: number
+  active: boolean
+}
+
+/** A miner record from a draw vector's input. */
+export function minerFromInput (m: DrawMinerInput): Miner {
+  return {
+    address: m.address, models: [...m.models], pricePerSecond: BigInt(m.price_per_second), capacity: m.capacity, stake: BigInt(m.stake), unbonding: [],
+    active: m.active, reputation: m.reputation, activeJobs: m.active_jobs, jobsCompleted: 0, jobsFailed: 0, jobsExpired: 0, earned: 0n, slashed: 0n, registeredHeight: 0,
+  }
+}
+
+/** A pending job with only what the draw reads set to something meaningful. */
+export function pendingJob (id: string, model: string, maxPricePerSecond: bigint | null): Job {
+  return {
+    id, txHash: '', client: '', model, prompt: 'p', options: { temperature: null, numPredict: null, seed: null }, maxFee: 1n, maxPricePerSecond, status: 'pending',
+    submittedHeight: 1, submittedTime: 0, miner: null, pricePerSecond: null, assignedHeight: null, assignedTime: null, assignTxHash: null, receiptId: null,
+    settleTxHash: null, result: null, resultHash: null, metrics: null, error: null, paid: null, refund: null, slashed: null, settledHeight: null, settledTime: null,
+  }
+}
+
+/** A state holding exactly these miners, with min_miner_stake set. */
+export function drawState (minMinerStake: string, miners: DrawMinerInput[]): MemState {
+  const st = new MemState(parseParams({ min_miner_stake: minMinerStake }))
+  const totals = { supply: 0n, balances: 0n, escrow: 0n, bonded: 0n, unbonding: 0n, burned: 0n }
+  st.apply({ accounts: new Map(), miners: new Map(miners.map(m => [m.address, minerFromInput(m)])), jobs: new Map(), bonds: new Map(), totals })
+  return st
+}
+
+function miner (name: string, o: Partial<Omit<DrawMinerInput, 'address'>> = {}): DrawMinerInput {
+  return {
+    address: key(name).address, models: o.models ?? ['llama3'], price_per_second: o.price_per_second ?? '20000', capacity: o.capacity ?? 1,
+    active_jobs: o.active_jobs ?? 0, stake: o.stake ?? (100n * AITBC).toString(), reputation: o.reputation ?? REPUTATION_INITIAL, active: o.active ?? true,
+  }
+}
+
+const JOB_IDS = ['job_0000000000000000', 'job_0123456789abcdef', 'job_fedcba9876543210', 'job_5a5a5a5a5a5a5a5a']
+const PREV_HASHES = ['', '00'.repeat(32), toHex(sha256(utf8Bytes('golden block 1'))), toHex(sha256(utf8Bytes('golden block 2')))]
+
+function drawVectors (): unknown[] {
+  // Every job id against every previous hash for the weighted and tied sets; two of each for the others.
+  const sets: Array<{ name: string, min_miner_stake: string, miners: DrawMinerInput[], jobs: Array<{ model: string, max_price_per_second: string | null }>, all?: boolean }> = [
+    {
+      name: 'weighted: four miners of different stakes and reputations',
+      min_miner_stake: (100n * AITBC).toString(),
+      miners: [
+        miner('draw-a', { stake: (100n * AITBC).toString(), reputation: 5000 }),
+        miner('draw-b', { stake: (250n * AITBC).toString(), reputation: 5000 }),
+        miner('draw-c', { stake: (100n * AITBC).toString(), reputation: 10000 }),
+        miner('draw-d', { stake: (1000n * AITBC).toString(), reputation: 100 }),
+      ],
+      jobs: [{ model: 'llama3', max_price_per_second: null }],
+      all: true,
+    },
+    {
+      name: 'ties: three miners of equal weight (the address order decides)',
+      min_miner_stake: (100n * AITBC).toString(),
+      miners: [miner('tie-a'), miner('tie-b'), miner('tie-c')],
+      jobs: [{ model: 'llama3', max_price_per_second: null }],
+      all: true,
+    },
+    {
+      name: 'one eligible: the others are inactive, full, under-staked, at reputation 0, on another model or too dear',
+      min_miner_stake: (100n * AITBC).toString(),
+      miners: [
+        miner('one-inactive', { active: false }),
+        miner('one-full', { capacity: 2, active_jobs: 2 }),
+        miner('one-understaked', { stake: (100n * AITBC - 1n).toString() }),
+        miner('one-reputation-0', { reputation: 0 }),
+        miner('one-other-model', { models: ['mistral'] }),
+        miner('one-too-dear', { price_per_second: '30001' }),
+        miner('one-eligible', { capacity: 3, active_jobs: 2, price_per_second: '30000', stake: (100n * AITBC).toString(), reputation: 1 }),
+      ],
+      jobs: [{ model: 'llama3', max_price_per_second: '30000' }],
+    },
+    {
+      name: 'none eligible',
+      min_miner_stake: (100n * AITBC).toString(),
+      miners: [
+        miner('none-inactive', { active: false }),
+        miner('none-full', { capacity: 1, active_jobs: 1 }),
+        miner('none-understaked', { stake: '1' }),
+        miner('none-reputation-0', { reputation: 0 }),
+      ],
+      jobs: [{ model: 'llama3', max_price_per_second: null }, { model: 'no-such-model', max_price_per_second: null }],
+    },
+    {
+      name: 'price caps: the job\'s max_price_per_second narrows the field',
+      min_miner_stake: (100n * AITBC).toString(),
+      miners: [
+        miner('price-10k', { price_per_second: '10000' }),
+        miner('price-20k', { price_per_second: '20000', stake: (300n * AITBC).toString() }),
+        miner('price-50k', { price_per_second: '50000', stake: (900n * AITBC).toString() }),
+        miner('price-free', { price_per_second: '0' }),
+      ],
+      jobs: [
+        { model: 'llama3', max_price_per_second: null },
+        { model: 'llama3', max_price_per_second: '50000' },
+        { model: 'llama3', max_price_per_second: '20000' },
+        { model: 'llama3', max_price_per_second: '10000' },
+        { model: 'llama3', max_price_per_second: '0' },
+      ],
+    },
+    {
+      name: 'zero weight: with min_miner_stake 0 a miner of stake 0 is eligible but never drawn; all zero draws nobody',
+      min_miner_stake: '0',
+      miners: [miner('zero-a', { stake: '0' }), miner('zero-b', { stake: '0', models: ['mistral'] }), miner('zero-c', { models: ['mistral'], stake: '7' })],
+      jobs: [{ model: 'llama3', max_price_per_second: null }, { model: 'mistral', max_price_per_second: null }],
+    },
+    {
+      name: 'unit weights: stake 1 and reputation 1 each, so r = seed mod 3 names the miner by its place in address order',
+      min_miner_stake: '0',
+      miners: [miner('unit-a', { stake: '1', reputation: 1 }), miner('unit-b', { stake: '1', reputation: 1 }), miner('unit-c', { stake: '1', reputation: 1 })],
+      jobs: [{ model: 'llama3', max_price_per_second: null }],
+      all: true,
+    },
+    {
+      name: 'large weights: stake x reputation far above 2^64',
+      min_miner_stake: (100n * AITBC).toString(),
+      miners: [
+        miner('big-a', { stake: (2n ** 62n).toString(), reputation: 10000 }),
+        miner('big-b', { stake: (2n ** 61n + 12345n).toString(), reputation: 9999 }),
+        miner('big-c', { stake: (100n * AITBC).toString(), reputation: 10000 }),
+      ],
+      jobs: [{ model: 'llama3', max_price_per_second: null }],
+    },
+  ]
+  return sets.map(s => {
+    const st = drawState(s.min_miner_stake, s.miners)
+    const cases = []
+    for (const j of s.jobs) {
+      for (const id of s.all === true ? JOB_IDS : JOB_IDS.slice(1, 3)) {
+        for (const prev of s.all === true ? PREV_HASHES : PREV_HASHES.slice(0, 3).filter((_, i) => i !== 1)) {
+          const job = pendingJob(id, j.model, j.max_price_per_second === null ? null : BigInt(j.max_price_per_second))
+          const prevBytes = Buffer.from(prev, 'hex')
+          const total = st.minerAddresses().map(a => st.miner(a) as Miner).filter(m => isEligible(st, m, job)).reduce((t, m) => t + m.stake * BigInt(m.reputation), 0n)
+          cases.push({
+            job: { id, model: j.model, max_price_per_second: j.max_price_per_second },
+            prev_block_hash: prev,
+            seed: toHex(sha256Concat(prevBytes, utf8Bytes(id))),
+            total_weight: total.toString(),
+            chosen: drawMiner(st, job, prevBytes)?.address ?? null,
+          })
+        }
+      }
+    }
+    return { name: s.name, min_miner_stake: s.min_miner_stake, miners: s.miners, cases }
+  })
+}
+
+// ---- votes, proposals, evidence ----
+
+function voteVectors (): unknown[] {
+  const cases: Array<{ name: string, chain_id: string, type: number, height: number, round: number, block_hash: string, timestamp: number, signer: string }> = [
+    { name: 'precommit for nil (the example of docs/protocol.md 4.4)', chain_id: 'c', type: VOTE_PRECOMMIT, height: 5, round: 0, block_hash: '', timestamp: 1700000000123, signer: 'vote-signer-0' },
+    { name: 'prevote for a block', chain_id: 'aitbc-golden', type: VOTE_PREVOTE, height: 1, round: 0, block_hash: toHex(sha256(utf8Bytes('a block'))).toUpperCase(), timestamp: 1735689600000, signer: 'vote-signer-0' },
+    { name: 'precommit for a block', chain_id: 'aitbc-golden', type: VOTE_PRECOMMIT, height: 42, round: 3, block_hash: toHex(sha256(utf8Bytes('a block'))).toUpperCase(), timestamp: 1735689600001, signer: 'vote-signer-1' },
+    { name: 'prevote for nil at round 200', chain_id: 'aitbc-golden', type: VOTE_PREVOTE, height: 300, round: 200, block_hash: '', timestamp: 1735689699999, signer: 'vote-signer-1' },
+    { name: 'height and round in two-byte forms', chain_id: 'aitbc-golden', type: VOTE_PRECOMMIT, height: 65535, round: 256, block_hash: 'FF'.repeat(32), timestamp: 1, signer: 'vote-signer-2' },
+    { name: 'height above 2^32 (written as float64)', chain_id: 'aitbc-golden', type: VOTE_PREVOTE, height: 2 ** 32 + 1, round: 0, block_hash: '00'.repeat(32), timestamp: 0, signer: 'vote-signer-2' },
+  ]
+  return cases.map(c => {
+    const k = key(c.signer)
+    const bytes = voteSignBytes(c.chain_id, c.type, c.height, c.round, Buffer.from(c.block_hash, 'hex'), c.timestamp)
+    return { ...c, signer_seed: toHex(goldenSeed(c.signer)), validator_address: toHexUpper(addressBytesFromPubkey(k.publicKey)), sign_bytes: toHex(bytes), signature: toHex(k.sign(bytes)) }
+  })
+}
+
+function proposalVectors (): unknown[] {
+  const cases: Array<{ name: string, chain_id: string, height: number, round: number, block_hash: string, pol_round: number, timestamp: number, signer: string }> = [
+    { name: 'a fresh block (pol_round -1)', chain_id: 'aitbc-golden', height: 1, round: 0, block_hash: toHex(sha256(utf8Bytes('a block'))).toUpperCase(), pol_round: -1, timestamp: 1735689600000, signer: 'vote-signer-0' },
+    { name: 're-proposed in round 3 with a POL of round 2', chain_id: 'aitbc-golden', height: 7, round: 3, block_hash: 'AB'.repeat(32), pol_round: 2, timestamp: 1735689612345, signer: 'vote-signer-1' },
+    { name: 'pol_round 0 at a large height', chain_id: 'c', height: 1_000_000, round: 1, block_hash: '11'.repeat(32), pol_round: 0, timestamp: 1700000000123, signer: 'vote-signer-2' },
+  ]
+  return cases.map(c => {
+    const k = key(c.signer)
+    const bytes = proposalSignBytes(c.chain_id, c.height, c.round, Buffer.from(c.block_hash, 'hex'), c.pol_round, c.timestamp)
+    return { ...c, signer_seed: toHex(goldenSeed(c.signer)), validator_address: toHexUpper(addressBytesFromPubkey(k.publicKey)), sign_bytes: toHex(bytes), signature: toHex(k.sign(bytes)) }
+  })
+}
+
+interface EvidenceVoteIn { type: number, height: number, round: number, block_hash: string, timestamp: number }
+
+/** A vote signed by `k` from an evidence vector's input. */
+export function signedVote (chainId: string, k: SigningKey, v: EvidenceVoteIn): SignedVote {
+  const hash = new Uint8Array(Buffer.from(v.block_hash, 'hex'))
+  return { type: v.type, height: v.height, round: v.round, blockHash: hash, timestamp: v.timestamp, validator: addressBytesFromPubkey(k.publicKey), signature: k.sign(voteSignBytes(chainId, v.type, v.height, v.round, hash, v.timestamp)) }
+}
+
+function evidenceVectors (): unknown[] {
+  const chainId = 'aitbc-golden'
+  const cases: Array<{ name: string, signer: string, votes: [EvidenceVoteIn, EvidenceVoteIn] }> = [
+    {
+      name: 'two prevotes for different blocks (given in hash order)',
+      signer: 'vote-signer-3',
+      votes: [
+        { type: VOTE_PREVOTE, height: 2, round: 0, block_hash: '11'.repeat(32), timestamp: 1735689601000 },
+        { type: VOTE_PREVOTE, height: 2, round: 0, block_hash: '22'.repeat(32), timestamp: 1735689601001 },
+      ],
+    },
+    {
+      name: 'two precommits given in reverse hash order (the encoding sorts them)',
+      signer: 'vote-signer-3',
+      votes: [
+        { type: VOTE_PRECOMMIT, height: 9, round: 4, block_hash: 'EE'.repeat(32), timestamp: 1735689609000 },
+        { type: VOTE_PRECOMMIT, height: 9, round: 4, block_hash: '0A'.repeat(32), timestamp: 1735689609000 },
+      ],
+    },
+    {
+      name: 'a prevote for a block and one for nil (nil sorts first)',
+      signer: 'vote-signer-0',
+      votes: [
+        { type: VOTE_PREVOTE, height: 3, round: 1, block_hash: '33'.repeat(32), timestamp: 1735689603000 },
+        { type: VOTE_PREVOTE, height: 3, round: 1, block_hash: '', timestamp: 1735689603500 },
+      ],
+    },
+  ]
+  return cases.map(c => {
+    const k = key(c.signer)
+    const [a, b] = c.votes.map(v => signedVote(chainId, k, v))
+    const bytes = encodeDuplicateVote(a, b)
+    const address = toHexUpper(addressBytesFromPubkey(k.publicKey))
+    const st = new MemState(parseParams({}))
+    const r = checkEvidence(st, bytes, { chainId, height: c.votes[0].height + 1, time: 0, proposer: '', prevBlockHash: new Uint8Array(0), validators: [{ address: a.validator, pubKey: k.publicKey, power: 1, name: 'v' }] })
+    if (typeof r === 'string') throw new Error(`evidence vector "${c.name}" is not valid: ${r}`)
+    return {
+      name: c.name, chain_id: chainId, signer: c.signer, signer_seed: toHex(goldenSeed(c.signer)), validator_address: address, votes: c.votes,
+      signatures: [toHex(a.signature), toHex(b.signature)], evidence: toHex(bytes), offence: r.offence,
+    }
+  })
+}
+
+// ---- blocks built by the executor ----
+
+const CHAIN_ID = 'aitbc-golden'
+const GENESIS_TIME = '2025-01-01T00:00:00.000Z'
+const T0 = Date.parse(GENESIS_TIME)
+const VALIDATORS = ['validator-0', 'validator-1', 'validator-2', 'validator-3']
+const POWERS = [10, 20, 30, 40]
+
+function goldenGenesis (): GenesisJSON {
+  return makeGenesisJSON({
+    chainId: CHAIN_ID,
+    genesisTime: GENESIS_TIME,
+    validators: VALIDATORS.map((n, i) => ({ pubKey: key(n).publicKey, power: POWERS[i], name: n, stake: 1000n * AITBC })),
+    accounts: [
+      { address: key('alice').address, balance: 1000n * AITBC },
+      { address: key('bob').address, balance: 50n * AITBC },
+      { address: key('carol').address, balance: 500n * AITBC },
+      { address: key('miner-1').address, balance: 10n * AITBC },
+      { address: key('miner-2').address, balance: 10n * AITBC },
+    ],
+    miners: [
+      { address: key('miner-1').address, models: ['llama3'], pricePerSecond: 20_000n, capacity: 2, stake: 200n * AITBC },
+      { address: key('miner-2').address, models: ['llama3', 'mistral'], pricePerSecond: 50_000n, capacity: 1, stake: 300n * AITBC },
+    ],
+    params: { min_fee: '1000', min_miner_stake: '100000000', job_timeout_s: 60, assign_timeout_s: 600, slash_fraction: '0.1' },
+  })
+}
+
+interface CommitIn { round: number, signers: Array<{ validator: number, timestamp: number }> }
+interface PlanContext { jobs: string[], minerOf: (jobId: string) => string }
+interface BlockPlan { time: number, txs: (ctx: PlanContext) => Array<[string, TxBody]>, evidence: Array<{ signer: string, votes: [EvidenceVoteIn, EvidenceVoteIn] }>, commit: CommitIn }
+
+const submit = (model: string, prompt: string, maxFee: bigint, maxPricePerSecond: bigint | null = null): TxBody =>
+  ({ type: 'submit_job', model, prompt, options: { temperature: null, numPredict: null, seed: null }, maxFee, maxPricePerSecond })
+
+/** The plan of the vector chain: five blocks covering every kind of write (see each block's comment). */
+function blockPlans (): BlockPlan[] {
+  const all = (ts: number): CommitIn => ({ round: 0, signers: VALIDATORS.map((_, i) => ({ validator: i, timestamp: ts + i })) })
+  return [
+    // 1: a transfer; a job the draw assigns; a job no miner may take (price cap) that stays pending.
+    {
+      time: T0 + 1000,
+      txs: () => [
+        ['alice', { type: 'transfer', to: key('bob').address, amount: 5n * AITBC }],
+        ['alice', submit('llama3', 'Why is the sky blue?', 1n * AITBC)],
+        ['bob', submit('mistral', 'Bonjour', 2n * AITBC, 40_000n)],
+      ],
+      evidence: [],
+      commit: all(T0 + 1500),
+    },
+    // 2: the assigned miner's receipt (settlement); the pending job cancelled; a new miner.
+    {
+      time: T0 + 3000,
+      txs: ({ jobs, minerOf }) => [
+        [minerOf(jobs[0]), { type: 'record_receipt', jobId: jobs[0], status: 'completed', result: 'Rayleigh scattering.', resultHash: sha256(utf8Bytes('Rayleigh scattering.')), metrics: { computeMs: 1500, promptTokens: 6, completionTokens: 4 }, error: null }],
+        ['bob', { type: 'cancel_job', jobId: jobs[1] }],
+        ['carol', { type: 'register_miner', models: ['llama3'], pricePerSecond: 10_000n, capacity: 1, stake: 150n * AITBC }],
+      ],
+      evidence: [],
+      commit: { round: 0, signers: [{ validator: 1, timestamp: T0 + 3400 }, { validator: 2, timestamp: T0 + 3500 }, { validator: 3, timestamp: T0 + 3600 }] },
+    },
+    // 3: duplicate-vote evidence against validator-3 (slashes its bond); a job assigned among three miners; a price update.
+    {
+      time: T0 + 4000,
+      txs: () => [
+        ['alice', submit('llama3', 'Write a haiku about blocks.', 3n * AITBC)],
+        ['miner-2', { type: 'update_miner', models: null, pricePerSecond: 45_000n, capacity: null, active: null }],
+      ],
+      evidence: [{
+        signer: 'validator-3',
+        votes: [
+          { type: VOTE_PREVOTE, height: 2, round: 0, block_hash: 'AA'.repeat(32), timestamp: T0 + 3100 },
+          { type: VOTE_PREVOTE, height: 2, round: 0, block_hash: 'BB'.repeat(32), timestamp: T0 + 3101 },
+        ],
+      }],
+      commit: { round: 1, signers: [{ validator: 0, timestamp: T0 + 5000 }, { validator: 2, timestamp: T0 + 5001 }, { validator: 3, timestamp: T0 + 5002 }] },
+    },
+    // 4: an empty block (its results hash is sha256 of an empty array).
+    { time: T0 + 6000, txs: () => [], evidence: [], commit: all(T0 + 6500) },
+    // 5: past job_timeout_s: the job of block 3 expires, its miner is slashed; a stake and an unstake.
+    {
+      time: T0 + 4000 + 60_001,
+      txs: () => [
+        ['carol', { type: 'stake', amount: 10n * AITBC }],
+        ['miner-1', { type: 'unstake', amount: 50n * AITBC }],
+      ],
+      evidence: [],
+      commit: all(T0 + 64_500),
+    },
+  ]
+}
+
+function headerJSON (h: Header): Record<string, unknown> {
+  return {
+    chain_id: h.chainId, height: h.height, time: h.time, last_block_hash: toHexUpper(h.lastBlockHash), last_commit_hash: toHexUpper(h.lastCommitHash),
+    data_hash: toHexUpper(h.dataHash), validators_hash: toHexUpper(h.validatorsHash), next_validators_hash: toHexUpper(h.nextValidatorsHash),
+    consensus_hash: toHexUpper(h.consensusHash), app_hash: toHexUpper(h.appHash), last_results_hash: toHexUpper(h.lastResultsHash),
+    evidence_hash: toHexUpper(h.evidenceHash), proposer_address: toHexUpper(h.proposerAddress),
+  }
+}
+
+function chainVectors (): unknown {
+  const json = goldenGenesis()
+  const g = parseGenesis(json)
+  const chain = new MemChain(g)
+  const genesisAppHash = toHexUpper(chain.last.appHash)
+  const ids = chain.validators.map(v => ({ id: toHexUpper(v.address), power: v.power }))
+  const nonces = new Map<string, number>()
+  const nonce = (name: string): number => nonces.get(name) ?? 0
+  const jobs: string[] = []
+  const names = new Map(['miner-1', 'miner-2', 'carol'].map(n => [key(n).address, n]))
+  const minerOf = (jobId: string): string => names.get(chain.mem.job(jobId)?.miner ?? '') ?? 'nobody'
+  const blocks = []
+  for (const plan of blockPlans()) {
+    const height = chain.height + 1
+    const proposerId = proposerOf(ids, height, 0)
+    const proposerIndex = chain.validators.findIndex(v => toHexUpper(v.address) === proposerId)
+    const proposer = key(VALIDATORS[proposerIndex])
+    const txs: Tx[] = plan.txs({ jobs, minerOf }).map(([name, b]) => {
+      const tx = signTx(key(name), { chainId: CHAIN_ID, nonce: nonce(name), fee: 1000n, body: b })
+      nonces.set(name, nonce(name) + 1)
+      if (b.type === 'submit_job') jobs.push(jobIdFromTxHash(tx.hash))
+      return tx
+    })
+    const evidence = plan.evidence.map(e => {
+      const k = key(e.signer)
+      const [a, b] = e.votes.map(v => signedVote(CHAIN_ID, k, v))
+      return encodeDuplicateVote(a, b)
+    })
+    const { block, exec } = chain.propose(proposer, plan.time, txs, { evidence })
+    if (block.evidence.length !== evidence.length) throw new Error(`block ${height}: the executor left evidence out`)
+    chain.validate(block) // builder and validator agree
+    const commit = signCommit(CHAIN_ID, chain.validators, block, plan.commit.round, plan.commit.signers.map(s => ({ key: key(VALIDATORS[s.validator]), timestamp: s.timestamp })))
+    chain.commit(block, exec, commit)
+    blocks.push({
+      height,
+      inputs: {
+        time: plan.time,
+        proposer: proposerIndex,
+        txs: txs.map(t => toHex(t.bytes)),
+        evidence: evidence.map(toHex),
+        commit: plan.commit,
+      },
+      outputs: {
+        txs: block.txs.map(toHex),
+        header: headerJSON(block.header),
+        header_bytes: toHex(pack(headerTuple(block.header))),
+        block_hash: toHexUpper(blockHash(block.header)),
+        app_hash: toHexUpper(block.header.appHash),
+        results_hash: toHexUpper(resultsHash(exec.txResults)),
+        commit_bytes: toHex(pack(commitTuple(commit))),
+        commit_hash: toHexUpper(commitHash(commit)),
+      },
+    })
+  }
+  return {
+    genesis: json,
+    validator_seeds: VALIDATORS.map(n => toHex(goldenSeed(n))),
+    genesis_app_hash: genesisAppHash,
+    blocks,
+  }
+}
+
+/** Every vector, as the object written to golden.json. */
+export function generateVectors (): Record<string, unknown> {
+  return {
+    about: 'Golden vectors of AITBC, written by scripts/gen-vectors.ts (npm run vectors) and checked by test/unit/golden.test.ts. ' +
+      'Byte strings are hex; amounts are decimal strings. draw: the miner draw of docs/protocol.md 3.4 (seed = sha256(prev_block_hash || job id), chosen = address or null). ' +
+      'votes and proposals: sign bytes (domain tag || canonical tuple) and ed25519 signatures by the key of signer_seed. evidence: a duplicate vote as a block carries it. ' +
+      'chain: blocks built by the block executor from the genesis, with their inputs (time, proposer = index into the validators, mempool txs, evidence, and the commit that certified the block) ' +
+      'and outputs (every tx of the block, assigns included; header; canonical header tuple bytes; block hash; app hash; results hash; commit tuple bytes and hash).',
+    draw: drawVectors(),
+    votes: voteVectors(),
+    proposals: proposalVectors(),
+    evidence: evidenceVectors(),
+    chain: chainVectors(),
+  }
+}
+
+/** The text of golden.json. */
+export function renderVectors (): string { return JSON.stringify(generateVectors(), null, 2) + '\n' }
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  writeFileSync(GOLDEN_PATH, renderVectors())
+  console.log(`wrote ${GOLDEN_PATH}`)
+}
