@@ -36,9 +36,9 @@ export class ChainApp implements ConsensusApp {
     return this.remember({ block, error: null }, exec)
   }
 
-  validate (block: Block, opts: { lastCommitVerified?: boolean } = {}): ValidatedBlock {
+  validate (block: Block, opts: { lastCommitVerified?: boolean, proposer?: Uint8Array } = {}): ValidatedBlock {
     try {
-      const exec = validateBlock(this.chain.view(), block, { lastCommitVerified: opts.lastCommitVerified, knownTx: h => this.mempool.get(h) })
+      const exec = validateBlock(this.chain.view(), block, { ...opts, knownTx: h => this.mempool.get(h) })
       return this.remember({ block, error: null }, exec)
     } catch (e) {
       if (e instanceof BlockError) return { block, error: e.message }

@@ -37,8 +37,11 @@ export interface ConsensusApp {
   offWork: (f: () => void) => void
   /** Builds the next block. */
   propose: (req: ProposeRequest) => ValidatedBlock
-  /** Checks a block for the next height by executing it. `lastCommitVerified`: its last_commit was checked already. */
-  validate: (block: Block, opts?: { lastCommitVerified?: boolean }) => ValidatedBlock
+  /**
+   * Checks a block for the next height by executing it. `lastCommitVerified`: its last_commit was
+   * checked already; `proposer`: the address of the validator whose signed proposal carried it.
+   */
+  validate: (block: Block, opts?: { lastCommitVerified?: boolean, proposer?: Uint8Array }) => ValidatedBlock
   /** Commits a valid block with the commit that decided it; `sync: false` lets a batch of synced blocks share one fsync. */
   commit: (v: ValidatedBlock, commit: Commit, opts?: { sync?: boolean }) => Promise<void>
   /** Stored blocks and commits, as bytes, for block sync. */

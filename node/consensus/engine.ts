@@ -346,7 +346,7 @@ export class ConsensusEngine {
     const m = this.machine as ConsensusMachine
     let v = this.blocks.get(p.hash)
     if (v === undefined) {
-      v = this.app.validate(p.block)
+      v = this.app.validate(p.block, { proposer: p.validator })
       this.blocks.set(p.hash, v)
       if (v.error !== null) this.log.warn({ height: p.height, round: p.round, hash: p.hash, reason: v.error }, 'invalid proposed block')
     }

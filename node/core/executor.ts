@@ -56,7 +56,12 @@ export interface ValidateOptions {
   lastCommitVerified?: boolean
   /** A tx already decoded and verified (e.g. from the mempool), looked up by its hash: skips a signature check. */
   knownTx?: (hash: string) => Tx | undefined
+  /** The address of the validator that signed the proposal: the header must name it as proposer. */
+  proposer?: Uint8Array
 }
+
+/** The hash of the consensus params in every header (they are fixed by the genesis: the hash of nothing). */
+export const CONSENSUS_HASH = EMPTY_HASH
 
 /** Hash of a block's tx results: the next header's last_results_hash. */
 export function resultsHash (results: TxResult[]): Uint8Array {
@@ -124,7 +129,7 @@ export function createProposal (view: ChainView, input: ProposalInput): Proposed
     dataHash: dataHash(txBytes),
     validatorsHash: vh,
     nextValidatorsHash: vh,
-    consensusHash: EMPTY_HASH,
+    consensusHash: CONSENSUS_HASH,
     appHash: appHashAfter(view, exec),
     lastResultsHash: view.last.resultsHash,
     evidenceHash: evidenceHash(evidence),
@@ -171,9 +176,11 @@ export function validateBlock (view: ChainView, block: Block, opts: ValidateOpti
   if (!bytesEqual(h.evidenceHash, evidenceHash(block.evidence))) fail('BLOCK_BAD_HASH', 'evidence_hash does not match the evidence')
   const vh = validatorsHash([...view.validators])
   if (!bytesEqual(h.validatorsHash, vh) || !bytesEqual(h.nextValidatorsHash, vh)) fail('BLOCK_BAD_HASH', 'validators_hash does not match')
+  if (!bytesEqual(h.consensusHash, CONSENSUS_HASH)) fail('BLOCK_BAD_HASH', 'consensus_hash does not match the consensus params')
   if (!bytesEqual(h.lastResultsHash, view.last.resultsHash)) fail('BLOCK_BAD_HASH', 'last_results_hash does not match')
   const proposer = view.validators.find(v => bytesEqual(v.address, h.proposerAddress))
   if (proposer === undefined) fail('BLOCK_BAD_PROPOSER', 'proposer is not a validator')
+  if (opts.proposer !== undefined && !bytesEqual(opts.proposer, h.proposerAddress)) fail('BLOCK_BAD_PROPOSER', 'proposer_address is not the validator that signed the proposal')
   const decoded: Tx[] = []
   for (const [i, b] of block.txs.entries()) {
     try {
