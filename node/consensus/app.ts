@@ -1,6 +1,6 @@
 // What consensus needs of the application, and nothing more (CometBFT's ABCI seam): consensus
 // orders opaque blocks; the application builds them, validates them and commits them. The engine
-// never sees a transaction's meaning, a job or a database key.
+// never sees what a transaction means or a database key.
 import type { Block, Commit, Validator } from '../core/block.ts'
 
 /** A block with the application's verdict; the application keeps what it needs to commit it. */
