@@ -4,7 +4,7 @@
 import { GenesisError } from '../node/core/errors.ts'
 import { parseUaitbc, MAX_AMOUNT } from '../node/core/amount.ts'
 import { addressFromPubkey, isAddress, addressBytesFromPubkey, toHexUpper, sha256, utf8Bytes } from '../node/core/crypto.ts'
-import { DEFAULT_PARAMS_JSON, type Params } from '../node/core/params.ts'
+import { DEFAULT_PARAMS_JSON, MAX_BLOCK_BYTES, type Params } from '../node/core/params.ts'
 
 export { DEFAULT_PARAMS_JSON, type Params }
 
@@ -60,7 +60,7 @@ export function parseParams (p: unknown): Params {
     blockTimeMs: int(o.block_time_ms, 'block_time_ms', 10, 3_600_000),
     emptyBlockIntervalMs: int(o.empty_block_interval_ms, 'empty_block_interval_ms', 10, 86_400_000),
     maxBlockTxs: int(o.max_block_txs, 'max_block_txs', 1, 1_000_000),
-    maxBlockBytes: int(o.max_block_bytes, 'max_block_bytes', 1024, 1 << 28),
+    maxBlockBytes: int(o.max_block_bytes, 'max_block_bytes (at most what one gossip message carries)', 4096, MAX_BLOCK_BYTES),
   }
 }
 

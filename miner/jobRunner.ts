@@ -130,7 +130,7 @@ export class JobRunner {
       const r = await this.modules.ollama.generate({ model: job.model, prompt: job.prompt, options: job.options }, { signal: abort.signal })
       const computeMs = elapsedMs()
       this.modules.onOllamaReachable?.(true)
-      outcome = { kind: 'completed', result: r.response, computeMs, promptTokens: Math.floor(r.promptTokens), completionTokens: Math.floor(r.completionTokens) }
+      outcome = { kind: 'completed', result: r.response, computeMs, promptTokens: count(r.promptTokens), completionTokens: count(r.completionTokens) }
       this.modules.metrics.tokens.inc({ kind: 'prompt' }, outcome.promptTokens)
       this.modules.metrics.tokens.inc({ kind: 'completion' }, outcome.completionTokens)
     } catch (e) {
@@ -173,4 +173,9 @@ export class JobRunner {
   private clearTimer (slot: Slot): void {
     if (slot.timer !== undefined) { this.clock.clearTimeout(slot.timer); slot.timer = undefined }
   }
+}
+
+/** A token count as a receipt carries it: a non-negative safe integer, whatever Ollama answered. */
+export function count (n: number): number {
+  return Number.isFinite(n) && n > 0 ? Math.min(Math.floor(n), Number.MAX_SAFE_INTEGER) : 0
 }

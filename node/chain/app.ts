@@ -32,7 +32,7 @@ export class ChainApp implements ConsensusApp {
   propose (req: ProposeRequest): ValidatedBlock {
     if (this.signer === null) throw new Error('this node has no validator key: it cannot propose')
     const p = this.chain.params
-    const { block, exec } = createProposal(this.chain.view(), { signer: this.signer, time: req.time, lastCommit: req.lastCommit, txs: this.mempool.list(p.maxBlockTxs), evidence: req.evidence })
+    const { block, exec } = createProposal(this.chain.view(), { signer: this.signer, lastCommit: req.lastCommit, txs: this.mempool.list(p.maxBlockTxs), evidence: req.evidence })
     return this.remember({ block, error: null }, exec)
   }
 

@@ -11,9 +11,7 @@ export interface ValidatedBlock {
 }
 
 export interface ProposeRequest {
-  /** Block time, ms since the epoch. */
-  time: number
-  /** The commit of the last block (null at the first block). */
+  /** The commit of the last block (null at the first block); the block's time is the median of its timestamps. */
   lastCommit: Commit | null
   /** Duplicate-vote evidence to include (the application keeps only what is valid and new). */
   evidence: Uint8Array[]

@@ -50,6 +50,8 @@ export class ConsensusEngine {
   private stopped = true
   private committing = false
   private lastCommitAt = 0
+  /** When this node started consensus at the last height (local clock), to pace the next. */
+  private heightStartedAt: number | null = null
   private readonly valById = new Map<string, Validator>()
   private readonly selfId: string | null
   private readonly timeouts: TimeoutConfig
@@ -71,7 +73,7 @@ export class ConsensusEngine {
     busy: () => this.committing,
     pause: () => this.pauseMachine(),
     resume: () => { if (this.machine === null || this.machine.height !== this.app.height() + 1) this.newHeight() },
-    committed: (commit) => { this.lastCommit = commit; this.lastCommitAt = this.now() },
+    committed: (commit) => { this.lastCommit = commit; this.lastCommitAt = this.now(); this.heightStartedAt = null },
   }
 
   constructor (
@@ -137,9 +139,9 @@ export class ConsensusEngine {
   private scheduleStart (work: boolean): void {
     if (this.machine === null || this.machine.isStarted) return
     const p = this.app.pacing
-    // Heights are paced from the previous block's time, so that a block comes every block_time_ms
+    // Heights are paced from when the last one started, so that a block comes every block_time_ms
     // when there is work (consensus time included), and every empty_block_interval_ms otherwise.
-    const last = Math.min(this.app.lastBlockTime(), this.lastCommitAt)
+    const last = Math.min(this.heightStartedAt ?? this.lastCommitAt, this.lastCommitAt)
     const due = last + (work ? p.blockTimeMs : p.emptyBlockIntervalMs)
     if (this.startTimer !== null) clearTimeout(this.startTimer)
     this.startTimer = setTimeout(() => { this.startTimer = null; this.startMachine() }, Math.max(0, due - this.now()))
@@ -149,6 +151,7 @@ export class ConsensusEngine {
     const m = this.machine
     if (m === null || m.isStarted || this.stopped || this.isSyncing) return
     if (this.startTimer !== null) { clearTimeout(this.startTimer); this.startTimer = null }
+    this.heightStartedAt = this.now()
     // A validator that signed at this height before a restart resumes at the next round.
     const last = this.pv?.lastSigned
     if (last !== undefined && last.height === m.height && last.step > 0) {
@@ -221,9 +224,8 @@ export class ConsensusEngine {
     if (known !== undefined && known.error === null) {
       v = known
     } else {
-      const time = Math.max(this.now(), this.app.lastBlockTime() + 1)
       const offered = this.evidence.forProposal()
-      v = this.app.propose({ time, lastCommit: this.lastCommit, evidence: offered })
+      v = this.app.propose({ lastCommit: this.lastCommit, evidence: offered })
       this.evidence.onProposed(offered, v.block)
       polRound = -1
     }
@@ -252,7 +254,7 @@ export class ConsensusEngine {
   private castVote (type: number, height: number, round: number, value: string | null): void {
     if (this.pv === null || this.selfId === null) return
     const blockHashBytes = value === null ? new Uint8Array(0) : fromHex(value)
-    const ts = this.now()
+    const ts = this.voteTime(value)
     let sig: Uint8Array
     try {
       // A precommit for a block is a lock: the block is kept on disk and the lock recorded with the signature, before it leaves.
@@ -273,6 +275,15 @@ export class ConsensusEngine {
     const v = this.blocks.get(value)
     if (this.lockedBlock === null || v === undefined) return
     this.lockedBlock.save({ height, round, blockBytes: encodeBlock(v.block) })
+  }
+
+  /**
+   * A vote's timestamp: the local clock, but always after the block voted for (and after the last
+   * block for nil), so that the median of a commit's timestamps, the next block's time, advances.
+   */
+  private voteTime (value: string | null): number {
+    const block = value === null ? undefined : this.blocks.get(value)?.block
+    return Math.max(this.now(), (block?.header.time ?? this.app.lastBlockTime()) + 1)
   }
 
   private async decide (height: number, round: number, value: string): Promise<void> {

@@ -47,8 +47,43 @@ export const EMPTY_HASH = sha256(new Uint8Array(0))
 export function headerTuple (h: Header): unknown[] {
   return [h.chainId, h.height, h.time, h.lastBlockHash, h.lastCommitHash, h.dataHash, h.validatorsHash, h.nextValidatorsHash, h.consensusHash, h.appHash, h.lastResultsHash, h.evidenceHash, h.proposerAddress]
 }
-function headerFromTuple (t: any[]): Header {
-  return { chainId: t[0], height: t[1], time: t[2], lastBlockHash: u8(t[3]), lastCommitHash: u8(t[4]), dataHash: u8(t[5]), validatorsHash: u8(t[6]), nextValidatorsHash: u8(t[7]), consensusHash: u8(t[8]), appHash: u8(t[9]), lastResultsHash: u8(t[10]), evidenceHash: u8(t[11]), proposerAddress: u8(t[12]) }
+/** A malformed block or commit (from a peer: never trusted before it is checked). */
+export class BlockDecodeError extends Error {
+  constructor (message: string) { super(message); this.name = 'BlockDecodeError' }
+}
+
+function fail (message: string): never { throw new BlockDecodeError(message) }
+
+/** A safe non-negative integer, however msgpack wrote it (fixint, uint, int64, whole float64). */
+function int (v: unknown, what: string): number {
+  if (typeof v === 'bigint') {
+    if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${what} is out of range`)
+    return Number(v)
+  }
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`${what} is not a non-negative safe integer`)
+  return v
+}
+function bin (v: unknown, what: string, ...lengths: number[]): Uint8Array {
+  if (!(v instanceof Uint8Array)) fail(`${what} is not binary`)
+  if (lengths.length > 0 && !lengths.includes(v.length)) fail(`${what} is ${v.length} bytes, expected ${lengths.join(' or ')}`)
+  return u8(v)
+}
+function arr (v: unknown, what: string, len?: number): unknown[] {
+  if (!Array.isArray(v)) fail(`${what} is not an array`)
+  if (len !== undefined && v.length !== len) fail(`${what} has ${v.length} elements, expected ${len}`)
+  return v
+}
+
+function headerFromTuple (v: unknown): Header {
+  const t = arr(v, 'header', 13)
+  if (typeof t[0] !== 'string' || t[0].length > 50) fail('header chain_id is not a string of at most 50 characters')
+  return {
+    chainId: t[0], height: int(t[1], 'header height'), time: int(t[2], 'header time'),
+    lastBlockHash: bin(t[3], 'last_block_hash', 0, 32), lastCommitHash: bin(t[4], 'last_commit_hash', 32), dataHash: bin(t[5], 'data_hash', 32),
+    validatorsHash: bin(t[6], 'validators_hash', 32), nextValidatorsHash: bin(t[7], 'next_validators_hash', 32), consensusHash: bin(t[8], 'consensus_hash', 32),
+    appHash: bin(t[9], 'app_hash', 32), lastResultsHash: bin(t[10], 'last_results_hash', 32), evidenceHash: bin(t[11], 'evidence_hash', 32),
+    proposerAddress: bin(t[12], 'proposer_address', 20),
+  }
 }
 function u8 (b: Uint8Array): Uint8Array { return new Uint8Array(b.buffer, b.byteOffset, b.byteLength) }
 
@@ -57,20 +92,47 @@ export function blockHash (h: Header): Uint8Array { return sha256(pack(headerTup
 export function commitTuple (c: Commit): unknown[] {
   return [c.height, c.round, c.blockHash, c.signatures.map(s => [s.blockIdFlag, s.validatorAddress, s.timestamp, s.signature])]
 }
-function commitFromTuple (t: any[]): Commit {
-  return { height: t[0], round: t[1], blockHash: u8(t[2]), signatures: t[3].map((s: any[]) => ({ blockIdFlag: s[0], validatorAddress: u8(s[1]), timestamp: s[2], signature: u8(s[3]) })) }
+/** Most signatures a commit may list (far above any validator set this chain allows). */
+export const MAX_COMMIT_SIGNATURES = 10_000
+
+function commitFromTuple (v: unknown): Commit {
+  const t = arr(v, 'commit', 4)
+  const sigs = arr(t[3], 'commit signatures')
+  if (sigs.length > MAX_COMMIT_SIGNATURES) fail(`commit lists ${sigs.length} signatures`)
+  return {
+    height: int(t[0], 'commit height'),
+    round: int(t[1], 'commit round'),
+    blockHash: bin(t[2], 'commit block hash', 32),
+    signatures: sigs.map((x, i) => {
+      const s = arr(x, `commit signature ${i}`, 4)
+      const flag = int(s[0], `commit signature ${i} flag`)
+      if (flag !== BLOCK_ID_FLAG_ABSENT && flag !== BLOCK_ID_FLAG_COMMIT && flag !== BLOCK_ID_FLAG_NIL) fail(`commit signature ${i} has block_id_flag ${flag}`)
+      return { blockIdFlag: flag, validatorAddress: bin(s[1], `commit signature ${i} validator`, 20), timestamp: int(s[2], `commit signature ${i} timestamp`), signature: bin(s[3], `commit signature ${i}`, 0, 64) }
+    }),
+  }
 }
 export function commitHash (c: Commit | null): Uint8Array { return c === null ? EMPTY_HASH : sha256(pack(commitTuple(c))) }
 
 export function encodeCommit (c: Commit): Uint8Array { return pack(commitTuple(c)) }
-export function decodeCommit (b: Uint8Array): Commit { return commitFromTuple(unpack(b)) }
+/** Decodes a commit, checking every field's type and size (BlockDecodeError). */
+export function decodeCommit (b: Uint8Array): Commit { return commitFromTuple(unpackOrFail(b, 'commit')) }
+
+function unpackOrFail (b: Uint8Array, what: string): unknown {
+  try { return unpack(b) } catch (e) { fail(`${what} is not msgpack: ${(e as Error).message}`) }
+}
 
 export function encodeBlock (b: Block): Uint8Array {
   return pack([headerTuple(b.header), b.txs, b.evidence, b.lastCommit === null ? null : commitTuple(b.lastCommit)])
 }
+/** Decodes a block, checking every field's type and size (BlockDecodeError); what it means is validateBlock's. */
 export function decodeBlock (bytes: Uint8Array): Block {
-  const t = unpack<any[]>(bytes)
-  return { header: headerFromTuple(t[0]), txs: t[1].map(u8), evidence: t[2].map(u8), lastCommit: t[3] === null ? null : commitFromTuple(t[3]) }
+  const t = arr(unpackOrFail(bytes, 'block'), 'block', 4)
+  return {
+    header: headerFromTuple(t[0]),
+    txs: arr(t[1], 'block txs').map((x, i) => bin(x, `tx ${i}`)),
+    evidence: arr(t[2], 'block evidence').map((x, i) => bin(x, `evidence ${i}`)),
+    lastCommit: t[3] === null ? null : commitFromTuple(t[3]),
+  }
 }
 
 /** sha256 over the tx hashes in order (empty: sha256 of nothing). */
@@ -116,6 +178,33 @@ export function verifyCommit (chainId: string, vals: Validator[], commit: Commit
   }
   if (power * 3 <= totalPower(vals) * 2) return `commit has ${power} of ${totalPower(vals)} voting power, needs more than 2/3`
   return null
+}
+
+/**
+ * BFT time (CometBFT's MedianTime): the time of the block after a commit is the median of the
+ * commit's precommit timestamps, each weighted by its validator's power. Validators timestamp a
+ * precommit after the block it is for, and more than 2/3 of the power signs a commit, so as long
+ * as less than 1/3 is faulty the median lies between two honest timestamps: no proposer or
+ * minority can move block time. Returns null when no signature of a known validator is in it.
+ */
+export function medianTime (commit: Commit, vals: readonly Validator[]): number | null {
+  const weighted: Array<{ time: number, power: number }> = []
+  let total = 0
+  for (const s of commit.signatures) {
+    if (s.blockIdFlag !== BLOCK_ID_FLAG_COMMIT) continue
+    const v = vals.find(x => bytesEqual(x.address, s.validatorAddress))
+    if (v === undefined) continue
+    weighted.push({ time: s.timestamp, power: v.power })
+    total += v.power
+  }
+  if (weighted.length === 0) return null
+  weighted.sort((a, b) => a.time - b.time)
+  let median = Math.floor(total / 2)
+  for (const w of weighted) {
+    if (median <= w.power) return w.time
+    median -= w.power
+  }
+  return weighted[weighted.length - 1].time
 }
 
 /** The app hash chain: state after block h = sha256(app hash after h-1 || sha256(changes of h)). */

@@ -11,7 +11,7 @@ import { Overlay, encodeChangeSet, type StateReader } from './state.ts'
 import { applyTx, beginBlock, checkEvidence, type BlockContext, type TxResult, type AbciEvent } from './transition.ts'
 import { assignableJobs } from './draw.ts'
 import {
-  blockHash, commitHash, dataHash, nextAppHash, validatorsHash, verifyCommit, EMPTY_HASH,
+  blockHash, commitHash, dataHash, encodeBlock, medianTime, nextAppHash, validatorsHash, verifyCommit, EMPTY_HASH,
   type Block, type Commit, type Header, type Validator,
 } from './block.ts'
 import type { LastBlock } from '../../genesis/state.ts'
@@ -39,9 +39,7 @@ export interface ProposedBlock { block: Block, exec: BlockExecution }
 export interface ProposalInput {
   /** The proposer's validator key: it signs the assigns, its account gets the fees. */
   signer: SigningKey
-  /** Block time, ms since the epoch. */
-  time: number
-  /** The commit of the last block (null at the first block). */
+  /** The commit of the last block (null at the first block); its timestamps fix the block time. */
   lastCommit: Commit | null
   /** Candidate txs in order (the mempool's); those no longer valid are left out. */
   txs: Iterable<Tx>
@@ -82,69 +80,101 @@ function contextFor (view: ChainView, height: number, time: number, proposer: st
   return { chainId: view.chainId, height, time, proposer, prevBlockHash: view.last.hash, evidence, validators: [...view.validators] }
 }
 
+/** Most pieces of evidence a block may carry. */
+export const MAX_EVIDENCE_PER_BLOCK = 50
+/** An upper bound of an assign tx's encoded size (a 50-character chain id, the largest nonce). */
+export const MAX_ASSIGN_TX_BYTES = 320
+/** The share of a block's bytes and tx count a proposer fills with mempool txs; the rest is kept for assigns. */
+const MEMPOOL_SHARE = 0.9
+
+/**
+ * The time of the next block, BFT time: the genesis time for the first block, else the
+ * power-weighted median of the last commit's timestamps. Null when the commit gives none.
+ */
+export function nextBlockTime (view: ChainView, lastCommit: Commit | null): number | null {
+  if (view.last.height + 1 === view.initialHeight) return view.last.time
+  return lastCommit === null ? null : medianTime(lastCommit, view.validators)
+}
+
+/** Bytes msgpack spends on the header of a bin of n bytes. */
+function binOverhead (n: number): number { return n < 0x100 ? 2 : n < 0x10000 ? 3 : 5 }
+
 /** Builds the next block: the still-valid candidate txs within the block limits, then the assigns the draw requires, then the header. */
 export function createProposal (view: ChainView, input: ProposalInput): ProposedBlock {
   const p = view.state.params
   const height = view.last.height + 1
+  const time = nextBlockTime(view, input.lastCommit)
+  if (time === null) throw new BlockError('BLOCK_BAD_COMMIT', `cannot propose block ${height}: no last commit to take its time from`)
   const proposer = input.signer.address
-  const probe = contextFor(view, height, input.time, proposer, [])
+  const probe = contextFor(view, height, time, proposer, [])
   // Only evidence that is valid and new (each offence once) goes in.
   const seen = new Set<string>()
   const evidence = (input.evidence ?? []).filter(e => {
+    if (seen.size >= MAX_EVIDENCE_PER_BLOCK) return false
     const r = checkEvidence(view.state, e, probe)
     if (typeof r === 'string' || seen.has(`${r.address}:${r.offence}`)) return false
     seen.add(`${r.address}:${r.offence}`)
     return true
   })
-  const ctx = contextFor(view, height, input.time, proposer, evidence)
+  const ctx = contextFor(view, height, time, proposer, evidence)
   const overlay = new Overlay(view.state)
   const beginEvents = beginBlock(overlay, ctx)
   const txs: Tx[] = []
   const txResults: TxResult[] = []
-  let bytes = 0
+  // The block's size with no txs, its header at its largest (hashes are fixed-size, the integers at most 9 bytes), plus the txs array's header at its largest.
+  let size = encodeBlock({ header: headerOf(view, MAX_SAFE, MAX_SAFE, input, evidence, [], EMPTY_HASH), txs: [], evidence, lastCommit: input.lastCommit }).length + 4
+  const fits = (bytes: number, share: number): boolean => txs.length < Math.floor(p.maxBlockTxs * share) && size + binOverhead(bytes) + bytes <= Math.floor(p.maxBlockBytes * share)
   for (const tx of input.txs) {
-    if (txs.length >= p.maxBlockTxs || bytes + tx.bytes.length > p.maxBlockBytes) break
+    if (!fits(tx.bytes.length, MEMPOOL_SHARE)) break
     try {
       txResults.push(applyTx(overlay, tx, ctx, 'deliver'))
       txs.push(tx)
-      bytes += tx.bytes.length
+      size += binOverhead(tx.bytes.length) + tx.bytes.length
     } catch (e) {
       if (!(e instanceof TxError)) throw e
       input.onTxRejected?.(tx, e) // no longer valid (the mempool's re-check evicts it after this block)
     }
   }
-  for (const a of proposeAssigns(overlay, ctx, input.signer)) {
+  for (const a of proposeAssigns(overlay, ctx, input.signer, () => fits(MAX_ASSIGN_TX_BYTES, 1))) {
     txs.push(a.tx)
     txResults.push(a.result)
+    size += binOverhead(a.tx.bytes.length) + a.tx.bytes.length
   }
   const exec: BlockExecution = { overlay, txs, txResults, beginEvents }
   const txBytes = txs.map(t => t.bytes)
+  const header = headerOf(view, height, time, input, evidence, txBytes, appHashAfter(view, exec))
+  return { block: { header, txs: txBytes, evidence, lastCommit: input.lastCommit }, exec }
+}
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER
+
+function headerOf (view: ChainView, height: number, time: number, input: ProposalInput, evidence: Uint8Array[], txBytes: Uint8Array[], appHash: Uint8Array): Header {
   const vh = validatorsHash([...view.validators])
-  const header: Header = {
+  return {
     chainId: view.chainId,
     height,
-    time: input.time,
+    time,
     lastBlockHash: view.last.hash,
     lastCommitHash: commitHash(input.lastCommit),
     dataHash: dataHash(txBytes),
     validatorsHash: vh,
     nextValidatorsHash: vh,
     consensusHash: CONSENSUS_HASH,
-    appHash: appHashAfter(view, exec),
+    appHash,
     lastResultsHash: view.last.resultsHash,
     evidenceHash: evidenceHash(evidence),
     proposerAddress: addressBytesFromPubkey(input.signer.publicKey),
   }
-  return { block: { header, txs: txBytes, evidence, lastCommit: input.lastCommit }, exec }
 }
 
 /**
  * The proposer's assigns: one signed assign for every job the draw can place now, each applied
  * to `overlay` before the next is drawn (a miner's capacity fills as it goes).
  */
-export function proposeAssigns (overlay: Overlay, ctx: BlockContext, signer: SigningKey): Array<{ tx: Tx, result: TxResult }> {
+export function proposeAssigns (overlay: Overlay, ctx: BlockContext, signer: SigningKey, room: () => boolean = () => true): Array<{ tx: Tx, result: TxResult }> {
   const out: Array<{ tx: Tx, result: TxResult }> = []
   for (const { job, miner } of assignableJobs(overlay, ctx.prevBlockHash)) {
+    if (!room()) break
     const nonce = overlay.account(signer.address)?.nonce ?? 0
     const tx = signTx(signer, { chainId: ctx.chainId, nonce, fee: 0n, body: { type: 'assign', jobId: job.id, miner: miner.address } })
     out.push({ tx, result: applyTx(overlay, tx, ctx, 'deliver') })
@@ -165,13 +195,21 @@ export function validateBlock (view: ChainView, block: Block, opts: ValidateOpti
   if (h.chainId !== view.chainId) fail('BLOCK_WRONG_CHAIN', 'wrong chain id')
   if (h.height !== view.last.height + 1) fail('BLOCK_WRONG_HEIGHT', `height ${h.height}, expected ${view.last.height + 1}`)
   if (!bytesEqual(h.lastBlockHash, view.last.hash)) fail('BLOCK_WRONG_PARENT', 'last_block_id is not our last block')
-  if (h.time <= view.last.time) fail('BLOCK_BAD_TIME', 'block time does not advance')
+  const p = view.state.params
+  const size = encodeBlock(block).length
+  if (size > p.maxBlockBytes) fail('BLOCK_TOO_LARGE', `block is ${size} bytes, max_block_bytes is ${p.maxBlockBytes}`)
+  if (block.txs.length > p.maxBlockTxs) fail('BLOCK_TOO_LARGE', `block holds ${block.txs.length} txs, max_block_txs is ${p.maxBlockTxs}`)
+  if (block.evidence.length > MAX_EVIDENCE_PER_BLOCK) fail('BLOCK_BAD_EVIDENCE', `block carries ${block.evidence.length} pieces of evidence, at most ${MAX_EVIDENCE_PER_BLOCK}`)
   if (!bytesEqual(h.lastCommitHash, commitHash(block.lastCommit))) fail('BLOCK_BAD_HASH', 'last_commit_hash does not match last_commit')
   if (h.height > view.initialHeight && opts.lastCommitVerified !== true) {
     if (block.lastCommit === null) fail('BLOCK_BAD_COMMIT', 'missing last_commit')
     const err = verifyCommit(view.chainId, [...view.validators], block.lastCommit as Commit, h.height - 1, view.last.hash)
     if (err !== null) fail('BLOCK_BAD_COMMIT', `last_commit: ${err}`)
   }
+  const time = nextBlockTime(view, block.lastCommit)
+  if (time === null) fail('BLOCK_BAD_COMMIT', 'last_commit carries no precommit to take the block time from')
+  if (h.time !== time) fail('BLOCK_BAD_TIME', `block time ${h.time} is not the BFT time ${time as number} (the median of the last commit's timestamps)`)
+  if (h.height > view.initialHeight && h.time <= view.last.time) fail('BLOCK_BAD_TIME', 'block time does not advance')
   if (!bytesEqual(h.dataHash, dataHash(block.txs))) fail('BLOCK_BAD_HASH', 'data_hash does not match the txs')
   if (!bytesEqual(h.evidenceHash, evidenceHash(block.evidence))) fail('BLOCK_BAD_HASH', 'evidence_hash does not match the evidence')
   const vh = validatorsHash([...view.validators])
@@ -191,17 +229,20 @@ export function validateBlock (view: ChainView, block: Block, opts: ValidateOpti
     }
   }
   const ctx = contextFor(view, h.height, h.time, addressFromPubkey((proposer as Validator).pubKey), block.evidence)
-  const exec = executeBlock(view.state, block.txs, ctx, decoded)
+  // Every assignable job must be assigned, unless the block has no room left for one more assign.
+  const room = size + binOverhead(MAX_ASSIGN_TX_BYTES) + MAX_ASSIGN_TX_BYTES <= p.maxBlockBytes && block.txs.length < p.maxBlockTxs
+  const exec = executeBlock(view.state, block.txs, ctx, decoded, { assignAll: room })
   if (!bytesEqual(appHashAfter(view, exec), h.appHash)) fail('BLOCK_BAD_HASH', 'app_hash does not match the executed state')
   return exec
 }
 
 /**
  * Executes a block's transactions against `base`: begin-block work, each tx (a tx that fails
- * makes the block invalid), then the check that the proposer assigned every job it could.
+ * makes the block invalid), then (unless the block is full) the check that the proposer assigned
+ * every job it could.
  * Throws BlockError.
  */
-export function executeBlock (base: StateReader, txBytes: Uint8Array[], ctx: BlockContext, decoded?: Tx[]): BlockExecution {
+export function executeBlock (base: StateReader, txBytes: Uint8Array[], ctx: BlockContext, decoded?: Tx[], opts: { assignAll?: boolean } = {}): BlockExecution {
   const overlay = new Overlay(base)
   const beginEvents = beginBlock(overlay, ctx)
   const txs: Tx[] = []
@@ -216,7 +257,7 @@ export function executeBlock (base: StateReader, txBytes: Uint8Array[], ctx: Blo
       throw e
     }
   }
-  const left = assignableJobs(overlay, ctx.prevBlockHash).next()
+  const left = opts.assignAll === false ? { done: true as const } : assignableJobs(overlay, ctx.prevBlockHash).next()
   if (left.done !== true) throw new BlockError('BLOCK_UNASSIGNED_JOB', `the proposer left job ${left.value.job.id} unassigned although ${left.value.miner.address} can take it`)
   return { overlay, txs, txResults, beginEvents }
 }

@@ -9,6 +9,15 @@ import { JOB_ID_RE } from './ids.ts'
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
+/**
+ * A uint for packing: msgpackr writes a JS number of 2^32 or more as a float64, which a strict
+ * decoder refuses where an integer belongs; as a bigint it writes an int64. Smaller values keep
+ * their shortest form.
+ */
+export function uint (n: number): number | bigint { return n < 0x1_0000_0000 ? n : BigInt(n) }
+
+export function optUint (n: number | null): number | bigint | null { return n === null ? null : uint(n) }
+
 export function bad (message: string): never { throw new TxError('TX_DECODE', message) }
 
 export function asStr (v: MsgValue, what: string): string {

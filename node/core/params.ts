@@ -19,6 +19,12 @@ export interface Params {
   maxBlockBytes: number
 }
 
+/**
+ * The most bytes a block may take, whatever the genesis says: a proposal carries its block in one
+ * gossip message (at most 3.75 MiB) and block sync one block with its commit per answer (4 MiB).
+ */
+export const MAX_BLOCK_BYTES = 3 * 1024 * 1024
+
 /** The params of a new genesis, as they appear in its JSON (amounts as uaitbc strings). */
 export const DEFAULT_PARAMS_JSON = {
   min_fee: '1000',
@@ -34,5 +40,5 @@ export const DEFAULT_PARAMS_JSON = {
   block_time_ms: 1000,
   empty_block_interval_ms: 5000,
   max_block_txs: 10000,
-  max_block_bytes: 8388608,
+  max_block_bytes: 3145728,
 }

@@ -71,6 +71,11 @@ function decodeEnvelope (bytes: Uint8Array, verify: boolean): Tx {
   const fee = asAmount(value[4], 'fee')
   const body = txTypeDef(type).decode(value[5])
   const signature = asBin(value[6], 64, 'signature')
+  // The tuple's header and the signature's bin header are the only bytes the signature does not
+  // cover: only their shortest forms are accepted, so that nobody can re-frame a signed tx into
+  // other bytes (another hash, another job id) that are just as valid.
+  if (bytes[0] !== 0x97) bad('not a transaction: the tuple must start with 0x97 (an array of 7 in its shortest form)')
+  if (bytes[spans[6][0]] !== 0xc4) bad('signature must be written as bin 8 (0xc4 0x40)')
   const signBytes = concatBytes(TX_DOMAIN, Uint8Array.of(0x96), bytes.subarray(spans[0][0], spans[5][1]))
   if (verify && !verifySignature(senderPubkey, signBytes, signature)) {
     throw new TxError('BAD_SIGNATURE', 'signature does not verify for sender_pubkey')

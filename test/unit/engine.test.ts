@@ -118,7 +118,7 @@ class MemApp implements ConsensusApp {
   addTx (tx: Tx): void { this.pending.push(tx); for (const f of this.work) f() }
 
   propose (req: ProposeRequest): ValidatedBlock {
-    const { block, exec } = createProposal(this.chain.view(), { signer: this.signer, time: req.time, lastCommit: req.lastCommit, txs: this.pending, evidence: req.evidence })
+    const { block, exec } = createProposal(this.chain.view(), { signer: this.signer, lastCommit: req.lastCommit, txs: this.pending, evidence: req.evidence })
     const v = { block, error: null }
     this.execs.set(v, exec)
     return v
@@ -282,7 +282,7 @@ describe('consensus engine with a fake network, a fake application and a fixed c
     const { engine, app } = node(hub, selfIndex, { pacingMs: 3_600_000, timeouts: slow })
     await engine.start()
     const proposal = (signer: SigningKey, claimed: SigningKey, round = 0): SignedProposal => {
-      const { block } = createProposal(app.chain.view(), { signer: claimed, time: T0 + 1000, lastCommit: null, txs: [] })
+      const { block } = createProposal(app.chain.view(), { signer: claimed, lastCommit: null, txs: [] })
       const hash = blockHash(block.header)
       return {
         height: 1, round, polRound: -1, blockBytes: encodeBlock(block), block, hash: toHexUpper(hash), timestamp: T0 + 1000,

@@ -1,6 +1,6 @@
 // record_receipt: the assigned miner settles its job, completed (paid for the time it used,
 // capped by the chain's own clock and by max_fee; the rest refunded) or failed (full refund).
-import { asArr, asBin, asJobId, asSmall, asStr, opt } from '../fields.ts'
+import { asArr, asBin, asJobId, asSmall, asStr, opt, uint } from '../fields.ts'
 import { ev } from '../events.ts'
 import { TxError } from '../errors.ts'
 import { receiptIdFromTxHash } from '../ids.ts'
@@ -32,7 +32,7 @@ export const recordReceipt: TxTypeDef<'record_receipt', RecordReceiptBody> = {
       error: opt(b[5], x => asStr(x, 'error')),
     }
   },
-  encode: b => [b.jobId, b.status, b.result, b.resultHash, [b.metrics.computeMs, b.metrics.promptTokens, b.metrics.completionTokens], b.error],
+  encode: b => [b.jobId, b.status, b.result, b.resultHash, [uint(b.metrics.computeMs), uint(b.metrics.promptTokens), uint(b.metrics.completionTokens)], b.error],
   summary: b => `${b.jobId} ${b.status}`,
   checkStatic (b, params) {
     if (byteLen(b.result) > params.maxResultBytes) throw new TxError('RESULT_TOO_LARGE', `result is ${byteLen(b.result)} bytes, max_result_bytes is ${params.maxResultBytes}`)

@@ -1,5 +1,5 @@
 // register_miner: bonds stake and lists the sender as a miner of some models.
-import { asAmount, asArr, asSmall, asStrList } from '../fields.ts'
+import { asAmount, asArr, asSmall, asStrList, uint } from '../fields.ts'
 import { ev } from '../events.ts'
 import { TxError } from '../errors.ts'
 import { REPUTATION_INITIAL } from '../state.ts'
@@ -15,7 +15,7 @@ export const registerMiner: TxTypeDef<'register_miner', RegisterMinerBody> = {
     const b = asArr(v, 4, 'body')
     return { type: 'register_miner', models: asStrList(b[0], 'models'), pricePerSecond: asAmount(b[1], 'price_per_second'), capacity: asSmall(b[2], 'capacity'), stake: asAmount(b[3], 'stake') }
   },
-  encode: b => [b.models, b.pricePerSecond, b.capacity, b.stake],
+  encode: b => [b.models, b.pricePerSecond, uint(b.capacity), b.stake],
   summary: b => `miner for ${b.models.join(', ')}, stake ${aitbc(b.stake)}`,
   checkStatic (b) {
     checkModels(b.models)

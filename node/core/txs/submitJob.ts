@@ -1,5 +1,5 @@
 // submit_job: a client asks for an inference and escrows its maximum fee; the job is pending.
-import { asAmount, asArr, asNumber, asSmall, asStr, opt } from '../fields.ts'
+import { asAmount, asArr, asNumber, asSmall, asStr, opt, optUint } from '../fields.ts'
 import { ev } from '../events.ts'
 import { TxError } from '../errors.ts'
 import { jobIdFromTxHash } from '../ids.ts'
@@ -30,7 +30,7 @@ export const submitJob: TxTypeDef<'submit_job', SubmitJobBody> = {
       maxPricePerSecond: opt(b[4], x => asAmount(x, 'max_price_per_second')),
     }
   },
-  encode: b => [b.model, b.prompt, [b.options.temperature, b.options.numPredict, b.options.seed], b.maxFee, b.maxPricePerSecond],
+  encode: b => [b.model, b.prompt, [b.options.temperature, optUint(b.options.numPredict), optUint(b.options.seed)], b.maxFee, b.maxPricePerSecond],
   summary: (b, tx) => `${jobIdFromTxHash(tx.hash)} on ${b.model}, max fee ${aitbc(b.maxFee)}`,
   checkStatic (b, params) {
     if (b.model.length === 0 || byteLen(b.model) > MAX_MODEL_BYTES) throw new TxError('INVALID_FIELD', `model must be 1 to ${MAX_MODEL_BYTES} bytes`)

@@ -1,5 +1,5 @@
 // update_miner: changes a miner's listing (models, price, capacity, active).
-import { asAmount, asArr, asBool, asSmall, asStrList, opt } from '../fields.ts'
+import { asAmount, asArr, asBool, asSmall, asStrList, opt, uint } from '../fields.ts'
 import { ev } from '../events.ts'
 import { TxError } from '../errors.ts'
 import { checkCapacity, checkModels, getMiner, type TxTypeDef } from './txType.ts'
@@ -20,7 +20,7 @@ export const updateMiner: TxTypeDef<'update_miner', UpdateMinerBody> = {
       active: opt(b[3], x => asBool(x, 'active')),
     }
   },
-  encode: b => [b.models, b.pricePerSecond, b.capacity, b.active],
+  encode: b => [b.models, b.pricePerSecond, b.capacity === null ? null : uint(b.capacity), b.active],
   summary: () => 'miner listing updated',
   checkStatic (b) {
     if (b.models === null && b.pricePerSecond === null && b.capacity === null && b.active === null) throw new TxError('INVALID_FIELD', 'update_miner changes nothing')
