@@ -4,7 +4,8 @@
 // made invalid.
 import { EventEmitter } from 'node:events'
 import { decodeTx, type Tx } from '../core/tx.ts'
-import { TxError } from '../core/errors.ts'
+import { TxError, type TxErrorCode } from '../core/errors.ts'
+import { sha256, toHexUpper } from '../core/crypto.ts'
 import { applyTx, type BlockContext, type TxResult } from '../core/transition.ts'
 import { Overlay } from '../core/state.ts'
 import type { Chain, CommittedBlock } from './chain.ts'
@@ -19,8 +20,14 @@ export interface MempoolEvents {
   evicted: [Tx, TxError]
 }
 
+/** Txs that failed permanently, remembered by hash. */
+export const MAX_REMEMBERED_REJECTS = 10_000
+
 export class Mempool extends EventEmitter<MempoolEvents> {
   private readonly txs = new Map<string, Tx>()
+  private readonly rejects = new Map<string, { code: TxErrorCode, message: string }>()
+  /** Decodings (each with a signature check) done by add(): what a flood of resends costs. */
+  verifications = 0
   private bytes = 0
   private pending!: Overlay
 
@@ -61,21 +68,47 @@ export class Mempool extends EventEmitter<MempoolEvents> {
   }
 
   private decode (bytes: Uint8Array): Tx {
-    const max = this.chain.params.maxTxBytes
-    if (bytes.length > max) throw new TxError('TX_TOO_LARGE', `transaction is ${bytes.length} bytes, max_tx_bytes is ${max}`).asPermanent()
-    if (bytes.length === 0) throw new TxError('TX_DECODE', 'not a transaction: empty').asPermanent()
+    this.checkSize(bytes)
     return decodeTx(bytes)
   }
 
-  /** Adds a raw tx after the full check. Throws TxError (full, duplicate, invalid). */
+  private checkSize (bytes: Uint8Array): void {
+    const max = this.chain.params.maxTxBytes
+    if (bytes.length > max) throw new TxError('TX_TOO_LARGE', `transaction is ${bytes.length} bytes, max_tx_bytes is ${max}`).asPermanent()
+    if (bytes.length === 0) throw new TxError('TX_DECODE', 'not a transaction: empty').asPermanent()
+  }
+
+  /** Keeps a permanently failed tx's answer by its hash (bounded: the oldest go first). */
+  private rememberReject (hash: string, e: TxError): void {
+    this.rejects.set(hash, { code: e.code, message: e.message })
+    if (this.rejects.size > MAX_REMEMBERED_REJECTS) this.rejects.delete(this.rejects.keys().next().value as string)
+  }
+
+  /**
+   * Adds a raw tx after the full check. Throws TxError (full, duplicate, invalid). What is known
+   * by its hash is answered before any signature is checked: a tx already here or committed, or
+   * one that failed permanently before (a resend of a known-bad tx costs a hash, not a verify).
+   */
   add (bytes: Uint8Array, source: 'rpc' | 'p2p' = 'rpc'): { tx: Tx, result: TxResult } {
-    const tx = this.decode(bytes)
-    if (this.txs.has(tx.hash)) throw new TxError('TX_IN_MEMPOOL', `tx ${tx.hash} is already in the mempool`)
-    if (this.chain.store.txCommittedSync(tx.hash)) throw new TxError('TX_ALREADY_COMMITTED', `tx ${tx.hash} is already in a block`)
+    this.checkSize(bytes)
+    const hash = toHexUpper(sha256(bytes))
+    if (this.txs.has(hash)) throw new TxError('TX_IN_MEMPOOL', `tx ${hash} is already in the mempool`)
+    const known = this.rejects.get(hash)
+    if (known !== undefined) throw new TxError(known.code, known.message).asPermanent()
+    if (this.chain.store.txCommittedSync(hash)) throw new TxError('TX_ALREADY_COMMITTED', `tx ${hash} is already in a block`)
     if (this.txs.size >= this.opts.maxTxs || this.bytes + bytes.length > this.opts.maxBytes) {
       throw new TxError('MEMPOOL_FULL', `mempool is full (${this.txs.size} txs, ${this.bytes} bytes; limits ${this.opts.maxTxs} txs, ${this.opts.maxBytes} bytes): try again later`)
     }
-    const result = applyTx(this.pending, tx, this.checkContext(), 'check')
+    let tx: Tx
+    let result: TxResult
+    try {
+      this.verifications++
+      tx = decodeTx(bytes)
+      result = applyTx(this.pending, tx, this.checkContext(), 'check')
+    } catch (e) {
+      if (e instanceof TxError && e.permanent) this.rememberReject(hash, e)
+      throw e
+    }
     this.txs.set(tx.hash, tx)
     this.bytes += tx.bytes.length
     this.emit('added', tx, source)

@@ -3,7 +3,7 @@
 // commits it, then consensus resumes. Serving: any peer may ask for our height and for a run of
 // our blocks.
 import { pack, unpack } from '../core/codec.ts'
-import { blockHash, commitHash, decodeBlock, decodeCommit, verifyCommit, type Commit } from '../core/block.ts'
+import { blockHash, commitHash, decodeBlock, decodeCommit, verifyCommit, type Block, type Commit } from '../core/block.ts'
 import { bytesEqual } from '../core/crypto.ts'
 import { decodeSyncRequest, encodeSyncRequest } from './messages.ts'
 import type { ConsensusApp } from './app.ts'
@@ -19,6 +19,8 @@ export interface BlockSyncOptions {
   /** Timeout of a status probe (default 2 s) and of a blocks request (default 15 s). */
   probeTimeoutMs?: number
   fetchTimeoutMs?: number
+  /** How long a peer that claimed a height it did not serve is left alone (default 30 s). */
+  cooldownMs?: number
 }
 
 /** What block sync needs of the engine while it runs. */
@@ -37,8 +39,13 @@ export class BlockSync {
   private syncing = false
   private probing = false
   private stopped = false
+  /** Peers that claimed heights they did not serve, until when they are left alone. */
+  private readonly cooldown = new Map<string, number>()
+  private readonly now: () => number
 
-  constructor (private readonly opts: BlockSyncOptions, private readonly m: { app: ConsensusApp, net: ConsensusNetwork, log: Logger }) {}
+  constructor (private readonly opts: BlockSyncOptions, private readonly m: { app: ConsensusApp, net: ConsensusNetwork, log: Logger, now?: () => number }) {
+    this.now = m.now ?? Date.now
+  }
 
   get isSyncing (): boolean { return this.syncing }
 
@@ -65,32 +72,33 @@ export class BlockSync {
     return pack(out)
   }
 
-  /** Asks every peer for its height; when one is ahead, pauses consensus and catches up from it. */
+  /**
+   * Asks every peer for its height; when one is ahead, fetches its first blocks and checks the
+   * first one's commit before anything else: only then does consensus pause while the blocks are
+   * committed. A peer that claims a height it does not serve (no blocks, or blocks whose commits
+   * do not verify) is penalised and not asked again for a while; consensus never notices it.
+   */
   async tick (hooks: SyncHooks): Promise<void> {
     const { net, app, log } = this.m
     if (this.syncing || this.probing || this.stopped || hooks.busy()) return
-    const peers = net.peers()
+    const now = this.now()
+    const peers = net.peers().filter(p => (this.cooldown.get(p.id) ?? 0) <= now)
     if (peers.length === 0) return
-    // Probing peers' heights does not pause consensus; only a real catch-up does.
     this.probing = true
-    let best: { id: string, height: number } | null = null
+    let target: { id: string, height: number } | null = null
+    let first: SyncBatch | null = null
     try {
-      await Promise.all(peers.map(async p => {
-        try {
-          const res = unpack<[number]>(await net.request(p.id, 'sync', encodeSyncRequest({ kind: 'status' }), this.opts.probeTimeoutMs ?? 2000))
-          const h = Array.isArray(res) && Number.isSafeInteger(res[0]) ? res[0] : -1
-          if (best === null || h > best.height) best = { id: p.id, height: h }
-        } catch {}
-      }))
+      target = await this.probe(peers.map(p => p.id))
+      if (target === null || target.height <= app.height() || this.stopped || hooks.busy()) return
+      first = await this.firstBatch(target)
     } finally {
       this.probing = false
     }
-    const target = best as { id: string, height: number } | null
-    if (target === null || target.height <= app.height() || this.stopped || this.syncing || hooks.busy()) return
+    if (first === null || this.stopped || this.syncing || hooks.busy() || first.items[0].block.header.height !== app.height() + 1) return
     this.syncing = true
     try {
       hooks.pause()
-      const synced = await this.syncFrom(target.id, target.height, hooks)
+      const synced = await this.syncFrom(target.id, target.height, first, hooks)
       if (synced > 0) log.info({ height: app.height(), peer: target.id, blocks: synced }, 'caught up by block sync')
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'block sync failed')
@@ -100,46 +108,98 @@ export class BlockSync {
     }
   }
 
-  /** Fetches, verifies and commits blocks from a peer until its height; returns how many. */
-  private async syncFrom (peer: string, target: number, hooks: SyncHooks): Promise<number> {
+  /** The peer with the greatest claimed height. */
+  private async probe (ids: string[]): Promise<{ id: string, height: number } | null> {
+    let best: { id: string, height: number } | null = null
+    await Promise.all(ids.map(async id => {
+      try {
+        const res = unpack<[number]>(await this.m.net.request(id, 'sync', encodeSyncRequest({ kind: 'status' }), this.opts.probeTimeoutMs ?? 2000))
+        const h = Array.isArray(res) && Number.isSafeInteger(res[0]) ? res[0] : -1
+        if (best === null || h > best.height) best = { id, height: h }
+      } catch {}
+    }))
+    return best
+  }
+
+  /** The first batch from a peer that claims to be ahead, its first block's commit verified; null (and the peer penalised) when it does not serve one. */
+  private async firstBatch (target: { id: string, height: number }): Promise<SyncBatch | null> {
+    const from = this.m.app.height() + 1
+    try {
+      const batch = await this.fetch(target.id, from)
+      if (batch.items.length === 0) throw new SyncError(`claimed height ${target.height} but served no block from ${from}`)
+      this.verifyAt(batch, 0)
+      return batch
+    } catch (e) {
+      const why = e instanceof SyncError ? e.message : `claimed height ${target.height} but its blocks request failed: ${(e as Error).message}`
+      this.m.net.penalize(target.id, `sync: ${why}`)
+      this.cooldown.set(target.id, this.now() + (this.opts.cooldownMs ?? 30_000))
+      this.m.log.warn({ peer: target.id, reason: why }, 'sync peer does not serve what it claims')
+      return null
+    }
+  }
+
+  private async fetch (peer: string, from: number): Promise<SyncBatch> {
+    const res = unpack(await this.m.net.request(peer, 'sync', encodeSyncRequest({ kind: 'blocks', from, count: this.opts.batch ?? 100 }), this.opts.fetchTimeoutMs ?? 15_000))
+    if (!Array.isArray(res)) throw new SyncError('malformed sync response')
+    const items = res.map(item => {
+      if (!Array.isArray(item) || !(item[0] instanceof Uint8Array) || !(item[1] instanceof Uint8Array)) throw new SyncError('malformed sync response')
+      try {
+        return { block: decodeBlock(item[0]), seen: decodeCommit(item[1]) }
+      } catch (e) {
+        throw new SyncError(`malformed block in sync response: ${(e as Error).message}`)
+      }
+    })
+    return { items }
+  }
+
+  /** The commit that certifies item i (block i+1's last_commit when the batch has it, else the peer's seen commit), verified; throws SyncError. */
+  private verifyAt (batch: SyncBatch, i: number): Commit {
+    const { app } = this.m
+    const { block, seen } = batch.items[i]
+    const commit = batch.items[i + 1]?.block.lastCommit ?? seen
+    const err = verifyCommit(app.chainId, [...app.validators], commit, block.header.height, blockHash(block.header))
+    if (err !== null) throw new SyncError(`block ${block.header.height} has a bad commit: ${err}`)
+    return commit
+  }
+
+  /** Commits blocks from a peer until its height, starting with a fetched batch; returns how many. */
+  private async syncFrom (peer: string, target: number, first: SyncBatch, hooks: SyncHooks): Promise<number> {
     const { net, app } = this.m
     let n = 0
-    const batch = this.opts.batch ?? 100
-    const fetch = async (from: number): Promise<unknown> => unpack(await net.request(peer, 'sync', encodeSyncRequest({ kind: 'blocks', from, count: batch }), this.opts.fetchTimeoutMs ?? 15_000))
     const bad = (why: string): never => { net.penalize(peer, `sync: ${why}`); throw new Error(`peer ${peer}: ${why}`) }
     // The commit that certified our last synced block: a block whose last_commit is that same
     // commit needs no second check of its signatures.
     let verified: Uint8Array | null = null
-    let next = fetch(app.height() + 1)
-    while (app.height() < target && !this.stopped) {
-      const res = await next
-      if (!Array.isArray(res) || res.length === 0) break
-      const items = res.map(item => {
-        if (!Array.isArray(item) || !(item[0] instanceof Uint8Array) || !(item[1] instanceof Uint8Array)) bad('malformed sync response')
-        return { block: decodeBlock(item[0]), seen: decodeCommit(item[1]) }
-      })
+    let batch: SyncBatch | null = first
+    while (batch !== null && batch.items.length > 0 && app.height() < target && !this.stopped) {
+      const current: SyncBatch = batch
+      const items = current.items
       // Fetch the next batch while this one is checked and written.
-      const after = items[items.length - 1].block.header.height + 1
-      next = after <= target ? fetch(after) : Promise.resolve([])
-      for (const [i, { block, seen }] of items.entries()) {
+      const after: number = items[items.length - 1].block.header.height + 1
+      const next: Promise<SyncBatch> = after <= target ? this.fetch(peer, after) : Promise.resolve({ items: [] })
+      next.catch(() => {})
+      for (const [i, { block }] of items.entries()) {
         const h = block.header.height
         if (h !== app.height() + 1) bad(`block ${h} does not follow ${app.height()}`)
-        // As CometBFT's block sync: block h is certified by block h+1's last_commit when the
-        // batch has it (the chain's own record), else by the peer's seen commit.
-        const commit = items[i + 1]?.block.lastCommit ?? seen
-        const err = verifyCommit(app.chainId, [...app.validators], commit, h, blockHash(block.header))
-        if (err !== null) bad(`block ${h} has a bad commit: ${err}`)
+        let commit: Commit
+        try { commit = this.verifyAt(current, i) } catch (e) { bad((e as Error).message) }
         const trusted = verified !== null && bytesEqual(block.header.lastCommitHash, verified)
         const v = app.validate(block, { lastCommitVerified: trusted })
         if (v.error !== null) bad(`invalid block ${h}: ${v.error}`)
         // Synced blocks can be fetched again: only the last of a batch waits for fsync.
-        await app.commit(v, commit, { sync: i === items.length - 1 })
-        verified = commitHash(commit)
-        hooks.committed(commit)
+        await app.commit(v, commit!, { sync: i === items.length - 1 })
+        verified = commitHash(commit!)
+        hooks.committed(commit!)
         n++
       }
+      try { batch = await next } catch (e) { if (n === 0) throw e; batch = null }
     }
-    await next.catch(() => {})
     return n
   }
+}
+
+interface SyncBatch { items: Array<{ block: Block, seen: Commit }> }
+
+class SyncError extends Error {
+  constructor (message: string) { super(message); this.name = 'SyncError' }
 }

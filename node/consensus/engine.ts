@@ -4,17 +4,17 @@
 // with their precommits and paces heights. It orders opaque blocks: all it knows of the
 // application is the ConsensusApp interface. Gossip of our own messages, block sync and evidence
 // live in their own modules.
-import { ConsensusMachine, type Action, type Step, type TimeoutConfig, DEFAULT_TIMEOUTS } from './machine.ts'
+import { ConsensusMachine, proposerOf, type Action, type Step, type TimeoutConfig, DEFAULT_TIMEOUTS } from './machine.ts'
 import {
   decodeConsensusMessage, encodeProposal, encodeVote, voteBytesToSign, proposalBytesToSign, ConsensusMessageError,
-  type SignedProposal, type SignedVote,
+  type ConsensusMessage, type SignedProposal, type SignedVote,
 } from './messages.ts'
 import { blockHash, decodeBlock, encodeBlock, VOTE_PRECOMMIT, VOTE_PREVOTE, BLOCK_ID_FLAG_ABSENT, BLOCK_ID_FLAG_COMMIT, type Commit, type Validator } from '../core/block.ts'
 import { bytesEqual, fromHex, toHexUpper, verifySignature } from '../core/crypto.ts'
 import { DoubleSignError, type PrivValidator, STEP_PRECOMMIT, STEP_PREVOTE, STEP_PROPOSE } from '../chain/privval.ts'
 import type { ConsensusApp, ValidatedBlock } from './app.ts'
 import type { ConsensusNetwork, Verdict } from './network.ts'
-import { ConsensusGossip } from './gossip.ts'
+import { ConsensusGossip, MAX_FUTURE_HEIGHTS } from './gossip.ts'
 import { BlockSync, type SyncHooks } from './blockSync.ts'
 import { EvidencePool } from './evidence.ts'
 import { HeightVotes, valueOf } from './heightVotes.ts'
@@ -38,8 +38,13 @@ export interface EngineOptions {
 
 /** While a height stalls this long, our own messages of it are gossiped again at this period. */
 const REGOSSIP_AFTER_MS = 2000
-/** Votes more rounds ahead than this are dropped (bounded memory). */
+/** Votes and proposals more rounds ahead than this are dropped (bounded memory). */
 const MAX_ROUNDS_AHEAD = 50
+
+/** What a held future message is, for de-duplication: a validator signs one of each. */
+function futureSlot (msg: ConsensusMessage): string {
+  return msg.kind === 'proposal' ? `p:${msg.p.height}:${msg.p.round}` : `v:${msg.v.height}:${msg.v.round}:${msg.v.type}:${toHexUpper(msg.v.validator)}`
+}
 
 export class ConsensusEngine {
   private machine: ConsensusMachine | null = null
@@ -58,6 +63,9 @@ export class ConsensusEngine {
   private readonly now: () => number
   /** Blocks seen in proposals of this height, by hash, with the application's verdict. */
   private blocks = new Map<string, ValidatedBlock>()
+  /** The proposal accepted for each round of this height (its block hash). */
+  private proposalOfRound = new Map<number, string>()
+  private readonly powers: Array<{ id: string, power: number }>
   private votes = new HeightVotes()
   private lastCommit: Commit | null = null
   private readonly gossip: ConsensusGossip
@@ -84,12 +92,13 @@ export class ConsensusEngine {
     private readonly opts: EngineOptions = {},
   ) {
     for (const v of app.validators) this.valById.set(toHexUpper(v.address), v)
+    this.powers = app.validators.map(v => ({ id: toHexUpper(v.address), power: v.power }))
     const mine = pv === null ? undefined : app.validators.find(v => bytesEqual(v.pubKey, pv.key.publicKey))
     this.selfId = mine === undefined ? null : toHexUpper(mine.address)
     this.timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS
     this.now = opts.now ?? Date.now
     this.gossip = new ConsensusGossip(net, log)
-    this.sync = net === null ? null : new BlockSync({ batch: opts.syncBatch }, { app, net, log })
+    this.sync = net === null ? null : new BlockSync({ batch: opts.syncBatch }, { app, net, log, now: this.now })
     this.lockedBlock = opts.lockedBlockFile === undefined ? null : new LockedBlockFile(opts.lockedBlockFile)
     this.byzantine = opts.byzantine === 'double-prevote' && pv !== null ? new DoublePrevoter(pv.key, app.chainId, this.gossip) : null
     if (this.byzantine !== null) log.warn({}, 'TEST-ONLY BYZANTINE MODE: this validator signs two different prevotes at every height')
@@ -98,6 +107,8 @@ export class ConsensusEngine {
   get isValidator (): boolean { return this.selfId !== null }
   get currentRound (): number { return this.machine?.round ?? 0 }
   get isSyncing (): boolean { return this.sync?.isSyncing ?? false }
+  /** Messages held for later heights (bounded; for metrics and tests). */
+  get heldMessages (): number { return this.gossip.held }
 
   async start (): Promise<void> {
     this.stopped = false
@@ -129,8 +140,9 @@ export class ConsensusEngine {
   private newHeight (): void {
     const h = this.app.height() + 1
     this.blocks = new Map()
+    this.proposalOfRound = new Map()
     this.votes = new HeightVotes()
-    this.machine = new ConsensusMachine(h, this.app.validators.map(v => ({ id: toHexUpper(v.address), power: v.power })), this.selfId, this.timeouts)
+    this.machine = new ConsensusMachine(h, this.powers, this.selfId, this.timeouts)
     // Replay messages held for this height (they may start it early).
     for (const m of this.gossip.enterHeight(h)) this.onGossip(m.data, m.from)
     this.scheduleStart(this.app.hasWork())
@@ -246,6 +258,7 @@ export class ConsensusEngine {
     }
     const p: SignedProposal = { height, round, polRound, blockBytes: encodeBlock(block), block, hash: toHexUpper(hash), timestamp: ts, validator: fromHex(this.selfId as string), signature: sig }
     this.blocks.set(p.hash, v)
+    this.proposalOfRound.set(round, p.hash)
     this.gossip.publishOwn(encodeProposal(p))
     this.log.debug({ height, round, hash: p.hash, txs: block.txs.length }, 'proposed block')
     this.acceptProposal(p)
@@ -333,24 +346,45 @@ export class ConsensusEngine {
     const m = this.machine
     if (m === null) return 'ignore'
     const height = msg.kind === 'proposal' ? msg.p.height : msg.v.height
-    if (height > m.height) {
-      this.gossip.hold(m.height, height, data, from)
-      return 'accept'
-    }
+    const round = msg.kind === 'proposal' ? msg.p.round : msg.v.round
     if (height < m.height) return 'ignore'
-    if (msg.kind === 'proposal') return this.checkProposal(msg.p) ? 'accept' : 'reject'
+    // Far-future heights and rounds are not kept: nobody honest is that far ahead.
+    if (height > m.height + MAX_FUTURE_HEIGHTS || round > (height === m.height ? m.round : 0) + MAX_ROUNDS_AHEAD) return 'ignore'
+    if (height > m.height) {
+      // A later height's message is held for when we get there, but only once its signature is
+      // checked against the validator set (and, for a proposal, that height's proposer).
+      if (!this.verifyFuture(msg, height)) return 'reject'
+      return this.gossip.hold(m.height, height, data, from, futureSlot(msg)) ? 'accept' : 'ignore'
+    }
+    if (msg.kind === 'proposal') return this.checkProposal(msg.p)
     return this.checkVote(msg.v) ? 'accept' : 'reject'
   }
 
-  private checkProposal (p: SignedProposal): boolean {
+  private verifyFuture (msg: ConsensusMessage, height: number): boolean {
+    if (msg.kind === 'vote') {
+      const val = this.valById.get(toHexUpper(msg.v.validator))
+      return val !== undefined && verifySignature(val.pubKey, voteBytesToSign(this.app.chainId, msg.v), msg.v.signature)
+    }
+    const p = msg.p
+    const id = toHexUpper(p.validator)
+    const val = this.valById.get(id)
+    if (val === undefined || proposerOf(this.powers, height, p.round) !== id) return false
+    return verifySignature(val.pubKey, proposalBytesToSign(this.app.chainId, { height: p.height, round: p.round, hash: fromHex(p.hash), polRound: p.polRound, timestamp: p.timestamp }), p.signature)
+  }
+
+  private checkProposal (p: SignedProposal): Verdict {
     const m = this.machine as ConsensusMachine
     const id = toHexUpper(p.validator)
-    if (m.proposer(p.round) !== id) return false
+    if (m.proposer(p.round) !== id) return 'reject'
     const val = this.valById.get(id) as Validator
-    if (!verifySignature(val.pubKey, proposalBytesToSign(this.app.chainId, { height: p.height, round: p.round, hash: fromHex(p.hash), polRound: p.polRound, timestamp: p.timestamp }), p.signature)) return false
-    if (id === this.selfId) return true // our own, already accepted
+    if (!verifySignature(val.pubKey, proposalBytesToSign(this.app.chainId, { height: p.height, round: p.round, hash: fromHex(p.hash), polRound: p.polRound, timestamp: p.timestamp }), p.signature)) return 'reject'
+    if (id === this.selfId) return 'accept' // our own, already accepted
+    // One proposal per round: a proposer that signs others for its round gets none of them validated.
+    const seen = this.proposalOfRound.get(p.round)
+    if (seen !== undefined && seen !== p.hash) return 'ignore'
+    this.proposalOfRound.set(p.round, p.hash)
     this.acceptProposal(p)
-    return true
+    return 'accept'
   }
 
   private acceptProposal (p: SignedProposal): void {

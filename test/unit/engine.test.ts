@@ -11,11 +11,11 @@ import { addressBytesFromPubkey, bytesEqual, toHexUpper, type SigningKey } from 
 import { BlockError } from '../../node/core/errors.ts'
 import { unpack } from '../../node/core/codec.ts'
 import { createProposal, validateBlock, type BlockExecution } from '../../node/core/executor.ts'
-import { blockHash, encodeBlock, encodeCommit, verifyCommit, BLOCK_ID_FLAG_ABSENT, BLOCK_ID_FLAG_COMMIT, VOTE_PREVOTE, type Block, type Commit } from '../../node/core/block.ts'
+import { blockHash, encodeBlock, encodeCommit, verifyCommit, voteSignBytes, BLOCK_ID_FLAG_ABSENT, BLOCK_ID_FLAG_COMMIT, VOTE_PREVOTE, type Block, type Commit } from '../../node/core/block.ts'
 import { signTx, type Tx } from '../../node/core/tx.ts'
 import { ConsensusEngine } from '../../node/consensus/engine.ts'
 import { proposerOf, type TimeoutConfig } from '../../node/consensus/machine.ts'
-import { decodeConsensusMessage, encodeProposal, proposalBytesToSign, type SignedProposal, type SignedVote } from '../../node/consensus/messages.ts'
+import { decodeConsensusMessage, encodeProposal, encodeVote, proposalBytesToSign, type SignedProposal, type SignedVote } from '../../node/consensus/messages.ts'
 import type { ConsensusApp, ProposeRequest, ValidatedBlock } from '../../node/consensus/app.ts'
 import type { ConsensusNetwork, GossipTopic, Verdict } from '../../node/consensus/network.ts'
 import { PrivValidator } from '../../node/chain/privval.ts'
@@ -305,5 +305,83 @@ describe('consensus engine with a fake network, a fake application and a fixed c
     const pv = prevotes[0] as { kind: 'vote', v: SignedVote }
     expect(toHexUpper(pv.v.blockHash)).to.equal(good.hash)
     expect(pv.v.round).to.equal(0)
+  })
+
+  describe('attack: floods of consensus messages', () => {
+    const slow: TimeoutConfig = { proposeMs: 60_000, proposeDeltaMs: 0, prevoteMs: 60_000, prevoteDeltaMs: 0, precommitMs: 60_000, precommitDeltaMs: 0 }
+    const vote = (k: SigningKey, height: number, round: number, o: { badSig?: boolean, hash?: Uint8Array } = {}): Uint8Array => {
+      const blockHash = o.hash ?? new Uint8Array(32).fill(height % 256)
+      const v = { type: VOTE_PREVOTE, height, round, blockHash, timestamp: T0 + 5000, validator: addressBytesFromPubkey(k.publicKey) }
+      const signature = o.badSig === true ? new Uint8Array(64).fill(7) : k.sign(voteSignBytes(GENESIS.chainId, VOTE_PREVOTE, height, round, blockHash, v.timestamp))
+      return encodeVote({ ...v, signature })
+    }
+
+    it('future-height votes with bad signatures are rejected and none is held (they were held, up to 20,000)', async () => {
+      const hub = new FakeHub()
+      const { engine } = node(hub, 0, { pacingMs: 3_600_000, timeouts: slow })
+      await engine.start()
+      const verdicts = new Set<Verdict>()
+      for (let i = 0; i < 3000; i++) verdicts.add(hub.deliver(idOf(VALS[0]), vote(VALS[1 + (i % 3)], 2 + (i % 2), i % 40, { badSig: true }), `junk-peer-${i % 7}`))
+      expect([...verdicts]).to.deep.equal(['reject'])
+      expect(engine.heldMessages).to.equal(0)
+    })
+
+    it('a signed future vote is held once however often it is replayed; heights beyond the window and far rounds are ignored', async () => {
+      const hub = new FakeHub()
+      const { engine } = node(hub, 0, { pacingMs: 3_600_000, timeouts: slow })
+      await engine.start()
+      const v = vote(VALS[1], 2, 0)
+      expect(hub.deliver(idOf(VALS[0]), v)).to.equal('accept')
+      for (let i = 0; i < 1000; i++) expect(hub.deliver(idOf(VALS[0]), v, `peer-${i}`)).to.equal('ignore')
+      expect(engine.heldMessages).to.equal(1)
+      expect(hub.deliver(idOf(VALS[0]), vote(VALS[2], 4, 0))).to.equal('ignore') // height + 3
+      expect(hub.deliver(idOf(VALS[0]), vote(VALS[2], 2, 1000))).to.equal('ignore') // round 1000
+      expect(hub.deliver(idOf(VALS[0]), vote(VALS[2], 1, 1000))).to.equal('ignore') // this height, round 1000
+      expect(engine.heldMessages).to.equal(1)
+      // A signed vote from a key outside the validator set is rejected, not held.
+      expect(hub.deliver(idOf(VALS[0]), vote(keyNamed('not-a-validator'), 2, 0))).to.equal('reject')
+      expect(engine.heldMessages).to.equal(1)
+    })
+
+    it('what is held is bounded by what validators can sign: one message per height, round, type and validator', async () => {
+      const hub = new FakeHub()
+      const { engine } = node(hub, 0, { pacingMs: 3_600_000, timeouts: slow })
+      await engine.start()
+      let held = 0
+      for (let round = 0; round <= 50; round++) {
+        for (const k of VALS.slice(1)) {
+          // Each validator signs two different prevotes per round (an equivocator): only the first is kept.
+          for (const fill of [1, 2]) if (hub.deliver(idOf(VALS[0]), vote(k, 2, round, { hash: new Uint8Array(32).fill(fill) }), 'greedy-peer') === 'accept') held++
+        }
+      }
+      expect(held).to.equal(engine.heldMessages)
+      expect(held).to.equal(51 * 3)
+    })
+
+    it('a proposer that signs a second, different proposal for its round gets it ignored (not validated again)', async () => {
+      const hub = new FakeHub()
+      const proposerId = proposerOf(IDS, 1, 0)
+      const proposer = VALS.find(k => idOf(k) === proposerId) as SigningKey
+      const self = VALS.find(k => k !== proposer) as SigningKey
+      const { engine, app } = node(hub, VALS.indexOf(self), { pacingMs: 3_600_000, timeouts: slow })
+      await engine.start()
+      let validations = 0
+      const validate = app.validate.bind(app)
+      app.validate = (b, o) => { validations++; return validate(b, o) }
+      const make = (salt: number, txs: Tx[] = []): Uint8Array => {
+        const { block } = createProposal(app.chain.view(), { signer: proposer, lastCommit: null, txs })
+        const hash = blockHash(block.header)
+        const p: SignedProposal = { height: 1, round: 0, polRound: -1, blockBytes: encodeBlock(block), block, hash: toHexUpper(hash), timestamp: T0 + salt, validator: addressBytesFromPubkey(proposer.publicKey), signature: proposer.sign(proposalBytesToSign(GENESIS.chainId, { height: 1, round: 0, hash, polRound: -1, timestamp: T0 + salt })) }
+        return encodeProposal(p)
+      }
+      expect(hub.deliver(idOf(self), make(1))).to.equal('accept')
+      // Same block, other signature timestamp: the same hash, accepted without a second validation.
+      expect(hub.deliver(idOf(self), make(2))).to.equal('accept')
+      // Another block for the same round: ignored, never validated (each validation executes a block).
+      const other = [signTx(ALICE, { chainId: GENESIS.chainId, nonce: 0, fee: 1000n, body: { type: 'transfer', to: BOB.address, amount: 1n } })]
+      for (let i = 0; i < 20; i++) expect(hub.deliver(idOf(self), make(3 + i, other))).to.equal('ignore')
+      expect(validations).to.equal(1)
+      expect(engine.heldMessages).to.equal(0)
+    })
   })
 })

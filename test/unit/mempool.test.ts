@@ -294,4 +294,46 @@ describe('mempool', () => {
     m.add(transfer(BOB, 1, ALICE, 6n * AITBC - 2n * FEE).bytes)
     expect(m.pendingNonce(BOB.address)).to.equal(2)
   })
+
+  describe('attack: gossip replay (a resend costs the victim a hash, not a signature check)', () => {
+    it('a tx already in the mempool, resent 100 times, is verified once', () => {
+      const m = mempool()
+      const t = transfer(ALICE, 0, BOB, 1n)
+      m.add(t.bytes)
+      for (let i = 0; i < 100; i++) expect(refusal(() => m.add(t.bytes, 'p2p')).code).to.equal('TX_IN_MEMPOOL')
+      expect(m.verifications).to.equal(1)
+    })
+
+    it('a tx with a bad signature, resent: the same permanent answer from memory, without another verify', () => {
+      const m = mempool()
+      const bytes = new Uint8Array(transfer(ALICE, 0, BOB, 1n).bytes)
+      bytes[bytes.length - 1] ^= 1
+      const first = refusal(() => m.add(bytes, 'p2p'))
+      expect([first.code, first.permanent]).to.deep.equal(['BAD_SIGNATURE', true])
+      for (let i = 0; i < 50; i++) {
+        const again = refusal(() => m.add(bytes, 'p2p'))
+        expect([again.code, again.message, again.permanent]).to.deep.equal([first.code, first.message, true])
+      }
+      expect(m.verifications).to.equal(1)
+    })
+
+    it('a committed tx, resent: TX_ALREADY_COMMITTED without a verify', async () => {
+      const m = mempool()
+      const t = transfer(ALICE, 0, BOB, 1n)
+      m.add(t.bytes)
+      await commitBlock([t])
+      const before = m.verifications
+      expect(refusal(() => m.add(t.bytes, 'p2p')).code).to.equal('TX_ALREADY_COMMITTED')
+      expect(m.verifications).to.equal(before)
+    })
+
+    it('a tx that was early (NONCE_SKIPPED) is not remembered as bad: it is accepted once the gap fills', () => {
+      const m = mempool()
+      const early = transfer(ALICE, 1, BOB, 1n)
+      const e = refusal(() => m.add(early.bytes, 'p2p'))
+      expect([e.code, e.permanent]).to.deep.equal(['NONCE_SKIPPED', false])
+      m.add(transfer(ALICE, 0, BOB, 1n).bytes)
+      expect(m.add(early.bytes, 'p2p').tx.hash).to.equal(early.hash)
+    })
+  })
 })
