@@ -31,7 +31,7 @@ export async function generateChain (net: Testnet, blocks: number, txsFor: (heig
       const want = txsFor(h, genesis.chainId)
       for (const tx of want) mempool.add(tx.bytes)
       time += 1000
-      const { block, exec } = createProposal(chain.view(), { signer: valKeys[h % valKeys.length], lastCommit, txs: mempool.list(genesis.params.maxBlockTxs) })
+      const { block, exec } = createProposal(chain.view(), { signer: valKeys[h % valKeys.length], time, lastCommit, txs: mempool.list(genesis.params.maxBlockTxs) })
       if (block.txs.length !== want.length) throw new Error(`block ${h} holds ${block.txs.length} txs, expected ${want.length}`)
       txs += block.txs.length
       const hash = blockHash(block.header)

@@ -3,7 +3,7 @@
 // checked with parseGenesis before it is written.
 import { addressBytesFromPubkey, toHexUpper } from '../node/core/crypto.ts'
 import { DEFAULT_PARAMS_JSON } from '../node/core/params.ts'
-import type { GenesisJSON, GenesisMiner } from './genesis.ts'
+import { DEFAULT_SYNCHRONY, type GenesisJSON, type GenesisMiner } from './genesis.ts'
 
 type ValidatorSpec = { pubKey: Uint8Array, power?: number, name?: string, stake?: bigint }
 
@@ -33,6 +33,7 @@ export function makeGenesisJSON (opts: {
     consensus_params: {
       block: { max_bytes: String(opts.params?.max_block_bytes ?? DEFAULT_PARAMS_JSON.max_block_bytes), max_gas: '-1' },
       evidence: { max_age_num_blocks: '100000', max_age_duration: '172800000000000', max_bytes: '1048576' },
+      synchrony: { precision: String(DEFAULT_SYNCHRONY.precisionMs * 1_000_000), message_delay: String(DEFAULT_SYNCHRONY.messageDelayMs * 1_000_000) },
       validator: { pub_key_types: ['ed25519'] },
       version: { app: '1' },
     },

@@ -18,12 +18,38 @@ export interface Genesis {
   accounts: Array<{ address: string, balance: bigint }>
   miners: GenesisMiner[]
   params: Params
+  /** How far a proposal's time may be from a validator's clock (consensus_params.synchrony). */
+  synchrony: Synchrony
   /** sha256 of the canonical genesis JSON, checked by peers (later) and stored by the node. */
   hash: string
   json: GenesisJSON
 }
 
 export type GenesisJSON = Record<string, any>
+
+/**
+ * Proposer-based time (as CometBFT's PBTS): a validator prevotes for a fresh proposal only when
+ * it receives it no earlier than its time minus `precisionMs` and no later than its time plus
+ * `messageDelayMs` (growing 10% a round) plus `precisionMs`.
+ */
+export interface Synchrony { precisionMs: number, messageDelayMs: number }
+export const DEFAULT_SYNCHRONY: Synchrony = { precisionMs: 505, messageDelayMs: 15_000 }
+
+/** consensus_params.synchrony, in CometBFT's form (durations as nanosecond strings); absent: the defaults. */
+function parseSynchrony (cp: unknown): Synchrony {
+  const s = (cp as { synchrony?: unknown } | undefined)?.synchrony
+  if (s === undefined) return DEFAULT_SYNCHRONY
+  if (s === null || typeof s !== 'object') fail('consensus_params.synchrony must be an object')
+  const ms = (v: unknown, what: string, dflt: number): number => {
+    if (v === undefined) return dflt
+    if (typeof v !== 'string' || !/^\d{1,15}$/.test(v)) fail(`consensus_params.synchrony.${what} must be a duration in nanoseconds as a decimal string, got ${JSON.stringify(v)}`)
+    const n = Math.floor(Number(v) / 1e6)
+    if (n < 1 || n > 3_600_000) fail(`consensus_params.synchrony.${what} must be from 1 ms to 1 hour`)
+    return n
+  }
+  const o = s as Record<string, unknown>
+  return { precisionMs: ms(o.precision, 'precision', DEFAULT_SYNCHRONY.precisionMs), messageDelayMs: ms(o.message_delay, 'message_delay', DEFAULT_SYNCHRONY.messageDelayMs) }
+}
 
 
 function fail (msg: string): never { throw new GenesisError(`genesis: ${msg}`) }
@@ -124,6 +150,6 @@ export function parseGenesis (json: GenesisJSON): Genesis {
   for (const v of validators) total += v.stake
   if (total > MAX_AMOUNT) fail('total supply overflows int64')
   const hash = toHexUpper(sha256(utf8Bytes(canonicalJSON(json))))
-  return { chainId, genesisTime, initialHeight, validators, accounts, miners, params, hash, json }
+  return { chainId, genesisTime, initialHeight, validators, accounts, miners, params, synchrony: parseSynchrony(json.consensus_params), hash, json }
 }
 

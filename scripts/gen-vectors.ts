@@ -405,7 +405,7 @@ function chainVectors (): unknown {
       const [a, b] = e.votes.map(v => signedVote(CHAIN_ID, k, v))
       return encodeDuplicateVote(a, b)
     })
-    const { block, exec } = chain.propose(proposer, txs, { evidence })
+    const { block, exec } = chain.propose(proposer, plan.time, txs, { evidence })
     if (block.evidence.length !== evidence.length) throw new Error(`block ${height}: the executor left evidence out`)
     chain.validate(block) // builder and validator agree
     const commit = signCommit(CHAIN_ID, chain.validators, block, plan.commit.round, plan.commit.signers.map(s => ({ key: key(VALIDATORS[s.validator]), timestamp: s.timestamp })))

@@ -21,6 +21,7 @@ export class ChainApp implements ConsensusApp {
   get chainId (): string { return this.chain.chainId }
   get initialHeight (): number { return this.chain.genesis.initialHeight }
   get validators (): Chain['validators'] { return this.chain.validators }
+  get synchrony (): ConsensusApp['synchrony'] { return this.chain.genesis.synchrony }
   get pacing (): ConsensusApp['pacing'] { return { blockTimeMs: this.chain.params.blockTimeMs, emptyBlockIntervalMs: this.chain.params.emptyBlockIntervalMs } }
 
   height (): number { return this.chain.height }
@@ -32,7 +33,7 @@ export class ChainApp implements ConsensusApp {
   propose (req: ProposeRequest): ValidatedBlock {
     if (this.signer === null) throw new Error('this node has no validator key: it cannot propose')
     const p = this.chain.params
-    const { block, exec } = createProposal(this.chain.view(), { signer: this.signer, lastCommit: req.lastCommit, txs: this.mempool.list(p.maxBlockTxs), evidence: req.evidence })
+    const { block, exec } = createProposal(this.chain.view(), { signer: this.signer, time: req.time, lastCommit: req.lastCommit, txs: this.mempool.list(p.maxBlockTxs), evidence: req.evidence })
     return this.remember({ block, error: null }, exec)
   }
 

@@ -11,7 +11,9 @@ export interface ValidatedBlock {
 }
 
 export interface ProposeRequest {
-  /** The commit of the last block (null at the first block); the block's time is the median of its timestamps. */
+  /** Block time, ms since the epoch: the proposer's clock (validators check it against theirs). */
+  time: number
+  /** The commit of the last block (null at the first block). */
   lastCommit: Commit | null
   /** Duplicate-vote evidence to include (the application keeps only what is valid and new). */
   evidence: Uint8Array[]
@@ -22,6 +24,8 @@ export interface ConsensusApp {
   readonly initialHeight: number
   /** The validator set (fixed for now). */
   readonly validators: readonly Validator[]
+  /** How far a fresh proposal's time may be from this validator's clock when it arrives. */
+  readonly synchrony: { precisionMs: number, messageDelayMs: number }
   /** Pacing: a block at least every blockTimeMs while there is work, every emptyBlockIntervalMs otherwise. */
   readonly pacing: { blockTimeMs: number, emptyBlockIntervalMs: number }
   /** The last committed height (initialHeight - 1 before the first block). */

@@ -144,7 +144,7 @@ export class ConsensusEngine {
     this.votes = new HeightVotes()
     this.machine = new ConsensusMachine(h, this.powers, this.selfId, this.timeouts)
     // Replay messages held for this height (they may start it early).
-    for (const m of this.gossip.enterHeight(h)) this.onGossip(m.data, m.from)
+    for (const m of this.gossip.enterHeight(h)) this.onGossip(m.data, m.from, m.receivedAt)
     this.scheduleStart(this.app.hasWork())
   }
 
@@ -237,7 +237,9 @@ export class ConsensusEngine {
       v = known
     } else {
       const offered = this.evidence.forProposal()
-      v = this.app.propose({ lastCommit: this.lastCommit, evidence: offered })
+      // Proposer-based time: the proposer's clock, validators check it against theirs.
+      const time = Math.max(this.now(), this.app.lastBlockTime() + 1)
+      v = this.app.propose({ time, lastCommit: this.lastCommit, evidence: offered })
       this.evidence.onProposed(offered, v.block)
       polRound = -1
     }
@@ -267,7 +269,7 @@ export class ConsensusEngine {
   private castVote (type: number, height: number, round: number, value: string | null): void {
     if (this.pv === null || this.selfId === null) return
     const blockHashBytes = value === null ? new Uint8Array(0) : fromHex(value)
-    const ts = this.voteTime(value)
+    const ts = this.now()
     let sig: Uint8Array
     try {
       // A precommit for a block is a lock: the block is kept on disk and the lock recorded with the signature, before it leaves.
@@ -288,15 +290,6 @@ export class ConsensusEngine {
     const v = this.blocks.get(value)
     if (this.lockedBlock === null || v === undefined) return
     this.lockedBlock.save({ height, round, blockBytes: encodeBlock(v.block) })
-  }
-
-  /**
-   * A vote's timestamp: the local clock, but always after the block voted for (and after the last
-   * block for nil), so that the median of a commit's timestamps, the next block's time, advances.
-   */
-  private voteTime (value: string | null): number {
-    const block = value === null ? undefined : this.blocks.get(value)?.block
-    return Math.max(this.now(), (block?.header.time ?? this.app.lastBlockTime()) + 1)
   }
 
   private async decide (height: number, round: number, value: string): Promise<void> {
@@ -335,7 +328,7 @@ export class ConsensusEngine {
 
   // ---- incoming ----
 
-  private onGossip (data: Uint8Array, from: string): Verdict {
+  private onGossip (data: Uint8Array, from: string, receivedAt = this.now()): Verdict {
     let msg
     try {
       msg = decodeConsensusMessage(data)
@@ -354,9 +347,9 @@ export class ConsensusEngine {
       // A later height's message is held for when we get there, but only once its signature is
       // checked against the validator set (and, for a proposal, that height's proposer).
       if (!this.verifyFuture(msg, height)) return 'reject'
-      return this.gossip.hold(m.height, height, data, from, futureSlot(msg)) ? 'accept' : 'ignore'
+      return this.gossip.hold(m.height, height, data, from, futureSlot(msg), receivedAt) ? 'accept' : 'ignore'
     }
-    if (msg.kind === 'proposal') return this.checkProposal(msg.p)
+    if (msg.kind === 'proposal') return this.checkProposal(msg.p, receivedAt)
     return this.checkVote(msg.v) ? 'accept' : 'reject'
   }
 
@@ -372,7 +365,7 @@ export class ConsensusEngine {
     return verifySignature(val.pubKey, proposalBytesToSign(this.app.chainId, { height: p.height, round: p.round, hash: fromHex(p.hash), polRound: p.polRound, timestamp: p.timestamp }), p.signature)
   }
 
-  private checkProposal (p: SignedProposal): Verdict {
+  private checkProposal (p: SignedProposal, receivedAt: number): Verdict {
     const m = this.machine as ConsensusMachine
     const id = toHexUpper(p.validator)
     if (m.proposer(p.round) !== id) return 'reject'
@@ -383,11 +376,28 @@ export class ConsensusEngine {
     const seen = this.proposalOfRound.get(p.round)
     if (seen !== undefined && seen !== p.hash) return 'ignore'
     this.proposalOfRound.set(p.round, p.hash)
-    this.acceptProposal(p)
+    this.acceptProposal(p, this.isTimely(p, receivedAt))
     return 'accept'
   }
 
-  private acceptProposal (p: SignedProposal): void {
+  /**
+   * Proposer-based time (CometBFT's PBTS): a fresh proposal's block time must be no later than our
+   * clock plus the precision when it arrives (the proposer cannot date its block ahead) and no
+   * earlier than our clock minus the message delay (10% longer each round, so that slow networks
+   * still get a timely proposal through) minus the precision (nor date it far back). A
+   * re-proposal (polRound >= 0) already had 2/3 of the prevotes and is not checked again.
+   */
+  private isTimely (p: SignedProposal, receivedAt: number): boolean {
+    if (p.polRound >= 0) return true
+    const { precisionMs, messageDelayMs } = this.app.synchrony
+    const t = p.block.header.time
+    const delay = messageDelayMs * 1.1 ** p.round
+    const timely = receivedAt >= t - precisionMs && receivedAt <= t + delay + precisionMs
+    if (!timely) this.log.warn({ height: p.height, round: p.round, blockTime: t, receivedAt }, 'untimely proposal: its block time is too far from this validator\'s clock; prevoting nil')
+    return timely
+  }
+
+  private acceptProposal (p: SignedProposal, timely = true): void {
     const m = this.machine as ConsensusMachine
     let v = this.blocks.get(p.hash)
     if (v === undefined) {
@@ -396,7 +406,7 @@ export class ConsensusEngine {
       if (v.error !== null) this.log.warn({ height: p.height, round: p.round, hash: p.hash, reason: v.error }, 'invalid proposed block')
     }
     if (!m.isStarted) this.startMachine()
-    this.run(m.onProposal({ round: p.round, value: p.hash, polRound: p.polRound, valid: v.error === null }))
+    this.run(m.onProposal({ round: p.round, value: p.hash, polRound: p.polRound, valid: v.error === null, timely }))
   }
 
   private checkVote (v: SignedVote): boolean {

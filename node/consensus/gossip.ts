@@ -11,7 +11,7 @@ export const MAX_FUTURE_MSGS_PER_PEER = 5_000
 /** How far ahead a message's height may be to be held. */
 export const MAX_FUTURE_HEIGHTS = 2
 
-interface Held { height: number, data: Uint8Array, from: string, slot: string }
+interface Held { height: number, data: Uint8Array, from: string, slot: string, receivedAt: number }
 
 export class ConsensusGossip {
   /** Our own proposal and votes at this height. */
@@ -44,11 +44,11 @@ export class ConsensusGossip {
    * the same slot (height, round, type, signer) is held already, or when the buffer is full, in
    * all or for this peer.
    */
-  hold (current: number, height: number, data: Uint8Array, from: string, slot: string): boolean {
+  hold (current: number, height: number, data: Uint8Array, from: string, slot: string, receivedAt: number): boolean {
     if (height > current + MAX_FUTURE_HEIGHTS || this.future.length >= MAX_FUTURE_MSGS || this.slots.has(slot)) return false
     const fromPeer = this.perPeer.get(from) ?? 0
     if (fromPeer >= MAX_FUTURE_MSGS_PER_PEER) return false
-    this.future.push({ height, data, from, slot })
+    this.future.push({ height, data, from, slot, receivedAt })
     this.slots.add(slot)
     this.perPeer.set(from, fromPeer + 1)
     return true
@@ -58,7 +58,7 @@ export class ConsensusGossip {
   get held (): number { return this.future.length }
 
   /** A new height begins: forgets our messages of the last one and returns the messages held for this one (older ones are dropped). */
-  enterHeight (height: number): Array<{ data: Uint8Array, from: string }> {
+  enterHeight (height: number): Array<{ data: Uint8Array, from: string, receivedAt: number }> {
     this.mine = []
     const now = this.future.filter(m => m.height === height)
     this.future = this.future.filter(m => m.height > height)

@@ -9,7 +9,12 @@ export type VoteType = 'prevote' | 'precommit'
 
 export interface ValidatorPower { id: string, power: number }
 
-export interface ProposalIn { round: number, value: string, polRound: number, valid: boolean }
+/**
+ * A proposal as the machine sees it. `timely` (proposer-based time): whether its block time was
+ * close enough to this validator's clock when it arrived; a fresh proposal (polRound -1) that is
+ * not timely gets a nil prevote, but may still be locked on and decided if 2/3 prevote it.
+ */
+export interface ProposalIn { round: number, value: string, polRound: number, valid: boolean, timely?: boolean }
 export interface VoteIn { type: VoteType, round: number, validator: string, value: string | null }
 
 export type Action =
@@ -230,7 +235,7 @@ export class ConsensusMachine {
       if (this.step === 'propose') {
         for (const prop of props) {
           if (prop.polRound === -1) {
-            const ok = prop.valid && (this.lockedRound === -1 || this.lockedValue === prop.value)
+            const ok = prop.valid && prop.timely !== false && (this.lockedRound === -1 || this.lockedValue === prop.value)
             this.vote('prevote', ok ? prop.value : null, out)
             this.step = 'prevote'
             break

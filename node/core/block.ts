@@ -180,33 +180,6 @@ export function verifyCommit (chainId: string, vals: Validator[], commit: Commit
   return null
 }
 
-/**
- * BFT time (CometBFT's MedianTime): the time of the block after a commit is the median of the
- * commit's precommit timestamps, each weighted by its validator's power. Validators timestamp a
- * precommit after the block it is for, and more than 2/3 of the power signs a commit, so as long
- * as less than 1/3 is faulty the median lies between two honest timestamps: no proposer or
- * minority can move block time. Returns null when no signature of a known validator is in it.
- */
-export function medianTime (commit: Commit, vals: readonly Validator[]): number | null {
-  const weighted: Array<{ time: number, power: number }> = []
-  let total = 0
-  for (const s of commit.signatures) {
-    if (s.blockIdFlag !== BLOCK_ID_FLAG_COMMIT) continue
-    const v = vals.find(x => bytesEqual(x.address, s.validatorAddress))
-    if (v === undefined) continue
-    weighted.push({ time: s.timestamp, power: v.power })
-    total += v.power
-  }
-  if (weighted.length === 0) return null
-  weighted.sort((a, b) => a.time - b.time)
-  let median = Math.floor(total / 2)
-  for (const w of weighted) {
-    if (median <= w.power) return w.time
-    median -= w.power
-  }
-  return weighted[weighted.length - 1].time
-}
-
 /** The app hash chain: state after block h = sha256(app hash after h-1 || sha256(changes of h)). */
 export function nextAppHash (prev: Uint8Array, changes: Uint8Array): Uint8Array {
   return sha256Concat(prev, sha256(changes))

@@ -14,7 +14,7 @@ import {
 } from '../../node/core/state.ts'
 import { applyTx, beginBlock, type AbciEvent, type BlockContext, type TxResult } from '../../node/core/transition.ts'
 import { createProposal, lastBlockAfter, proposeAssigns, validateBlock, type ChainView } from '../../node/core/executor.ts'
-import { nextAppHash, validatorFromPubkey, voteSignBytes, BLOCK_ID_FLAG_COMMIT, VOTE_PRECOMMIT, type Block, type Commit, type Validator } from '../../node/core/block.ts'
+import { nextAppHash, validatorFromPubkey, type Block, type Validator } from '../../node/core/block.ts'
 import { genesisState, type LastBlock } from '../../genesis/state.ts'
 import { jobIdFromTxHash, signTx, type Tx, type TxBody } from '../../node/core/tx.ts'
 
@@ -180,20 +180,9 @@ export class ChainSim {
     return tx
   }
 
-  /** The context of the next block (the first block has the genesis time, as BFT time gives it). */
+  /** The context of the next block. */
   nextCtx (o: BlockOptions = {}): BlockContext {
-    const first = this.height + 1 === this.genesis.initialHeight
-    const time = first ? this.time : o.time ?? this.time + (o.dt ?? 1000)
-    return { chainId: this.chainId, height: this.height + 1, time, proposer: this.validator.address, prevBlockHash: this.prevHash, evidence: [], validators: this.validators }
-  }
-
-  /** The last block's commit, signed by the validator at `time`: BFT time makes that the next block's time. */
-  lastCommitAt (time: number): Commit | null {
-    if (this.height < this.genesis.initialHeight) return null
-    const height = this.height
-    const blockHash = this.prevHash
-    const signature = this.validator.sign(voteSignBytes(this.chainId, VOTE_PRECOMMIT, height, 0, blockHash, time))
-    return { height, round: 0, blockHash, signatures: [{ blockIdFlag: BLOCK_ID_FLAG_COMMIT, validatorAddress: this.validators[0].address, timestamp: time, signature }] }
+    return { chainId: this.chainId, height: this.height + 1, time: o.time ?? this.time + (o.dt ?? 1000), proposer: this.validator.address, prevBlockHash: this.prevHash, evidence: [], validators: this.validators }
   }
 
   /** An overlay for the next block with beginBlock already run. */
@@ -214,14 +203,14 @@ export class ChainSim {
     const ctx = this.nextCtx(o)
     let built
     try {
-      built = createProposal(this.view(), { signer: this.validator, lastCommit: this.lastCommitAt(ctx.time), txs, onTxRejected: (_tx, e) => { throw e } })
+      built = createProposal(this.view(), { signer: this.validator, time: ctx.time, lastCommit: null, txs, onTxRejected: (_tx, e) => { throw e } })
     } catch (e) {
       this.pendingNonces.clear()
       throw e
     }
     const { block, exec } = built
     // Builder and validator agree on every block the sim makes.
-    const checked = validateBlock(this.view(), block)
+    const checked = validateBlock(this.view(), block, { lastCommitVerified: true })
     expect(encodeChangeSet(checked.overlay.changes())).to.deep.equal(encodeChangeSet(exec.overlay.changes()))
     this.apply(exec.overlay, ctx, lastBlockAfter(block, exec))
     return { ctx, overlay: exec.overlay, beginEvents: exec.beginEvents, results: exec.txResults.slice(0, txs.length), assigns: exec.txs.slice(txs.length), block }

@@ -1,7 +1,7 @@
 // A chain in memory with a real validator set, on the node's own pieces: the genesis state
 // (genesisState), blocks built by the block executor (createProposal) and checked by it
 // (validateBlock, last commit included), commits signed by the validators' keys, committed to a
-// MemState. No clock, no disk: signers and commit timestamps (which fix block times) come from the caller. Used by the golden
+// MemState. No clock, no disk: block times and signers come from the caller. Used by the golden
 // vector script, the executor tests and the fake application of the engine tests.
 import { SigningKey, sha256, utf8Bytes, bytesEqual } from '../../node/core/crypto.ts'
 import { MemState } from '../../node/core/state.ts'
@@ -67,9 +67,9 @@ export class MemChain {
   /** The commit stored for the last block (null before the first). */
   get lastCommit (): Commit | null { return this.blocks.at(-1)?.commit ?? null }
 
-  /** Builds the next block from exactly these txs (a tx that is not valid throws its TxError); its time is the BFT time of the last commit. */
-  propose (signer: SigningKey, txs: Tx[], o: { evidence?: Uint8Array[], lastCommit?: Commit | null } = {}): ProposedBlock {
-    return createProposal(this.view(), { signer, lastCommit: o.lastCommit !== undefined ? o.lastCommit : this.lastCommit, txs, evidence: o.evidence, onTxRejected: (_tx, e) => { throw e } })
+  /** Builds the next block from exactly these txs (a tx that is not valid throws its TxError). */
+  propose (signer: SigningKey, time: number, txs: Tx[], o: { evidence?: Uint8Array[], lastCommit?: Commit | null } = {}): ProposedBlock {
+    return createProposal(this.view(), { signer, time, lastCommit: o.lastCommit !== undefined ? o.lastCommit : this.lastCommit, txs, evidence: o.evidence, onTxRejected: (_tx, e) => { throw e } })
   }
 
   /** Validates a block as every validator does (last commit verified) and returns its execution. */

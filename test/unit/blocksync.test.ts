@@ -26,7 +26,7 @@ const GENESIS = parseGenesis(makeGenesisJSON({ chainId: 'aitbc-sync', genesisTim
 function servedChain (n: number): MemChain {
   const c = new MemChain(GENESIS)
   for (let h = 1; h <= n; h++) {
-    const b = c.propose(VALS[h % 4], [])
+    const b = c.propose(VALS[h % 4], T0 + h * 1000, [])
     c.commit(b.block, b.exec, signCommit(c.chainId, c.validators, b.block, 0, VALS.map((key, i) => ({ key, timestamp: T0 + h * 1000 + i }))))
   }
   return c

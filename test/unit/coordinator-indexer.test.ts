@@ -355,7 +355,7 @@ describe('coordinator: the jobs indexed from the chain\'s own events equal the n
         all.push(tx)
       }
       sim.commit(overlay, ctx)
-      const d = blocks.next(all.map((tx, i) => ({ tx, events: txResultJSON(results[i]).events })), { finalize: eventsJSON(beginEvents), dtMs: ctx.time - blocks.time })
+      const d = blocks.next(all.map((tx, i) => ({ tx, events: txResultJSON(results[i]).events })), { finalize: eventsJSON(beginEvents), dtMs })
       expect(d.header.time).to.equal(new Date(ctx.time).toISOString())
       await idx.writer.write(d)
     }

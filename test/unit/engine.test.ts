@@ -105,6 +105,7 @@ class MemApp implements ConsensusApp {
   readonly chainId = GENESIS.chainId
   readonly initialHeight = GENESIS.initialHeight
   readonly validators = this.chain.validators
+  readonly synchrony = GENESIS.synchrony
   readonly pacing: ConsensusApp['pacing']
 
   constructor (private readonly signer: SigningKey, pacingMs = 20) { this.pacing = { blockTimeMs: pacingMs, emptyBlockIntervalMs: pacingMs } }
@@ -118,7 +119,7 @@ class MemApp implements ConsensusApp {
   addTx (tx: Tx): void { this.pending.push(tx); for (const f of this.work) f() }
 
   propose (req: ProposeRequest): ValidatedBlock {
-    const { block, exec } = createProposal(this.chain.view(), { signer: this.signer, lastCommit: req.lastCommit, txs: this.pending, evidence: req.evidence })
+    const { block, exec } = createProposal(this.chain.view(), { signer: this.signer, time: req.time, lastCommit: req.lastCommit, txs: this.pending, evidence: req.evidence })
     const v = { block, error: null }
     this.execs.set(v, exec)
     return v
@@ -157,10 +158,10 @@ describe('consensus engine with a fake network, a fake application and a fixed c
   /** The engines' clock: fixed, so block and vote times are the genesis time plus one second, then +1 ms a block. */
   const now = (): number => T0 + 1000
 
-  function node (hub: FakeHub, i: number, o: { byzantine?: string, pacingMs?: number, timeouts?: TimeoutConfig } = {}): { engine: ConsensusEngine, app: MemApp } {
+  function node (hub: FakeHub, i: number, o: { byzantine?: string, pacingMs?: number, timeouts?: TimeoutConfig, now?: () => number } = {}): { engine: ConsensusEngine, app: MemApp } {
     const app = new MemApp(VALS[i], o.pacingMs)
     const pv = new PrivValidator(VALS[i], join(dir, `pv-${i}.json`))
-    const engine = new ConsensusEngine(app, pv, hub.network(idOf(VALS[i])), silentLogger(), { timeouts: o.timeouts ?? FAST, now, byzantine: o.byzantine, syncIntervalMs: 60_000 })
+    const engine = new ConsensusEngine(app, pv, hub.network(idOf(VALS[i])), silentLogger(), { timeouts: o.timeouts ?? FAST, now: o.now ?? now, byzantine: o.byzantine, syncIntervalMs: 60_000 })
     engines.push(engine)
     return { engine, app }
   }
@@ -282,7 +283,7 @@ describe('consensus engine with a fake network, a fake application and a fixed c
     const { engine, app } = node(hub, selfIndex, { pacingMs: 3_600_000, timeouts: slow })
     await engine.start()
     const proposal = (signer: SigningKey, claimed: SigningKey, round = 0): SignedProposal => {
-      const { block } = createProposal(app.chain.view(), { signer: claimed, lastCommit: null, txs: [] })
+      const { block } = createProposal(app.chain.view(), { signer: claimed, time: T0 + 1000, lastCommit: null, txs: [] })
       const hash = blockHash(block.header)
       return {
         height: 1, round, polRound: -1, blockBytes: encodeBlock(block), block, hash: toHexUpper(hash), timestamp: T0 + 1000,
@@ -369,7 +370,7 @@ describe('consensus engine with a fake network, a fake application and a fixed c
       const validate = app.validate.bind(app)
       app.validate = (b, o) => { validations++; return validate(b, o) }
       const make = (salt: number, txs: Tx[] = []): Uint8Array => {
-        const { block } = createProposal(app.chain.view(), { signer: proposer, lastCommit: null, txs })
+        const { block } = createProposal(app.chain.view(), { signer: proposer, time: T0 + 1000, lastCommit: null, txs })
         const hash = blockHash(block.header)
         const p: SignedProposal = { height: 1, round: 0, polRound: -1, blockBytes: encodeBlock(block), block, hash: toHexUpper(hash), timestamp: T0 + salt, validator: addressBytesFromPubkey(proposer.publicKey), signature: proposer.sign(proposalBytesToSign(GENESIS.chainId, { height: 1, round: 0, hash, polRound: -1, timestamp: T0 + salt })) }
         return encodeProposal(p)
@@ -383,5 +384,35 @@ describe('consensus engine with a fake network, a fake application and a fixed c
       expect(validations).to.equal(1)
       expect(engine.heldMessages).to.equal(0)
     })
+  })
+
+  describe('attack: a proposer that dates its block (proposer-based time)', () => {
+    const slow: TimeoutConfig = { proposeMs: 60_000, proposeDeltaMs: 0, prevoteMs: 60_000, prevoteDeltaMs: 0, precommitMs: 60_000, precommitDeltaMs: 0 }
+    const CLOCK = T0 + 60_000
+    const cases: Array<[string, number, boolean]> = [
+      ['on time', CLOCK, true],
+      ['0.5 s ahead (within the precision)', CLOCK + 500, true],
+      ['61 s ahead (would expire every assigned job and slash its miner)', CLOCK + 61_000, false],
+      ['1 s ahead', CLOCK + 1000, false],
+      ['15 s behind (within the message delay)', CLOCK - 15_000, true],
+      ['16 s behind (more than the message delay and the precision)', CLOCK - 16_000, false],
+    ]
+    for (const [name, time, timely] of cases) {
+      it(`a fresh proposal dated ${name}: ${timely ? 'prevoted' : 'prevoted nil'}`, async () => {
+        const hub = new FakeHub()
+        const proposerId = proposerOf(IDS, 1, 0)
+        const proposer = VALS.find(k => idOf(k) === proposerId) as SigningKey
+        const self = VALS.find(k => k !== proposer) as SigningKey
+        const { engine, app } = node(hub, VALS.indexOf(self), { pacingMs: 3_600_000, timeouts: slow, now: () => CLOCK })
+        await engine.start()
+        const { block } = createProposal(app.chain.view(), { signer: proposer, time, lastCommit: null, txs: [] })
+        const hash = blockHash(block.header)
+        const p: SignedProposal = { height: 1, round: 0, polRound: -1, blockBytes: encodeBlock(block), block, hash: toHexUpper(hash), timestamp: time, validator: addressBytesFromPubkey(proposer.publicKey), signature: proposer.sign(proposalBytesToSign(GENESIS.chainId, { height: 1, round: 0, hash, polRound: -1, timestamp: time })) }
+        expect(hub.deliver(idOf(self), encodeProposal(p))).to.equal('accept')
+        const prevotes = hub.published.filter(m => m.from === idOf(self)).map(m => decodeConsensusMessage(m.data)).filter(m => m.kind === 'vote' && m.v.type === VOTE_PREVOTE) as Array<{ kind: 'vote', v: SignedVote }>
+        expect(prevotes).to.have.length(1)
+        expect(prevotes[0].v.blockHash.length === 0 ? 'nil' : toHexUpper(prevotes[0].v.blockHash)).to.equal(timely ? toHexUpper(hash) : 'nil')
+      })
+    }
   })
 })

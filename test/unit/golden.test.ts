@@ -119,7 +119,7 @@ describe('golden vectors', () => {
       chain = new MemChain(parseGenesis(G.chain.genesis))
       const keys = G.chain.validator_seeds.map(keyOfSeed)
       for (const b of G.chain.blocks) {
-        const { block, exec } = chain.propose(keys[b.inputs.proposer], b.inputs.txs.map((t: string) => decodeTx(hex(t))), { evidence: b.inputs.evidence.map(hex) })
+        const { block, exec } = chain.propose(keys[b.inputs.proposer], b.inputs.time, b.inputs.txs.map((t: string) => decodeTx(hex(t))), { evidence: b.inputs.evidence.map(hex) })
         const checked = chain.validate(block)
         const commit = signCommit(chain.chainId, chain.validators, block, b.inputs.commit.round, b.inputs.commit.signers.map((s: any) => ({ key: keys[s.validator], timestamp: s.timestamp })))
         built.push({ block, results: resultsHash(exec.txResults), commit, validated: resultsHash(checked.txResults) })

@@ -10,7 +10,7 @@ import { sha256, utf8Bytes, type SigningKey } from '../../node/core/crypto.ts'
 import { TxError, type TxErrorCode } from '../../node/core/errors.ts'
 import { signTx, jobIdFromTxHash, type Tx, type TxBody } from '../../node/core/tx.ts'
 import { createProposal } from '../../node/core/executor.ts'
-import type { Block, Commit } from '../../node/core/block.ts'
+import type { Commit } from '../../node/core/block.ts'
 import { Chain } from '../../node/chain/chain.ts'
 import { ChainStore } from '../../node/chain/store.ts'
 import { Mempool, type MempoolOptions } from '../../node/chain/mempool.ts'
@@ -62,7 +62,6 @@ describe('mempool', () => {
   let store: ChainStore
   let chain: Chain
   let lastCommit: Commit | null
-  let lastBlock: Block | null
   const open: Mempool[] = []
 
   function mempool (opts: Partial<MempoolOptions> = {}): Mempool {
@@ -71,18 +70,13 @@ describe('mempool', () => {
     return m
   }
 
-  /**
-   * Commits a block of exactly these txs (and the assigns the draw requires), dt ms after the
-   * last (the first block has the genesis time): the last block's commit is signed at that time,
-   * which is what BFT time makes the block's time.
-   */
+  /** Commits a block of exactly these txs (and the assigns the draw requires), dt ms after the last. */
   async function commitBlock (txs: Tx[], dt = 1000): Promise<void> {
     const time = chain.meta.lastBlockTime + dt
-    if (lastBlock !== null) lastCommit = signCommit(CHAIN_ID, chain.validators, lastBlock, 0, [{ key: V, timestamp: time }])
-    const { block, exec } = createProposal(chain.view(), { signer: V, lastCommit, txs, onTxRejected: (_t, e) => { throw e } })
+    const { block, exec } = createProposal(chain.view(), { signer: V, time, lastCommit, txs, onTxRejected: (_t, e) => { throw e } })
     const commit = signCommit(CHAIN_ID, chain.validators, block, 0, [{ key: V, timestamp: time + 1 }])
     await chain.commitBlock(block, commit, exec)
-    lastBlock = block
+    lastCommit = commit
   }
 
   /** What a refused tx must leave unchanged. */
@@ -96,7 +90,6 @@ describe('mempool', () => {
     chain = new Chain(GENESIS, store, silentLogger())
     await chain.init()
     lastCommit = null
-    lastBlock = null
   })
 
   afterEach(async () => {
