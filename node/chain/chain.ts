@@ -11,7 +11,8 @@ import { genesisState, type LastBlock } from '../../genesis/state.ts'
 import type { AbciEvent, TxResult } from '../core/transition.ts'
 import type { Tx } from '../core/tx.ts'
 import { ChainStore, type BatchOp, type ChainMeta } from './store.ts'
-import { KEY } from './keys.ts'
+import { KEY, SCHEMA_VERSION } from './keys.ts'
+import { JobCounters } from './jobIndex.ts'
 import type { Logger } from '../logger.ts'
 
 export interface CommittedBlock {
@@ -45,11 +46,14 @@ export class Chain extends EventEmitter<ChainEvents> {
   meta!: ChainMeta
   readonly validators: Validator[]
   private last!: LastBlock
+  /** The counts of the job lists (aitbc_jobs' total_count), kept with the indexes. */
+  readonly jobCounters: JobCounters
 
   constructor (readonly genesis: Genesis, readonly store: ChainStore, private readonly log: Logger) {
     super()
     this.setMaxListeners(1000)
     this.validators = genesis.validators.map(v => validatorFromPubkey(v.pubKey, v.power, v.name))
+    this.jobCounters = new JobCounters(k => store.getNumberSync(k))
   }
 
   get chainId (): string { return this.genesis.chainId }
@@ -62,6 +66,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.state = new MemState(this.genesis.params, id => this.store.getJobSync(id))
     if (meta !== undefined) {
       if (meta.genesisHash !== this.genesis.hash) throw new Error(`the data folder holds chain ${meta.chainId} with genesis ${meta.genesisHash}, not this genesis (${this.genesis.hash})`)
+      if ((meta.schema ?? 1) !== SCHEMA_VERSION) throw new Error(`the data folder was written by another version of aitbc (layout ${meta.schema ?? 1}, this one reads ${SCHEMA_VERSION}): remove its data folder and let the node sync again (on a devnet: aitbc devnet --fresh)`)
       const loaded = await this.store.loadState()
       this.state.load(loaded.accounts, loaded.miners, loaded.openJobs, this.store.getTotals() as Totals, loaded.bonds)
       this.setMeta(meta)
@@ -72,34 +77,28 @@ export class Chain extends EventEmitter<ChainEvents> {
     const { changes, last } = genesisState(g)
     this.state.apply(changes)
     this.setMeta({
+      schema: SCHEMA_VERSION,
       chainId: g.chainId, genesisHash: g.hash, height: last.height, lastBlockHash: '', lastBlockTime: last.time,
       appHash: toHexUpper(last.appHash), lastResultsHash: toHexUpper(last.resultsHash),
     })
-    const ops = this.stateOps(changes, 0)
+    const ops = this.stateOps(changes)
     ops.push(ChainStore.put(KEY.meta, this.meta), ChainStore.put(KEY.genesis, JSON.stringify(g.json)))
     await this.store.write(ops)
     this.log.info({ chainId: g.chainId, appHash: this.meta.appHash }, 'initialised state from genesis')
   }
 
-  private stateOps (c: ChangeSet, height: number): BatchOp[] {
+  private stateOps (c: ChangeSet): BatchOp[] {
     const ops: BatchOp[] = []
     for (const [a, acc] of c.accounts) ops.push(ChainStore.put(KEY.account(a), encodeAccount(acc)))
     for (const [a, m] of c.miners) ops.push(ChainStore.put(KEY.miner(a), encodeMiner(m)))
     for (const [a, v] of c.bonds) ops.push(ChainStore.put(KEY.validatorBond(a), encodeValidatorBond(v)))
     for (const j of c.jobs.values()) {
+      // Only an open job changes: a settled one is final.
       const before: Job | undefined = this.state.openJobs.get(j.id)
       ops.push(ChainStore.put(KEY.job(j.id), encodeJob(j)))
       if (isOpen(j.status)) ops.push(ChainStore.put(KEY.openJob(j.id), 1))
       else if (before !== undefined) ops.push({ type: 'del', key: KEY.openJob(j.id) })
-      if (before === undefined) {
-        ops.push(ChainStore.put(KEY.jobByClient(j.client, j.submittedHeight, j.id), 1))
-        ops.push(ChainStore.put(KEY.jobAll(j.submittedHeight, j.id), 1))
-      }
-      if (before?.status !== j.status) {
-        if (before !== undefined) ops.push({ type: 'del', key: KEY.jobByStatus(before.status, j.submittedHeight, j.id) })
-        ops.push(ChainStore.put(KEY.jobByStatus(j.status, j.submittedHeight, j.id), 1))
-      }
-      if (j.miner !== null && before?.miner !== j.miner) ops.push(ChainStore.put(KEY.jobByMiner(j.miner, j.assignedHeight ?? height, j.id), 1))
+      ops.push(...this.jobCounters.ops(before, j))
       if (j.receiptId !== null && before?.receiptId !== j.receiptId) ops.push(ChainStore.put(KEY.receipt(j.receiptId), j.id))
     }
     ops.push(ChainStore.put(KEY.totals, encodeTotals(c.totals)))
@@ -132,7 +131,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const last = lastBlockAfter(block, exec)
     const hash = toHexUpper(last.hash)
     const changes = exec.overlay.changes()
-    const ops = this.stateOps(changes, h)
+    const ops = this.stateOps(changes)
     ops.push({ type: 'put', key: KEY.block(h), value: encodeBlock(block) })
     ops.push(ChainStore.put(KEY.blockByHash(hash), h))
     ops.push({ type: 'put', key: KEY.commit(h), value: encodeCommit(commit) })

@@ -3,6 +3,9 @@
 
 export function pad (n: number): string { return n.toString().padStart(12, '0') }
 
+/** The layout's version: a data folder of another one is refused (it would need its indexes rebuilt). */
+export const SCHEMA_VERSION = 2
+
 export const KEY = {
   meta: 'meta:chain',
   totals: 'meta:totals',
@@ -36,6 +39,10 @@ export const KEY = {
   jobByStatusPrefix: (status: string) => `js:${status}:`,
   jobAll: (h: number, id: string) => `ja:${pad(h)}:${id}`,
   jobAllPrefix: 'ja:',
+  jobByClientStatusPrefix: (client: string, status: string) => `jcs:${client}:${status}:`,
+  jobByMinerStatusPrefix: (miner: string, status: string) => `jms:${miner}:${status}:`,
+  /** How many keys a job list (by its prefix) holds. */
+  count: (prefix: string) => `n:${prefix}`,
   receipt: (id: string) => `rc:${id}`,
 }
 

@@ -7,6 +7,8 @@ import { KEY, prefixEnd } from './keys.ts'
 import type { AbciEvent, TxResult } from '../core/transition.ts'
 
 export interface ChainMeta {
+  /** The key layout's version (absent: 1). */
+  schema?: number
   chainId: string
   genesisHash: string
   height: number
@@ -40,6 +42,12 @@ export class ChainStore {
   getMeta (): ChainMeta | undefined {
     const b = this.getSync(KEY.meta)
     return b === undefined ? undefined : unpack<ChainMeta>(b)
+  }
+
+  /** A number stored by ChainStore.put (a counter), read at once. */
+  getNumberSync (key: string): number | undefined {
+    const b = this.getSync(key)
+    return b === undefined ? undefined : unpack<number>(b)
   }
 
   getTotals (): Totals | undefined {
@@ -89,8 +97,8 @@ export class ChainStore {
   }
 
   /** Keys under a prefix, in order (or reverse), starting after `after` if given. */
-  async keys (prefix: string, opts: { limit?: number, reverse?: boolean, gt?: string, lt?: string } = {}): Promise<string[]> {
-    const range: Record<string, unknown> = { gte: prefix, lt: prefixEnd(prefix), limit: opts.limit ?? -1, reverse: opts.reverse ?? false }
+  async keys (prefix: string, opts: { limit?: number, reverse?: boolean, gt?: string, gte?: string, lt?: string } = {}): Promise<string[]> {
+    const range: Record<string, unknown> = { gte: opts.gte ?? prefix, lt: prefixEnd(prefix), limit: opts.limit ?? -1, reverse: opts.reverse ?? false }
     if (opts.gt !== undefined) { delete range.gte; range.gt = opts.gt }
     if (opts.lt !== undefined) range.lt = opts.lt
     return await this.db.keys(range as any).all()

@@ -3,7 +3,8 @@ import { Buffer } from 'node:buffer'
 import type { Chain, CommittedBlock } from '../chain/chain.ts'
 import { txEventMap } from '../chain/chain.ts'
 import type { Mempool } from '../chain/mempool.ts'
-import { KEY } from '../chain/keys.ts'
+import { KEY, pad } from '../chain/keys.ts'
+import { jobListFor } from '../chain/jobIndex.ts'
 import { TxError, TxCode } from '../core/errors.ts'
 import { toBase64, toHexUpper, addressBytesFromPubkey, sha256 } from '../core/crypto.ts'
 import { decodeTx, JOB_ID_RE, RECEIPT_ID_RE } from '../core/tx.ts'
@@ -93,19 +94,30 @@ async function txCandidates (env: RpcEnv, q: Query): Promise<Array<[number, numb
     if (c.op !== '=' || c.key === 'tm.event' || c.key === 'tx.height' || c.value === undefined) continue
     const value = c.value.kind === 'string' ? c.value.value : c.value.text
     const prefix = KEY.txEventPrefix(c.key, value)
-    const keys = await store.keys(prefix)
+    const { lo, hi } = heightRange(env, q, 'tx.height')
+    const keys = await store.keys(prefix, { gte: prefix + pad(lo), lt: prefix + pad(hi + 1), limit: MAX_SCAN + 1 })
+    if (keys.length > MAX_SCAN) throw invalid(`query matches more than ${MAX_SCAN} txs; narrow it (add tx.height bounds or another condition)`)
     return keys.map(k => { const [h, i] = k.slice(prefix.length).split(':'); return [Number(h), Number(i)] as [number, number] })
   }
-  const { min, max } = numericRange(q, 'tx.height')
-  const lo = Math.max(env.chain.genesis.initialHeight, min ?? 0)
-  const hi = Math.min(env.chain.height, max ?? Infinity)
-  if (hi - lo > 100_000) throw invalid('query would scan more than 100000 blocks; add tx.height bounds or an event condition with =')
+  const { lo, hi } = heightRange(env, q, 'tx.height')
+  if (hi - lo >= MAX_SCAN_BLOCKS) throw invalid(`query would scan more than ${MAX_SCAN_BLOCKS} blocks; add tx.height bounds or an event condition with =`)
   const out: Array<[number, number]> = []
   for (let h = lo; h <= hi; h++) {
     const r = await store.getResults(h)
     if (r !== undefined) for (let i = 0; i < r.txResults.length; i++) out.push([h, i])
   }
   return out
+}
+
+/** Most index keys a search reads (as CometBFT, results come in pages of at most 100). */
+const MAX_SCAN = 10_000
+/** Most blocks a search without an = condition reads. */
+const MAX_SCAN_BLOCKS = 10_000
+
+/** The heights a query allows (from its conditions on `key`), within the chain. */
+function heightRange (env: RpcEnv, q: Query, key: string): { lo: number, hi: number } {
+  const { min, max } = numericRange(q, key)
+  return { lo: Math.max(env.chain.genesis.initialHeight, min ?? 0), hi: Math.min(env.chain.height, max ?? Number.MAX_SAFE_INTEGER) }
 }
 
 function blockEventMap (height: number, events: CommittedBlock['beginEvents']): Map<string, string[]> {
@@ -330,15 +342,15 @@ export const METHODS: { [M in RpcMethodName]: MethodDef<M> } = {
       const order = orderBy(p)
       let heights: number[] = []
       const eq = q.conditions.find(c => c.op === '=' && c.key !== 'tm.event' && c.key !== 'block.height' && c.value !== undefined)
+      const { lo, hi } = heightRange(env, q, 'block.height')
       if (eq !== undefined && eq.value !== undefined) {
         const value = eq.value.kind === 'string' ? eq.value.value : eq.value.text
         const prefix = KEY.blockEventPrefix(eq.key, value)
-        heights = [...new Set((await env.chain.store.keys(prefix)).map(k => Number(k.slice(prefix.length))))]
+        const keys = await env.chain.store.keys(prefix, { gte: prefix + pad(lo), lt: prefix + pad(hi + 1), limit: MAX_SCAN + 1 })
+        if (keys.length > MAX_SCAN) throw invalid(`query matches more than ${MAX_SCAN} blocks; narrow it (add block.height bounds)`)
+        heights = [...new Set(keys.map(k => Number(k.slice(prefix.length))))]
       } else {
-        const { min, max } = numericRange(q, 'block.height')
-        const lo = Math.max(env.chain.genesis.initialHeight, min ?? 0)
-        const hi = Math.min(env.chain.height, max ?? Infinity)
-        if (hi - lo > 100_000) throw invalid('query would scan more than 100000 blocks; add block.height bounds')
+        if (hi - lo >= MAX_SCAN_BLOCKS) throw invalid(`query would scan more than ${MAX_SCAN_BLOCKS} blocks; add block.height bounds`)
         for (let h = lo; h <= hi; h++) heights.push(h)
       }
       const matched: number[] = []
@@ -466,21 +478,29 @@ export const METHODS: { [M in RpcMethodName]: MethodDef<M> } = {
       const status = optString(p, 'status', 20)
       if (status !== undefined && !JOB_STATUSES.includes(status as JobStatus)) throw invalid(`status must be one of ${JOB_STATUSES.join(', ')}`)
       const { page, perPage } = paging(p, 30, 100)
+      if (page * perPage > MAX_SCAN) throw invalid(`page ${page} of ${perPage} reaches past the ${MAX_SCAN} newest jobs of this list; narrow it with client, miner or status`)
       const store = env.chain.store
-      const prefix = client !== undefined ? KEY.jobByClientPrefix(client) : miner !== undefined ? KEY.jobByMinerPrefix(miner) : status !== undefined ? KEY.jobByStatusPrefix(status) : KEY.jobAllPrefix
-      const keys = await store.keys(prefix, { reverse: true })
-      const ids = keys.map(k => k.slice(k.lastIndexOf(':') + 1))
-      const jobs: Job[] = []
-      for (const id of ids) {
+      // The narrowest index list, newest first; a job is read only when it is on the page.
+      const list = jobListFor({ client, miner, status: status as JobStatus | undefined })
+      const wanted = (id: string): Job | undefined => {
         const j = env.chain.state.job(id)
-        if (j === undefined) continue
-        if (client !== undefined && j.client !== client) continue
-        if (miner !== undefined && j.miner !== miner) continue
-        if (status !== undefined && j.status !== status) continue
-        jobs.push(j)
+        return j !== undefined && (list.filterClient === undefined || j.client === list.filterClient) ? j : undefined
       }
-      const slice = jobs.slice((page - 1) * perPage, page * perPage)
-      return { jobs: slice.map(jobJSON), total_count: String(jobs.length), page: String(page), per_page: String(perPage) }
+      const jobs: Job[] = []
+      let total: number
+      if (list.filterClient === undefined) {
+        total = env.chain.jobCounters.get(list.prefix)
+        const keys = await store.keys(list.prefix, { reverse: true, limit: page * perPage })
+        for (const k of keys.slice((page - 1) * perPage)) { const j = wanted(k.slice(k.lastIndexOf(':') + 1)); if (j !== undefined) jobs.push(j) }
+      } else {
+        // Both client and miner: the miner's list, filtered, at most MAX_SCAN keys.
+        const keys = await store.keys(list.prefix, { reverse: true, limit: MAX_SCAN + 1 })
+        if (keys.length > MAX_SCAN) throw invalid(`the miner has more than ${MAX_SCAN} jobs to filter by client; add status`)
+        const all = keys.map(k => wanted(k.slice(k.lastIndexOf(':') + 1))).filter((j): j is Job => j !== undefined)
+        total = all.length
+        jobs.push(...all.slice((page - 1) * perPage, page * perPage))
+      }
+      return { jobs: jobs.map(jobJSON), total_count: String(total), page: String(page), per_page: String(perPage) }
     },
   },
 

@@ -14,8 +14,13 @@ import type { Logger } from '../logger.ts'
 
 export const MAX_BODY_BYTES = 1024 * 1024
 export const MAX_BATCH = 10
-const MAX_SUBS_PER_CONN = 100
+/** WebSocket clients at once, and subscriptions per client (CometBFT: max_subscription_clients, max_subscriptions_per_client). */
+export const MAX_WS_CONNECTIONS = 100
+export const MAX_SUBS_PER_CONN = 10
 const MAX_WS_BUFFER = 32 * 1024 * 1024
+
+/** What a caller sees of an unexpected failure: never its message, which may name internals (it is logged). */
+const INTERNAL_MESSAGE = 'Internal error: the node failed to answer this request (the node logged why)'
 
 export interface RpcServerOptions { host: string, port: number }
 
@@ -25,7 +30,14 @@ export class RpcServer {
   readonly app: FastifyInstance
   private readonly rpc = new JSONRPCServer<{ ws?: WsConn }>({ errorListener: () => {} })
   private readonly conns = new Set<WsConn>()
-  private readonly onBlock = (b: CommittedBlock): void => { for (const c of this.conns) c.onBlock(b) }
+  /** Events go out after the commit that made them, not inside it, each message's JSON built once for every subscriber. */
+  private readonly onBlock = (b: CommittedBlock): void => {
+    if (this.conns.size === 0) return
+    setImmediate(() => {
+      const events = new BlockEvents(b)
+      for (const c of this.conns) c.onBlock(events)
+    })
+  }
 
   constructor (private readonly opts: RpcServerOptions, private readonly env: RpcEnv, private readonly log: Logger) {
     this.app = Fastify({ bodyLimit: MAX_BODY_BYTES, logger: false })
@@ -33,7 +45,7 @@ export class RpcServer {
       if (error instanceof RpcError) return createJSONRPCErrorResponse(id, error.code, error.message, error.data)
       if (error instanceof JSONRPCErrorException) return createJSONRPCErrorResponse(id, error.code, error.message, error.data)
       this.log.error({ err: error }, 'rpc handler failed')
-      return createJSONRPCErrorResponse(id, INTERNAL_ERROR, `Internal error: ${(error as Error)?.message ?? String(error)}`)
+      return createJSONRPCErrorResponse(id, INTERNAL_ERROR, INTERNAL_MESSAGE)
     }
     this.rpc.handleMethodNotFound = async (request: any) => createJSONRPCErrorResponse(request.id ?? null, METHOD_NOT_FOUND, `Method not found: "${String(request.method).slice(0, 80)}"`) as any
     const m = this.env.metrics
@@ -102,7 +114,8 @@ export class RpcServer {
         return
       }
       this.log.error({ err }, 'rpc http error')
-      void reply.code(err.statusCode ?? 500).send(createJSONRPCErrorResponse(null, INTERNAL_ERROR, `Internal error: ${err.message}`))
+      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
+      void reply.code(status).send(createJSONRPCErrorResponse(null, status < 500 ? INVALID_REQUEST : INTERNAL_ERROR, status < 500 ? `Invalid Request: ${String(err.message).slice(0, 200)}` : INTERNAL_MESSAGE))
     })
     app.post('/', async (req, reply) => {
       let payload: unknown
@@ -118,6 +131,10 @@ export class RpcServer {
     void app.register(websocket, { options: { maxPayload: MAX_BODY_BYTES } })
     void app.register(async (scoped) => {
       scoped.get('/websocket', { websocket: true }, (socket) => {
+        if (this.conns.size >= MAX_WS_CONNECTIONS) {
+          socket.close(1013, `too many WebSocket clients (at most ${MAX_WS_CONNECTIONS}); try again later`)
+          return
+        }
         const conn = new WsConn(socket, this, this.log)
         this.conns.add(conn)
         socket.on('close', () => this.conns.delete(conn))
@@ -160,19 +177,21 @@ class WsConn {
       // Nothing a client sends may become an unhandled rejection (that would stop the node).
       this.onMessage(data.toString(), isBinary).catch((err: unknown) => {
         this.log.error({ err }, 'websocket request failed')
-        try { this.send(createJSONRPCErrorResponse(null, INTERNAL_ERROR, `Internal error: ${(err as Error)?.message ?? String(err)}`)) } catch {}
+        try { this.send(createJSONRPCErrorResponse(null, INTERNAL_ERROR, INTERNAL_MESSAGE)) } catch {}
       })
     })
   }
 
-  private send (msg: unknown): void {
+  private send (msg: unknown): void { this.sendText(JSON.stringify(msg)) }
+
+  private sendText (text: string): void {
     if (this.socket.readyState !== this.socket.OPEN) return
     if (this.socket.bufferedAmount > MAX_WS_BUFFER) {
       this.log.warn({ buffered: this.socket.bufferedAmount }, 'closing a WebSocket client that does not read its events')
       this.socket.close(1008, 'too slow: events are not being read')
       return
     }
-    this.socket.send(JSON.stringify(msg))
+    this.socket.send(text)
   }
 
   private async onMessage (text: string, isBinary: boolean): Promise<void> {
@@ -204,41 +223,9 @@ class WsConn {
     return {}
   }
 
-  onBlock (b: CommittedBlock): void {
-    if (this.subs.size === 0) return
-    const h = b.block.header.height
+  onBlock (events: BlockEvents): void {
     for (const s of this.subs.values()) {
-      const blockEvents = new Map<string, string[]>([['block.height', [String(h)]]])
-      for (const e of b.beginEvents) for (const a of e.attributes) { const k = `${e.type}.${a.key}`; blockEvents.set(k, [...(blockEvents.get(k) ?? []), a.value]) }
-      const nb = new Map([...blockEvents, ['tm.event', ['NewBlock']]])
-      if (matchQuery(s.query, nb)) {
-        this.send({
-          jsonrpc: '2.0',
-          id: s.id,
-          result: {
-            query: s.text,
-            data: { type: 'tendermint/event/NewBlock', value: { block: blockJSON(b.block), block_id: blockIdJSON(b.block), result_finalize_block: { events: eventsJSON(b.beginEvents), tx_results: b.txResults.map(txResultJSON), validator_updates: [], app_hash: toBase64(b.block.header.appHash) } } },
-            events: Object.fromEntries(nb),
-          },
-        })
-      }
-      const nh = new Map([...blockEvents, ['tm.event', ['NewBlockHeader']]])
-      if (matchQuery(s.query, nh)) {
-        this.send({ jsonrpc: '2.0', id: s.id, result: { query: s.text, data: { type: 'tendermint/event/NewBlockHeader', value: { header: headerJSON(b.block.header) } }, events: Object.fromEntries(nh) } })
-      }
-      b.txs.forEach((tx, i) => {
-        const ev = txEventMap(b.txResults[i].events, h, tx.hash)
-        if (!matchQuery(s.query, ev)) return
-        this.send({
-          jsonrpc: '2.0',
-          id: s.id,
-          result: {
-            query: s.text,
-            data: { type: 'tendermint/event/Tx', value: { TxResult: { height: String(h), index: i, tx: toBase64(tx.bytes), result: txResultJSON(b.txResults[i]) } } },
-            events: Object.fromEntries(ev),
-          },
-        })
-      })
+      for (const e of events.all()) if (matchQuery(s.query, e.map)) this.sendText(e.message(s.id, s.text))
     }
   }
 
@@ -246,3 +233,46 @@ class WsConn {
 }
 
 export type { WsConn }
+
+/** One event of a block as subscribers receive it: its attributes (to match queries) and its data's JSON, built once. */
+interface BlockEvent { map: Map<string, string[]>, message: (id: string | number | null, query: string) => string }
+
+/**
+ * The events of one committed block (NewBlock, NewBlockHeader, one Tx per transaction), computed
+ * lazily and once however many clients subscribe: each message is the shared JSON of its data
+ * and attributes, with the subscription's id and query spliced in.
+ */
+class BlockEvents {
+  private list: BlockEvent[] | null = null
+  constructor (private readonly b: CommittedBlock) {}
+
+  all (): BlockEvent[] {
+    if (this.list !== null) return this.list
+    const b = this.b
+    const h = b.block.header.height
+    const blockAttrs = new Map<string, string[]>([['block.height', [String(h)]]])
+    for (const e of b.beginEvents) for (const a of e.attributes) { const k = `${e.type}.${a.key}`; blockAttrs.set(k, [...(blockAttrs.get(k) ?? []), a.value]) }
+    const out: BlockEvent[] = []
+    const add = (map: Map<string, string[]>, data: () => unknown): void => {
+      let body: string | null = null
+      out.push({
+        map,
+        message: (id, query) => {
+          body ??= `"data":${JSON.stringify(data())},"events":${JSON.stringify(Object.fromEntries(map))}`
+          return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":{"query":${JSON.stringify(query)},${body}}}`
+        },
+      })
+    }
+    add(new Map([...blockAttrs, ['tm.event', ['NewBlock']]]), () => ({
+      type: 'tendermint/event/NewBlock',
+      value: { block: blockJSON(b.block), block_id: blockIdJSON(b.block), result_finalize_block: { events: eventsJSON(b.beginEvents), tx_results: b.txResults.map(txResultJSON), validator_updates: [], app_hash: toBase64(b.block.header.appHash) } },
+    }))
+    add(new Map([...blockAttrs, ['tm.event', ['NewBlockHeader']]]), () => ({ type: 'tendermint/event/NewBlockHeader', value: { header: headerJSON(b.block.header) } }))
+    b.txs.forEach((tx, i) => add(txEventMap(b.txResults[i].events, h, tx.hash), () => ({
+      type: 'tendermint/event/Tx',
+      value: { TxResult: { height: String(h), index: i, tx: toBase64(tx.bytes), result: txResultJSON(b.txResults[i]) } },
+    })))
+    this.list = out
+    return out
+  }
+}

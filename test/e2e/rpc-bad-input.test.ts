@@ -333,6 +333,64 @@ describe('e2e: bad input to the JSON-RPC server of a real node', function () {
     })
   })
 
+  describe('bounded reads (a client cannot make the node load or hold unbounded data)', () => {
+    const openWs = async (): Promise<{ ws: import('ws').WebSocket, messages: any[], closed: Promise<number> }> => {
+      const { default: WebSocket } = await import('ws')
+      const ws = new WebSocket(node.url.replace(/^http/, 'ws') + '/websocket')
+      const messages: any[] = []
+      ws.on('message', d => messages.push(JSON.parse(d.toString())))
+      const closed = new Promise<number>(resolve => ws.once('close', code => resolve(code)))
+      await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+      return { ws, messages, closed }
+    }
+
+    it('WebSocket clients: at most 100 at once; the next is closed with 1013 and a reason', async () => {
+      const open: Array<import('ws').WebSocket> = []
+      try {
+        for (let i = 0; i < 100; i++) open.push((await openWs()).ws)
+        const extra = await openWs()
+        expect(await extra.closed).to.equal(1013)
+        open[0].close()
+        await until('a slot is free again', async () => { const c = await openWs(); const code = await Promise.race([c.closed, new Promise<number>(resolve => setTimeout(() => resolve(0), 300))]); c.ws.close(); return code === 0 })
+      } finally {
+        for (const w of open) w.close()
+      }
+    })
+
+    it('subscriptions: at most 10 per client, the 11th refused with -32602 naming the limit', async () => {
+      const { ws, messages } = await openWs()
+      try {
+        for (let i = 0; i < 11; i++) ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'subscribe', params: { query: `tm.event='Tx' AND transfer.amount='${i}'` } }))
+        await until('11 answers', () => messages.length >= 11)
+        expect(messages.slice(0, 10).every(m => m.result !== undefined)).to.equal(true)
+        expect(messages[10].error.code).to.equal(-32602)
+        expect(messages[10].error.message).to.match(/at most 10 subscriptions/)
+      } finally { ws.close() }
+    })
+
+    it('aitbc_jobs pages from the indexes: total_count, filters by client, miner and status, and a page too deep is refused', async () => {
+      const all = (await call('aitbc_jobs', { per_page: '100' })).body.result
+      expect(Number(all.total_count)).to.equal(all.jobs.length)
+      expect(all.jobs.length).to.be.at.least(3)
+      const ids = all.jobs.map((j: any) => j.job_id)
+      expect(ids).to.include.members([settledJob, assignedJob, pendingJob])
+      // Newest first, page by page.
+      const paged: string[] = []
+      for (let page = 1; page <= Math.ceil(ids.length / 2); page++) paged.push(...(await call('aitbc_jobs', { page: String(page), per_page: '2' })).body.result.jobs.map((j: any) => j.job_id))
+      expect(paged).to.deep.equal(ids)
+      const byStatus = async (q: Record<string, string>): Promise<string[]> => (await call('aitbc_jobs', q)).body.result.jobs.map((j: any) => j.job_id)
+      expect(await byStatus({ status: 'completed' })).to.include(settledJob).and.not.include(assignedJob)
+      expect(await byStatus({ client: alice.address, status: 'pending' })).to.deep.equal([pendingJob])
+      expect(await byStatus({ miner: bob.address, status: 'assigned' })).to.deep.equal([assignedJob])
+      expect(await byStatus({ miner: bob.address, client: alice.address })).to.include.members([settledJob, assignedJob])
+      expect(await byStatus({ miner: bob.address, client: bob.address })).to.deep.equal([])
+      const counts = (await call('aitbc_jobs', { miner: bob.address, status: 'assigned' })).body.result
+      expect(counts.total_count).to.equal('1')
+      expectError(await call('aitbc_jobs', { page: '101', per_page: '100' }), -32602, /reaches past the 10000 newest jobs/)
+    })
+
+  })
+
   describe('invalid transactions (a tx result code, nothing changes)', () => {
     it('bytes that are not a transaction: TX_DECODE', async () => {
       await expectRefused(utf8Bytes('not a transaction'), 'TX_DECODE', /not a transaction/)
