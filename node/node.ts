@@ -7,6 +7,7 @@ import { Chain } from './chain/chain.ts'
 import { Mempool } from './chain/mempool.ts'
 import { PrivValidator } from './chain/privval.ts'
 import { ConsensusEngine } from './consensus/engine.ts'
+import { parseByzantineMode } from './consensus/byzantine.ts'
 import { ChainApp } from './chain/app.ts'
 import { TxGossip } from './chain/txGossip.ts'
 import { createNodeMetrics } from './metrics.ts'
@@ -69,7 +70,7 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
   const metrics = createNodeMetrics(chain, mempool, () => net.peers().length)
   const app = new ChainApp(chain, mempool, pv?.key ?? null)
   const txGossip = new TxGossip(net, mempool, log.child({ module: 'txgossip' }))
-  const engine = new ConsensusEngine(app, pv, net, log.child({ module: 'consensus' }), { byzantine: process.env.AITBC_TEST_BYZANTINE, metrics, lockedBlockFile: paths.lockedBlock })
+  const engine = new ConsensusEngine(app, pv, net, log.child({ module: 'consensus' }), { byzantine: parseByzantineMode(process.env.AITBC_TEST_BYZANTINE), metrics, lockedBlockFile: paths.lockedBlock })
   const rpc = new RpcServer({ host: config.rpc.host, port: config.rpc.port }, {
     chain,
     mempool,

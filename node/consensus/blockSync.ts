@@ -21,6 +21,8 @@ export interface BlockSyncOptions {
   fetchTimeoutMs?: number
   /** How long a peer that claimed a height it did not serve is left alone (default 30 s). */
   cooldownMs?: number
+  /** Test only: a byzantine validator that lies about its height and serves nothing. */
+  byzantine?: { claimedHeight: (h: number) => number, servesBlocks: boolean }
 }
 
 /** What block sync needs of the engine while it runs. */
@@ -59,8 +61,10 @@ export class BlockSync {
   private async onRequest (req: Uint8Array): Promise<Uint8Array> {
     const r = decodeSyncRequest(req)
     const { app } = this.m
-    if (r.kind === 'status') return pack([app.height()])
+    const liar = this.opts.byzantine
+    if (r.kind === 'status') return pack([liar?.claimedHeight(app.height()) ?? app.height()])
     const out: Array<[Uint8Array, Uint8Array]> = []
+    if (liar !== undefined && !liar.servesBlocks) return pack(out)
     let bytes = 0
     for (let h = r.from; h < r.from + r.count && h <= app.height(); h++) {
       const [b, c] = await Promise.all([app.blockBytes(h), app.commitBytes(h)])

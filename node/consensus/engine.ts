@@ -18,7 +18,7 @@ import { ConsensusGossip, MAX_FUTURE_HEIGHTS } from './gossip.ts'
 import { BlockSync, type SyncHooks } from './blockSync.ts'
 import { EvidencePool } from './evidence.ts'
 import { HeightVotes, valueOf } from './heightVotes.ts'
-import { DoublePrevoter } from './byzantine.ts'
+import { Byzantine, type ByzantineMode } from './byzantine.ts'
 import { LockedBlockFile } from './lockedBlock.ts'
 import type { Logger } from '../logger.ts'
 
@@ -31,8 +31,8 @@ export interface EngineOptions {
   syncBatch?: number
   /** Where the block this validator is locked on is kept across a crash (none: in memory only). */
   lockedBlockFile?: string
-  /** Test only: misbehave ('double-prevote'). */
-  byzantine?: string
+  /** Test only: misbehave on purpose (see byzantine.ts). */
+  byzantine?: ByzantineMode | null
   metrics?: { consensusRounds: { inc: () => void }, consensusTimeouts: { inc: (l: { step: string }) => void } }
 }
 
@@ -71,7 +71,7 @@ export class ConsensusEngine {
   private readonly gossip: ConsensusGossip
   private readonly sync: BlockSync | null
   readonly evidence = new EvidencePool()
-  private readonly byzantine: DoublePrevoter | null
+  private readonly byzantine: Byzantine | null
   private readonly lockedBlock: LockedBlockFile | null
   private readonly onWork = (): void => {
     if (this.machine !== null && !this.machine.isStarted && !this.stopped) this.scheduleStart(true)
@@ -98,10 +98,10 @@ export class ConsensusEngine {
     this.timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS
     this.now = opts.now ?? Date.now
     this.gossip = new ConsensusGossip(net, log)
-    this.sync = net === null ? null : new BlockSync({ batch: opts.syncBatch }, { app, net, log, now: this.now })
     this.lockedBlock = opts.lockedBlockFile === undefined ? null : new LockedBlockFile(opts.lockedBlockFile)
-    this.byzantine = opts.byzantine === 'double-prevote' && pv !== null ? new DoublePrevoter(pv.key, app.chainId, this.gossip) : null
-    if (this.byzantine !== null) log.warn({}, 'TEST-ONLY BYZANTINE MODE: this validator signs two different prevotes at every height')
+    this.byzantine = opts.byzantine != null && pv !== null ? new Byzantine(opts.byzantine, { key: pv.key, chainId: app.chainId, gossip: this.gossip, net }) : null
+    if (this.byzantine !== null) log.warn({ mode: this.byzantine.mode }, this.byzantine.describe())
+    this.sync = net === null ? null : new BlockSync({ batch: opts.syncBatch, byzantine: this.byzantine ?? undefined }, { app, net, log, now: this.now })
   }
 
   get isValidator (): boolean { return this.selfId !== null }
@@ -122,10 +122,12 @@ export class ConsensusEngine {
     this.syncTimer = setInterval(() => { void this.sync?.tick(this.syncHooks) }, this.opts.syncIntervalMs ?? 1000)
     this.net?.on?.('peer:ready', () => this.regossip())
     this.regossipTimer = setInterval(() => { if (this.now() - this.lastCommitAt > REGOSSIP_AFTER_MS) this.regossip() }, REGOSSIP_AFTER_MS)
+    this.byzantine?.start(() => this.app.height())
   }
 
   async stop (): Promise<void> {
     this.stopped = true
+    this.byzantine?.stop()
     this.sync?.stop()
     this.app.offWork(this.onWork)
     this.clearTimers()
@@ -241,6 +243,7 @@ export class ConsensusEngine {
       const time = Math.max(this.now(), this.app.lastBlockTime() + 1)
       v = this.app.propose({ time, lastCommit: this.lastCommit, evidence: offered })
       this.evidence.onProposed(offered, v.block)
+      if (this.byzantine !== null) v = { block: this.byzantine.tamper(v.block), error: null }
       polRound = -1
     }
     const block = v.block

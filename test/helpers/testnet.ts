@@ -9,6 +9,7 @@ import { makeGenesisJSON } from '../../genesis/build.ts'
 import { parseAitbc } from '../../node/core/amount.ts'
 import { peerIdFromSeed, p2pMultiaddr } from '../../node/p2p/identity.ts'
 import { NodeClient } from '../../node/rpc/client.ts'
+import type { ByzantineMode } from '../../node/consensus/byzantine.ts'
 import { freePort, spawnAitbc, tempDir, until, type Proc } from './procs.ts'
 
 export interface NetNode {
@@ -40,7 +41,20 @@ export interface Testnet {
   stopAll: () => Promise<void>
 }
 
-export async function startTestnet (opts: { validators: number, blockTimeMs?: number, emptyBlockMs?: number, keys?: string[], accounts?: Array<{ address: string, balance: bigint }>, params?: Record<string, unknown>, start?: boolean, chainId?: string } ): Promise<Testnet> {
+export interface TestnetOptions {
+  validators: number
+  blockTimeMs?: number
+  emptyBlockMs?: number
+  keys?: string[]
+  accounts?: Array<{ address: string, balance: bigint }>
+  params?: Record<string, unknown>
+  start?: boolean
+  chainId?: string
+  /** Test-only misbehaviour of some validators (their index in `validators`): see node/consensus/byzantine.ts. */
+  byzantine?: Record<number, ByzantineMode>
+}
+
+export async function startTestnet (opts: TestnetOptions): Promise<Testnet> {
   const dir = tempDir('aitbc-net-')
   const clientHome = join(dir, 'client')
   const keyring = new Keyring(clientHome)
@@ -56,6 +70,8 @@ export async function startTestnet (opts: { validators: number, blockTimeMs?: nu
     const p2pPort = await freePort()
     const peerId = await peerIdFromSeed(readKeySeed(homePaths(home).nodeKey))
     const env: Record<string, string> = { AITBC_HOME: clientHome, AITBC_LOG_LEVEL: process.env.AITBC_TEST_LOG_LEVEL ?? 'info' }
+    const mode = role === 'validator' ? opts.byzantine?.[nodes.filter(x => x.role === 'validator').length] : undefined
+    if (mode !== undefined) env.AITBC_TEST_BYZANTINE = mode
     const logFile = join(dir, `${name}.log`)
     const n: NetNode = {
       name, role, home, rpcPort, p2pPort,

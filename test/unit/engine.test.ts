@@ -14,6 +14,7 @@ import { createProposal, validateBlock, type BlockExecution } from '../../node/c
 import { blockHash, encodeBlock, encodeCommit, verifyCommit, voteSignBytes, BLOCK_ID_FLAG_ABSENT, BLOCK_ID_FLAG_COMMIT, VOTE_PREVOTE, type Block, type Commit } from '../../node/core/block.ts'
 import { signTx, type Tx } from '../../node/core/tx.ts'
 import { ConsensusEngine } from '../../node/consensus/engine.ts'
+import type { ByzantineMode } from '../../node/consensus/byzantine.ts'
 import { proposerOf, type TimeoutConfig } from '../../node/consensus/machine.ts'
 import { decodeConsensusMessage, encodeProposal, encodeVote, proposalBytesToSign, type SignedProposal, type SignedVote } from '../../node/consensus/messages.ts'
 import type { ConsensusApp, ProposeRequest, ValidatedBlock } from '../../node/consensus/app.ts'
@@ -158,7 +159,7 @@ describe('consensus engine with a fake network, a fake application and a fixed c
   /** The engines' clock: fixed, so block and vote times are the genesis time plus one second, then +1 ms a block. */
   const now = (): number => T0 + 1000
 
-  function node (hub: FakeHub, i: number, o: { byzantine?: string, pacingMs?: number, timeouts?: TimeoutConfig, now?: () => number } = {}): { engine: ConsensusEngine, app: MemApp } {
+  function node (hub: FakeHub, i: number, o: { byzantine?: ByzantineMode, pacingMs?: number, timeouts?: TimeoutConfig, now?: () => number } = {}): { engine: ConsensusEngine, app: MemApp } {
     const app = new MemApp(VALS[i], o.pacingMs)
     const pv = new PrivValidator(VALS[i], join(dir, `pv-${i}.json`))
     const engine = new ConsensusEngine(app, pv, hub.network(idOf(VALS[i])), silentLogger(), { timeouts: o.timeouts ?? FAST, now: o.now ?? now, byzantine: o.byzantine, syncIntervalMs: 60_000 })
