@@ -23,7 +23,7 @@ export class IndexError extends Error {
 }
 
 export interface IndexedPoint { height: number, hash: string, time: string }
-export interface ChainInfo { chain_id: string, initial_height: number, genesis_time: string }
+export interface ChainInfo { chain_id: string, initial_height: number, genesis_time: string, /** absent in indexes written before it was kept */ max_num_predict?: number }
 
 export interface Counts { txs: number, jobs: number, by_status: Record<JobStatusName, number> }
 
@@ -154,6 +154,9 @@ export class BlockIndex {
   private readonly miners = new Set<string>()
   private readonly txTypes: Record<string, number> = {}
   private jobsSubmitted = 0
+
+  /** The chain's max_num_predict (a job without num_predict gets it). */
+  get maxNumPredict (): number { return this.s.chain.max_num_predict ?? 4096 }
 
   constructor (private readonly d: BlockData, private readonly s: IndexState, jobs: ReadonlyMap<string, JobRecord>) {
     this.height = d.height

@@ -78,7 +78,7 @@ export function indexSubmitJob (a: Attributes, c: EventContext): void {
   const want = jobIdFromTxHash(t.tx.hash)
   if (a.job_id !== want) throw c.block.bad(`submit_job event names ${a.job_id}, the tx makes ${want}`)
   t.jobId = a.job_id
-  c.block.addJob(newJob(a.job_id, t.tx, body, { ...c.at, txHash: t.tx.hash }, position(c.at.height, t.index)))
+  c.block.addJob(newJob(a.job_id, t.tx, body, { ...c.at, txHash: t.tx.hash }, position(c.at.height, t.index), c.block.maxNumPredict))
 }
 
 /** assign: the job goes to a miner (listed under it) at the miner's current price. */

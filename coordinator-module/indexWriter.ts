@@ -42,7 +42,7 @@ export class IndexWriter {
 
   /** Starts the index of a chain at its genesis: accounts and miners to read, miners' prices. */
   async init (g: Genesis): Promise<void> {
-    const info: ChainInfo = { chain_id: g.chainId, initial_height: g.initialHeight, genesis_time: g.genesisTime }
+    const info: ChainInfo = { chain_id: g.chainId, initial_height: g.initialHeight, genesis_time: g.genesisTime, max_num_predict: g.params.maxNumPredict }
     const point: IndexedPoint = { height: g.initialHeight - 1, hash: '', time: '' }
     await this.m.store.exclusive(async () => {
       const ops: StoreOp[] = [

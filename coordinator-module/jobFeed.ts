@@ -12,7 +12,7 @@ export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
 const PING_MS = 30_000
 
-const RANK: Record<JobStatusName, number> = { pending: 0, assigned: 1, completed: 2, failed: 2, cancelled: 2, expired: 2 }
+const RANK: Record<JobStatusName, number> = { pending: 0, assigned: 1, verifying: 2, completed: 3, failed: 3, rejected: 3, cancelled: 3, expired: 3 }
 
 /** What a subscriber gets: the job as GET /v1/jobs/:id serves it. */
 export type JobUpdate = JobView

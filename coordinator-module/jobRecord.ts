@@ -5,6 +5,7 @@
 import { formatAitbc } from '../node/core/amount.ts'
 import { toHex } from '../node/core/crypto.ts'
 import type { Tx, TxBody } from '../node/core/tx.ts'
+import { jobSeed } from '../node/core/txs/submitJob.ts'
 import type { JobJSON, JobStatusName, ReceiptJSON } from '../node/client.ts'
 
 export type TimelineStep = 'submitted' | 'assigned' | 'completed' | 'failed' | 'cancelled' | 'expired'
@@ -42,18 +43,31 @@ function entry (step: TimelineStep, status: JobStatusName, at: ChainPoint, miner
 }
 
 /** The job a submit_job tx creates. */
-export function newJob (jobId: string, tx: Tx, body: Extract<TxBody, { type: 'submit_job' }>, at: ChainPoint & { txHash: string }, position: string): JobRecord {
+export function newJob (jobId: string, tx: Tx, body: Extract<TxBody, { type: 'submit_job' }>, at: ChainPoint & { txHash: string }, position: string, maxNumPredict: number): JobRecord {
   return {
     job_id: jobId,
     status: 'pending',
     client: tx.sender,
     model: body.model,
+    kind: body.messages == null ? 'prompt' : 'chat',
     prompt: body.prompt,
+    messages: body.messages == null ? null : body.messages.map(m => ({ ...m })),
     options: { temperature: body.options.temperature, num_predict: body.options.numPredict, seed: body.options.seed },
+    seed: jobSeed(jobId, body.options.seed),
+    num_predict: body.options.numPredict ?? maxNumPredict,
     max_fee: body.maxFee.toString(),
     max_price_per_second: body.maxPricePerSecond === null ? null : body.maxPricePerSecond.toString(),
+    max_price_in: body.maxPriceIn == null ? null : body.maxPriceIn.toString(),
+    max_price_out: body.maxPriceOut == null ? null : body.maxPriceOut.toString(),
+    model_digest: body.modelDigest ?? null,
+    verified: body.unverified === true ? false : null,
     miner: null,
     price_per_second: null,
+    price_in: null,
+    price_out: null,
+    model_digest_used: null,
+    done_reason: null,
+    verification: null,
     result: null,
     result_hash: null,
     error: null,
@@ -112,7 +126,12 @@ export function applyReceipt (j: JobRecord, body: Extract<TxBody, { type: 'recor
     settle_tx: at.txHash,
     result: body.result,
     result_hash: toHex(body.resultHash),
-    metrics: { compute_ms: body.metrics.computeMs, prompt_tokens: body.metrics.promptTokens, completion_tokens: body.metrics.completionTokens },
+    metrics: {
+      compute_ms: body.metrics.computeMs, prompt_tokens: body.metrics.promptTokens, completion_tokens: body.metrics.completionTokens,
+      prompt_eval_ms: body.details?.promptEvalMs ?? null, eval_ms: body.details?.evalMs ?? null, first_token_ms: body.details?.firstTokenMs ?? null, load_ms: body.details?.loadMs ?? null,
+    },
+    model_digest_used: body.details?.modelDigest ?? null,
+    done_reason: body.details?.doneReason ?? null,
     error: body.error,
     paid,
     cost: paid,

@@ -87,6 +87,10 @@ export function parseParams (p: unknown): Params {
     emptyBlockIntervalMs: int(o.empty_block_interval_ms, 'empty_block_interval_ms', 10, 86_400_000),
     maxBlockTxs: int(o.max_block_txs, 'max_block_txs', 1, 1_000_000),
     maxBlockBytes: int(o.max_block_bytes, 'max_block_bytes (at most what one gossip message carries)', 4096, MAX_BLOCK_BYTES),
+    maxNumPredict: int(o.max_num_predict, 'max_num_predict', 1, 1_000_000),
+    verificationRatePpm: fraction(o.verification_rate, 'verification_rate'),
+    verificationThresholdPpm: fraction(o.verification_threshold, 'verification_threshold'),
+    verifierRewardPpm: fraction(o.verifier_reward, 'verifier_reward'),
   }
 }
 

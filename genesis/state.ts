@@ -1,6 +1,6 @@
 // The state a chain starts from, built from its genesis: the one definition the node and the
 // tests both use. Pure.
-import { encodeChangeSet, REPUTATION_INITIAL, type Account, type ChangeSet, type Miner, type Totals, type ValidatorBond } from '../node/core/state.ts'
+import { encodeChangeSet, newMiner, type Account, type ChangeSet, type Miner, type Totals, type ValidatorBond } from '../node/core/state.ts'
 import { EMPTY_HASH, nextAppHash } from '../node/core/block.ts'
 import type { Genesis } from './genesis.ts'
 
@@ -26,10 +26,9 @@ export interface GenesisState {
 
 export function genesisState (g: Genesis): GenesisState {
   const accounts = new Map<string, Account>(g.accounts.map(a => [a.address, { balance: a.balance, nonce: 0 }]))
-  const miners = new Map<string, Miner>(g.miners.map(m => [m.address, {
-    address: m.address, models: [...m.models], pricePerSecond: m.pricePerSecond, capacity: m.capacity, stake: m.stake, unbonding: [], active: true,
-    reputation: REPUTATION_INITIAL, activeJobs: 0, jobsCompleted: 0, jobsFailed: 0, jobsExpired: 0, earned: 0n, slashed: 0n, registeredHeight: g.initialHeight - 1,
-  }]))
+  const miners = new Map<string, Miner>(g.miners.map(m => [m.address, newMiner({
+    address: m.address, models: [...m.models], pricePerSecond: m.pricePerSecond, capacity: m.capacity, stake: m.stake, registeredHeight: g.initialHeight - 1,
+  })]))
   const bonds = new Map<string, ValidatorBond>(g.validators.map(v => [v.address, { address: v.address, stake: v.stake, slashed: 0n, offences: [] }]))
   const balances = g.accounts.reduce((s, a) => s + a.balance, 0n)
   const bonded = g.miners.reduce((s, m) => s + m.stake, 0n) + g.validators.reduce((s, v) => s + v.stake, 0n)

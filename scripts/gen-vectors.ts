@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join, resolve } from 'node:path'
 import { SigningKey, sha256, sha256Concat, toHex, toHexUpper, utf8Bytes, addressBytesFromPubkey } from '../node/core/crypto.ts'
 import { pack } from '../node/core/codec.ts'
-import { MemState, REPUTATION_INITIAL, type Job, type Miner } from '../node/core/state.ts'
+import { MemState, REPUTATION_INITIAL, newJob, newMiner, type Job, type Miner } from '../node/core/state.ts'
 import { drawMiner, isEligible } from '../node/core/draw.ts'
 import { checkEvidence } from '../node/core/transition.ts'
 import { resultsHash } from '../node/core/executor.ts'
@@ -50,19 +50,15 @@ export interface DrawMinerInput {
 
 /** A miner record from a draw vector's input. */
 export function minerFromInput (m: DrawMinerInput): Miner {
-  return {
-    address: m.address, models: [...m.models], pricePerSecond: BigInt(m.price_per_second), capacity: m.capacity, stake: BigInt(m.stake), unbonding: [],
-    active: m.active, reputation: m.reputation, activeJobs: m.active_jobs, jobsCompleted: 0, jobsFailed: 0, jobsExpired: 0, earned: 0n, slashed: 0n, registeredHeight: 0,
-  }
+  return newMiner({
+    address: m.address, models: [...m.models], pricePerSecond: BigInt(m.price_per_second), capacity: m.capacity, stake: BigInt(m.stake),
+    active: m.active, reputation: m.reputation, activeJobs: m.active_jobs, registeredHeight: 0,
+  })
 }
 
 /** A pending job with only what the draw reads set to something meaningful. */
 export function pendingJob (id: string, model: string, maxPricePerSecond: bigint | null): Job {
-  return {
-    id, txHash: '', client: '', model, prompt: 'p', options: { temperature: null, numPredict: null, seed: null }, maxFee: 1n, maxPricePerSecond, status: 'pending',
-    submittedHeight: 1, submittedTime: 0, miner: null, pricePerSecond: null, assignedHeight: null, assignedTime: null, assignTxHash: null, receiptId: null,
-    settleTxHash: null, result: null, resultHash: null, metrics: null, error: null, paid: null, refund: null, slashed: null, settledHeight: null, settledTime: null,
-  }
+  return newJob({ id, client: '', model, prompt: 'p', maxFee: 1n, maxPricePerSecond, submittedHeight: 1, submittedTime: 0 })
 }
 
 /** A state holding exactly these miners, with min_miner_stake set. */
@@ -267,7 +263,7 @@ function evidenceVectors (): unknown[] {
     const bytes = encodeDuplicateVote(a, b)
     const address = toHexUpper(addressBytesFromPubkey(k.publicKey))
     const st = new MemState(parseParams({}))
-    const r = checkEvidence(st, bytes, { chainId, height: c.votes[0].height + 1, time: 0, proposer: '', prevBlockHash: new Uint8Array(0), validators: [{ address: a.validator, pubKey: k.publicKey, power: 1, name: 'v' }] })
+    const r = checkEvidence(st, bytes, { chainId, height: c.votes[0].height + 1, time: 0, proposer: '', randomness: new Uint8Array(0), validators: [{ address: a.validator, pubKey: k.publicKey, power: 1, name: 'v' }] })
     if (typeof r === 'string') throw new Error(`evidence vector "${c.name}" is not valid: ${r}`)
     return {
       name: c.name, chain_id: chainId, signer: c.signer, signer_seed: toHex(goldenSeed(c.signer)), validator_address: address, votes: c.votes,

@@ -53,7 +53,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
   pendingNonce (address: string): number { return this.pending.account(address)?.nonce ?? 0 }
 
   private checkContext (): BlockContext {
-    return { chainId: this.chain.chainId, height: this.chain.height + 1, time: this.chain.meta.lastBlockTime, proposer: '', prevBlockHash: new Uint8Array(0) }
+    return { chainId: this.chain.chainId, height: this.chain.height + 1, time: this.chain.meta.lastBlockTime, proposer: '', randomness: new Uint8Array(0) }
   }
 
   private reset (): void { this.pending = new Overlay(this.chain.state) }

@@ -9,7 +9,8 @@ import { addressBytesFromPubkey, addressFromPubkey, bytesEqual, sha256, toHexUpp
 import { pack } from './codec.ts'
 import { Overlay, encodeChangeSet, type StateReader } from './state.ts'
 import { applyTx, beginBlock, checkEvidence, type BlockContext, type TxResult, type AbciEvent } from './transition.ts'
-import { assignableJobs } from './draw.ts'
+import { assignableJobs, blockRandomness } from './draw.ts'
+import { txTypeDef } from './txs/registry.ts'
 import {
   blockHash, commitHash, dataHash, encodeBlock, nextAppHash, validatorsHash, verifyCommit, EMPTY_HASH,
   type Block, type Commit, type Header, type Validator,
@@ -78,16 +79,14 @@ export function lastBlockAfter (block: Block, exec: BlockExecution): LastBlock {
   return { height: block.header.height, hash: blockHash(block.header), time: block.header.time, appHash: block.header.appHash, resultsHash: resultsHash(exec.txResults) }
 }
 
-function contextFor (view: ChainView, height: number, time: number, proposer: string, evidence: Uint8Array[]): BlockContext {
-  return { chainId: view.chainId, height, time, proposer, prevBlockHash: view.last.hash, evidence, validators: [...view.validators] }
+function contextFor (view: ChainView, height: number, time: number, proposer: string, evidence: Uint8Array[], lastCommit: Commit | null): BlockContext {
+  return { chainId: view.chainId, height, time, proposer, randomness: blockRandomness(lastCommit, view.last.hash), evidence, validators: [...view.validators] }
 }
 
 /** Most pieces of evidence a block may carry. */
 export const MAX_EVIDENCE_PER_BLOCK = 50
 /** An upper bound of an assign tx's encoded size (a 50-character chain id, the largest nonce). */
 export const MAX_ASSIGN_TX_BYTES = 320
-/** The share of a block's bytes and tx count a proposer fills with mempool txs; the rest is kept for assigns. */
-const MEMPOOL_SHARE = 0.9
 
 /** Bytes msgpack spends on the header of a bin of n bytes. */
 function binOverhead (n: number): number { return n < 0x100 ? 2 : n < 0x10000 ? 3 : 5 }
@@ -99,7 +98,7 @@ export function createProposal (view: ChainView, input: ProposalInput): Proposed
   const time = input.time
   if (!Number.isSafeInteger(time) || time <= view.last.time) throw new BlockError('BLOCK_BAD_TIME', `cannot propose block ${height} at time ${time}: it must be a safe integer after the last block's time ${view.last.time}`)
   const proposer = input.signer.address
-  const probe = contextFor(view, height, time, proposer, [])
+  const probe = contextFor(view, height, time, proposer, [], input.lastCommit)
   // Only evidence that is valid and new (each offence once) goes in.
   const seen = new Set<string>()
   const evidence = (input.evidence ?? []).filter(e => {
@@ -109,16 +108,24 @@ export function createProposal (view: ChainView, input: ProposalInput): Proposed
     seen.add(`${r.address}:${r.offence}`)
     return true
   })
-  const ctx = contextFor(view, height, time, proposer, evidence)
+  const ctx = contextFor(view, height, time, proposer, evidence, input.lastCommit)
   const overlay = new Overlay(view.state)
   const beginEvents = beginBlock(overlay, ctx)
   const txs: Tx[] = []
   const txResults: TxResult[] = []
   // The block's size with no txs, its header at its largest (hashes are fixed-size, the integers at most 9 bytes), plus the txs array's header at its largest.
-  let size = encodeBlock({ header: headerOf(view, MAX_SAFE, MAX_SAFE, input, evidence, [], EMPTY_HASH), txs: [], evidence, lastCommit: input.lastCommit }).length + 4
-  const fits = (bytes: number, share: number): boolean => txs.length < Math.floor(p.maxBlockTxs * share) && size + binOverhead(bytes) + bytes <= Math.floor(p.maxBlockBytes * share)
+  let size = emptyBlockSize(view, input.lastCommit, evidence)
+  const fits = (bytes: number): boolean => txs.length < p.maxBlockTxs && size + binOverhead(bytes) + bytes <= p.maxBlockBytes
+  // Assigns first, drawn from the state at the start of the block: no tx of this block (a
+  // proposer's own stake, say) can change a draw.
+  for (const a of proposeAssigns(overlay, ctx, input.signer, () => fits(MAX_ASSIGN_TX_BYTES))) {
+    txs.push(a.tx)
+    txResults.push(a.result)
+    size += binOverhead(a.tx.bytes.length) + a.tx.bytes.length
+  }
   for (const tx of input.txs) {
-    if (!fits(tx.bytes.length, MEMPOOL_SHARE)) break
+    if (!fits(tx.bytes.length)) break
+    if (txTypeDef(tx.type).proposerOnly === true) continue
     try {
       txResults.push(applyTx(overlay, tx, ctx, 'deliver'))
       txs.push(tx)
@@ -128,35 +135,38 @@ export function createProposal (view: ChainView, input: ProposalInput): Proposed
       input.onTxRejected?.(tx, e) // no longer valid (the mempool's re-check evicts it after this block)
     }
   }
-  for (const a of proposeAssigns(overlay, ctx, input.signer, () => fits(MAX_ASSIGN_TX_BYTES, 1))) {
-    txs.push(a.tx)
-    txResults.push(a.result)
-    size += binOverhead(a.tx.bytes.length) + a.tx.bytes.length
-  }
   const exec: BlockExecution = { overlay, txs, txResults, beginEvents }
   const txBytes = txs.map(t => t.bytes)
-  const header = headerOf(view, height, time, input, evidence, txBytes, appHashAfter(view, exec))
+  const header = headerOf(view, { height, time, lastCommit: input.lastCommit, evidence, txBytes, appHash: appHashAfter(view, exec), proposerAddress: addressBytesFromPubkey(input.signer.publicKey) })
   return { block: { header, txs: txBytes, evidence, lastCommit: input.lastCommit }, exec }
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
 
-function headerOf (view: ChainView, height: number, time: number, input: ProposalInput, evidence: Uint8Array[], txBytes: Uint8Array[], appHash: Uint8Array): Header {
+/** A block's encoded size without its txs: its header at its largest (hashes are fixed-size, the integers at most 9 bytes), plus the txs array's header at its largest. */
+function emptyBlockSize (view: ChainView, lastCommit: Commit | null, evidence: Uint8Array[]): number {
+  const header = headerOf(view, { height: MAX_SAFE, time: MAX_SAFE, lastCommit, evidence, txBytes: [], appHash: EMPTY_HASH, proposerAddress: new Uint8Array(20) })
+  return encodeBlock({ header, txs: [], evidence, lastCommit }).length + 4
+}
+
+interface HeaderParts { height: number, time: number, lastCommit: Commit | null, evidence: Uint8Array[], txBytes: Uint8Array[], appHash: Uint8Array, proposerAddress: Uint8Array }
+
+function headerOf (view: ChainView, x: HeaderParts): Header {
   const vh = validatorsHash([...view.validators])
   return {
     chainId: view.chainId,
-    height,
-    time,
+    height: x.height,
+    time: x.time,
     lastBlockHash: view.last.hash,
-    lastCommitHash: commitHash(input.lastCommit),
-    dataHash: dataHash(txBytes),
+    lastCommitHash: commitHash(x.lastCommit),
+    dataHash: dataHash(x.txBytes),
     validatorsHash: vh,
     nextValidatorsHash: vh,
     consensusHash: CONSENSUS_HASH,
-    appHash,
+    appHash: x.appHash,
     lastResultsHash: view.last.resultsHash,
-    evidenceHash: evidenceHash(evidence),
-    proposerAddress: addressBytesFromPubkey(input.signer.publicKey),
+    evidenceHash: evidenceHash(x.evidence),
+    proposerAddress: x.proposerAddress,
   }
 }
 
@@ -166,7 +176,7 @@ function headerOf (view: ChainView, height: number, time: number, input: Proposa
  */
 export function proposeAssigns (overlay: Overlay, ctx: BlockContext, signer: SigningKey, room: () => boolean = () => true): Array<{ tx: Tx, result: TxResult }> {
   const out: Array<{ tx: Tx, result: TxResult }> = []
-  for (const { job, miner } of assignableJobs(overlay, ctx.prevBlockHash)) {
+  for (const { job, miner } of assignableJobs(overlay, ctx.randomness)) {
     if (!room()) break
     const nonce = overlay.account(signer.address)?.nonce ?? 0
     const tx = signTx(signer, { chainId: ctx.chainId, nonce, fee: 0n, body: { type: 'assign', jobId: job.id, miner: miner.address } })
@@ -221,9 +231,14 @@ export function validateBlock (view: ChainView, block: Block, opts: ValidateOpti
       throw e
     }
   }
-  const ctx = contextFor(view, h.height, h.time, addressFromPubkey((proposer as Validator).pubKey), block.evidence)
-  // Every assignable job must be assigned, unless the block has no room left for one more assign.
-  const room = size + binOverhead(MAX_ASSIGN_TX_BYTES) + MAX_ASSIGN_TX_BYTES <= p.maxBlockBytes && block.txs.length < p.maxBlockTxs
+  const ctx = contextFor(view, h.height, h.time, addressFromPubkey((proposer as Validator).pubKey), block.evidence, block.lastCommit)
+  // The assigns open the block. Every assignable job must be assigned, unless the assigns alone
+  // leave no room for one more (then the rest wait): no other tx can take their place.
+  const k = decoded.findIndex(t => t.type !== 'assign')
+  const prefix = k === -1 ? decoded.length : k
+  const prefixSize = emptyBlockSize(view, block.lastCommit, block.evidence) +
+    block.txs.slice(0, prefix).reduce((s, b) => s + binOverhead(b.length) + b.length, 0)
+  const room = prefixSize + binOverhead(MAX_ASSIGN_TX_BYTES) + MAX_ASSIGN_TX_BYTES <= p.maxBlockBytes && prefix < p.maxBlockTxs
   const exec = executeBlock(view.state, block.txs, ctx, decoded, { assignAll: room })
   if (!bytesEqual(appHashAfter(view, exec), h.appHash)) fail('BLOCK_BAD_HASH', 'app_hash does not match the executed state')
   return exec
@@ -240,9 +255,22 @@ export function executeBlock (base: StateReader, txBytes: Uint8Array[], ctx: Blo
   const beginEvents = beginBlock(overlay, ctx)
   const txs: Tx[] = []
   const txResults: TxResult[] = []
+  let assigning = true
   for (let i = 0; i < txBytes.length; i++) {
+    let tx: Tx
     try {
-      const tx = decoded?.[i] ?? decodeTx(txBytes[i])
+      tx = decoded?.[i] ?? decodeTx(txBytes[i])
+    } catch (e) {
+      if (e instanceof TxError) throw new BlockError('BLOCK_BAD_TX', `tx ${i} is invalid: ${e.code}: ${e.message}`)
+      throw e
+    }
+    if (assigning && tx.type !== 'assign') {
+      assigning = false
+      checkAllAssigned(overlay, ctx, opts)
+    } else if (!assigning && tx.type === 'assign') {
+      throw new BlockError('BLOCK_BAD_TX', `tx ${i} is an assign after other txs: the assigns open the block`)
+    }
+    try {
       txResults.push(applyTx(overlay, tx, ctx, 'deliver'))
       txs.push(tx)
     } catch (e) {
@@ -250,7 +278,13 @@ export function executeBlock (base: StateReader, txBytes: Uint8Array[], ctx: Blo
       throw e
     }
   }
-  const left = opts.assignAll === false ? { done: true as const } : assignableJobs(overlay, ctx.prevBlockHash).next()
-  if (left.done !== true) throw new BlockError('BLOCK_UNASSIGNED_JOB', `the proposer left job ${left.value.job.id} unassigned although ${left.value.miner.address} can take it`)
+  if (assigning) checkAllAssigned(overlay, ctx, opts)
   return { overlay, txs, txResults, beginEvents }
+}
+
+/** After the assigns: no job the draw could place may be left (unless the block had no room for another assign). */
+function checkAllAssigned (overlay: Overlay, ctx: BlockContext, opts: { assignAll?: boolean }): void {
+  if (opts.assignAll === false) return
+  const left = assignableJobs(overlay, ctx.randomness).next()
+  if (left.done !== true) throw new BlockError('BLOCK_UNASSIGNED_JOB', `the proposer left job ${left.value.job.id} unassigned although ${left.value.miner.address} can take it`)
 }

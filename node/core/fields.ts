@@ -52,6 +52,23 @@ export function asArr (v: MsgValue, len: number, what: string): MsgValue[] {
   if (v.length !== len) bad(`${what} has the wrong number of elements (${v.length}, expected ${len})`)
   return v
 }
+
+/**
+ * A tuple that may carry trailing elements added by later versions of the protocol: at least
+ * `min` and at most `max` elements; the absent trailing ones read as nil.
+ */
+export function asArrRange (v: MsgValue, min: number, max: number, what: string): MsgValue[] {
+  if (!Array.isArray(v)) bad(`${what} is not an array`)
+  if (v.length < min || v.length > max) bad(`${what} has the wrong number of elements (${v.length}, expected ${min === max ? min : `${min} to ${max}`})`)
+  return Array.from({ length: max }, (_, i) => v[i] ?? null)
+}
+
+/** A tuple for packing without its trailing nils (a body with no new fields keeps its old bytes). */
+export function trimTrailing (t: unknown[], min: number): unknown[] {
+  let n = t.length
+  while (n > min && (t[n - 1] === null || t[n - 1] === undefined)) n--
+  return t.slice(0, n)
+}
 export function asBool (v: MsgValue, what: string): boolean {
   if (typeof v !== 'boolean') bad(`${what} is not a bool`)
   return v

@@ -17,6 +17,14 @@ export interface Params {
   emptyBlockIntervalMs: number
   maxBlockTxs: number
   maxBlockBytes: number
+  /** The most tokens a job may ask for (its num_predict; a job without one gets this). */
+  maxNumPredict: number
+  /** Parts per million of completed receipts checked by another miner's re-run (0: none). */
+  verificationRatePpm: number
+  /** The least similarity (ppm) at which two results agree. */
+  verificationThresholdPpm: number
+  /** Parts per million of the bill (or of max_fee, out of a slash) each agreeing verifier earns. */
+  verifierRewardPpm: number
 }
 
 /**
@@ -41,4 +49,8 @@ export const DEFAULT_PARAMS_JSON = {
   empty_block_interval_ms: 5000,
   max_block_txs: 10000,
   max_block_bytes: 3145728,
+  max_num_predict: 4096,
+  verification_rate: '0.1',
+  verification_threshold: '0.6',
+  verifier_reward: '0.1',
 }

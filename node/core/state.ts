@@ -2,35 +2,57 @@
 // app hash, so a restarted node hashes exactly what a running one does), a read interface, the
 // in-memory committed state with its job indexes, and a write overlay.
 import { pack } from './codec.ts'
-import type { JobOptions } from './txs/submitJob.ts'
+import type { ChatMessage, JobOptions } from './txs/submitJob.ts'
 import type { ReceiptMetrics } from './txs/recordReceipt.ts'
 import type { Params } from './params.ts'
 
 export interface Account { balance: bigint, nonce: number }
 
-export interface Unbonding { amount: bigint, releaseHeight: number }
+/** Stake on its way out: it returns at releaseHeight; `height` is when unbonding began (for slashes of earlier offences). */
+export interface Unbonding { amount: bigint, releaseHeight: number, height: number }
+
+/** What a miner lists about one of its models (from Ollama's /api/tags and /api/show). */
+export interface ModelInfo { name: string, digest: string | null, quantization: string | null, parameterSize: string | null, contextLength: number | null }
+
 export interface Miner {
   address: string
   models: string[]
+  /** One entry per model, in the order of `models`. */
+  modelInfo: ModelInfo[]
   pricePerSecond: bigint
+  /** Prices per million input and output tokens; when either is set the miner bills by tokens. */
+  priceIn: bigint | null
+  priceOut: bigint | null
+  /** The most tokens it accepts to generate for one job. */
+  maxNumPredict: number | null
+  /** Its public HTTP(S) endpoint (token streams, results for clients). */
+  endpoint: string | null
   capacity: number
   stake: bigint
   unbonding: Unbonding[]
   active: boolean
   /** 0..REPUTATION_MAX; the draw weight is stake x reputation. */
   reputation: number
+  /** Jobs and verifications it is running. */
   activeJobs: number
   jobsCompleted: number
   jobsFailed: number
   jobsExpired: number
+  /** Its results checked and passed / failed; checks it ran for others. */
+  jobsVerified: number
+  jobsRejected: number
+  verificationsRun: number
   earned: bigint
   slashed: bigint
   registeredHeight: number
 }
 
-export type JobStatus = 'pending' | 'assigned' | 'completed' | 'failed' | 'cancelled' | 'expired'
-export const JOB_STATUSES: JobStatus[] = ['pending', 'assigned', 'completed', 'failed', 'cancelled', 'expired']
-export function isOpen (s: JobStatus): boolean { return s === 'pending' || s === 'assigned' }
+export type JobStatus = 'pending' | 'assigned' | 'verifying' | 'completed' | 'failed' | 'rejected' | 'cancelled' | 'expired'
+export const JOB_STATUSES: JobStatus[] = ['pending', 'assigned', 'verifying', 'completed', 'failed', 'rejected', 'cancelled', 'expired']
+export function isOpen (s: JobStatus): boolean { return s === 'pending' || s === 'assigned' || s === 'verifying' }
+
+/** Ollama's report of a run: the model digest used, why it stopped, and its durations (metrics, not the bill). */
+export interface ReceiptDetails { modelDigest: string | null, doneReason: string | null, promptEvalMs: number | null, evalMs: number | null, firstTokenMs: number | null, loadMs: number | null }
 
 export interface Job {
   id: string
@@ -41,11 +63,26 @@ export interface Job {
   options: JobOptions
   maxFee: bigint
   maxPricePerSecond: bigint | null
+  /** A chat job's messages (prompt is then empty). */
+  messages: ChatMessage[] | null
+  /** The digest the client pinned. */
+  modelDigest: string | null
+  maxPriceIn: bigint | null
+  maxPriceOut: bigint | null
+  /** The client accepts unverifiable work. */
+  unverified: boolean
+  /** The seed every run of this job uses (the client's, or one fixed from the job id). */
+  seed: number
+  /** The most tokens a run may generate (the client's num_predict, or max_num_predict). */
+  numPredict: number
   status: JobStatus
   submittedHeight: number
   submittedTime: number
   miner: string | null
+  /** The miner's prices when it was assigned. */
   pricePerSecond: bigint | null
+  priceIn: bigint | null
+  priceOut: bigint | null
   assignedHeight: number | null
   assignedTime: number | null
   assignTxHash: string | null
@@ -54,18 +91,76 @@ export interface Job {
   result: string | null
   resultHash: string | null
   metrics: ReceiptMetrics | null
+  details: ReceiptDetails | null
   error: string | null
   paid: bigint | null
   refund: bigint | null
   slashed: bigint | null
   settledHeight: number | null
   settledTime: number | null
+  /** The check of a receipt by other miners (null until the job's receipt is committed to). */
+  verification: Verification | null
+}
+
+/** One re-run of a job by another miner. */
+export interface VerifierRun {
+  miner: string
+  assignedHeight: number
+  assignedTime: number
+  /** sha256 of its result, once it committed; its result once revealed. */
+  resultHash: string | null
+  result: string | null
+  metrics: ReceiptMetrics | null
+  committedHeight: number | null
+  /** agree / disagree with the majority, silent (missed its deadline), or null while open. */
+  outcome: 'agree' | 'disagree' | 'silent' | null
+  paid: bigint
+  slashed: bigint
+}
+
+/** Where a job's verification stands. */
+export interface Verification {
+  /** Whether the job is checked at all (false: the sample drew no check, or nobody else serves the model and the client opted in). */
+  sampled: boolean
+  /** 'commit': waiting for results' hashes; 'reveal': waiting for the texts; 'done'. */
+  phase: 'commit' | 'reveal' | 'done'
+  /** When the current phase began (its deadline is job_timeout_s later). */
+  phaseHeight: number
+  phaseTime: number
+  /** The miner's committed result hash and its revealed text. */
+  minerResultHash: string
+  minerRevealed: boolean
+  runs: VerifierRun[]
+  /** How many verifiers were drawn in all (redraws included). */
+  draws: number
+  outcome: 'pass' | 'fail' | 'no-majority' | null
 }
 
 /** A validator's bonded stake (from genesis), slashed for duplicate votes. */
 export interface ValidatorBond { address: string /* upper hex, 20 bytes */, stake: bigint, slashed: bigint, offences: string[] /* "height:round:type" punished */ }
 
 export interface Totals { supply: bigint, balances: bigint, escrow: bigint, bonded: bigint, unbonding: bigint, burned: bigint }
+
+/** A newly listed miner: what is not given starts empty (no jobs, initial reputation). */
+export function newMiner (m: Pick<Miner, 'address' | 'models' | 'pricePerSecond' | 'capacity' | 'stake' | 'registeredHeight'> & Partial<Miner>): Miner {
+  return {
+    modelInfo: m.models.map(name => ({ name, digest: null, quantization: null, parameterSize: null, contextLength: null })),
+    priceIn: null, priceOut: null, maxNumPredict: null, endpoint: null, unbonding: [], active: true, reputation: REPUTATION_INITIAL,
+    activeJobs: 0, jobsCompleted: 0, jobsFailed: 0, jobsExpired: 0, jobsVerified: 0, jobsRejected: 0, verificationsRun: 0, earned: 0n, slashed: 0n,
+    ...m,
+  }
+}
+
+/** A job record with everything not given empty, as submit_job makes it (for tests and tools). */
+export function newJob (j: Pick<Job, 'id' | 'client' | 'model' | 'maxFee' | 'submittedHeight' | 'submittedTime'> & Partial<Job>): Job {
+  return {
+    txHash: '', prompt: '', options: { temperature: null, numPredict: null, seed: null }, maxPricePerSecond: null, messages: null, modelDigest: null, maxPriceIn: null,
+    maxPriceOut: null, unverified: false, seed: 0, numPredict: 4096, status: 'pending', miner: null, pricePerSecond: null, priceIn: null, priceOut: null,
+    assignedHeight: null, assignedTime: null, assignTxHash: null, receiptId: null, settleTxHash: null, result: null, resultHash: null, metrics: null, details: null,
+    error: null, paid: null, refund: null, slashed: null, settledHeight: null, settledTime: null, verification: null,
+    ...j,
+  }
+}
 
 export const REPUTATION_INITIAL = 5000
 export const REPUTATION_MAX = 10000
@@ -76,25 +171,43 @@ export const REPUTATION_EXPIRED = 500
 export function encodeAccount (a: Account): unknown[] { return [a.balance, a.nonce] }
 export function decodeAccount (t: any[]): Account { return { balance: t[0], nonce: t[1] } }
 
-export function encodeMiner (m: Miner): unknown[] {
-  return [m.address, m.models, m.pricePerSecond, m.capacity, m.stake, m.unbonding.map(u => [u.amount, u.releaseHeight]), m.active, m.reputation, m.activeJobs, m.jobsCompleted, m.jobsFailed, m.jobsExpired, m.earned, m.slashed, m.registeredHeight]
-}
-export function decodeMiner (t: any[]): Miner {
-  return { address: t[0], models: t[1], pricePerSecond: t[2], capacity: t[3], stake: t[4], unbonding: t[5].map((u: any[]) => ({ amount: u[0], releaseHeight: u[1] })), active: t[6], reputation: t[7], activeJobs: t[8], jobsCompleted: t[9], jobsFailed: t[10], jobsExpired: t[11], earned: t[12], slashed: t[13], registeredHeight: t[14] }
-}
-
-export function encodeJob (j: Job): unknown[] {
-  return [j.id, j.txHash, j.client, j.model, j.prompt, [j.options.temperature, j.options.numPredict, j.options.seed], j.maxFee, j.maxPricePerSecond, j.status,
-    j.submittedHeight, j.submittedTime, j.miner, j.pricePerSecond, j.assignedHeight, j.assignedTime, j.assignTxHash, j.receiptId, j.settleTxHash,
-    j.result, j.resultHash, j.metrics === null ? null : [j.metrics.computeMs, j.metrics.promptTokens, j.metrics.completionTokens], j.error, j.paid, j.refund, j.slashed, j.settledHeight, j.settledTime]
-}
-export function decodeJob (t: any[]): Job {
+/**
+ * A record as a positional tuple of its fields, in a fixed order (the order is part of the app
+ * hash): nested records by their own codec, nulls as nil.
+ */
+interface TupleCodec<T> { encode: (r: T) => unknown[], decode: (t: any[]) => T }
+type FieldCodec = { encode: (v: any) => unknown, decode: (v: any) => any }
+function tupleCodec<T> (fields: Array<keyof T & string | [keyof T & string, FieldCodec]>): TupleCodec<T> {
+  const list = fields.map(f => typeof f === 'string' ? { key: f, c: null } : { key: f[0], c: f[1] })
   return {
-    id: t[0], txHash: t[1], client: t[2], model: t[3], prompt: t[4], options: { temperature: t[5][0], numPredict: t[5][1], seed: t[5][2] }, maxFee: t[6], maxPricePerSecond: t[7], status: t[8],
-    submittedHeight: t[9], submittedTime: t[10], miner: t[11], pricePerSecond: t[12], assignedHeight: t[13], assignedTime: t[14], assignTxHash: t[15], receiptId: t[16], settleTxHash: t[17],
-    result: t[18], resultHash: t[19], metrics: t[20] === null ? null : { computeMs: t[20][0], promptTokens: t[20][1], completionTokens: t[20][2] }, error: t[21], paid: t[22], refund: t[23], slashed: t[24], settledHeight: t[25], settledTime: t[26],
+    encode: r => list.map(({ key, c }) => { const v = (r as any)[key]; return c === null || v === null ? v : c.encode(v) }),
+    decode: t => Object.fromEntries(list.map(({ key, c }, i) => [key, c === null || t[i] === null || t[i] === undefined ? (t[i] ?? null) : c.decode(t[i])])) as T,
   }
 }
+const listOf = (c: TupleCodec<any>): FieldCodec => ({ encode: (v: any[]) => v.map(c.encode), decode: (v: any[]) => v.map(c.decode) })
+const asField = (c: TupleCodec<any>): FieldCodec => ({ encode: c.encode, decode: c.decode })
+
+const unbondingCodec = tupleCodec<Unbonding>(['amount', 'releaseHeight', 'height'])
+const modelInfoCodec = tupleCodec<ModelInfo>(['name', 'digest', 'quantization', 'parameterSize', 'contextLength'])
+const minerCodec = tupleCodec<Miner>(['address', 'models', ['modelInfo', listOf(modelInfoCodec)], 'pricePerSecond', 'priceIn', 'priceOut', 'maxNumPredict', 'endpoint',
+  'capacity', 'stake', ['unbonding', listOf(unbondingCodec)], 'active', 'reputation', 'activeJobs', 'jobsCompleted', 'jobsFailed', 'jobsExpired', 'jobsVerified', 'jobsRejected',
+  'verificationsRun', 'earned', 'slashed', 'registeredHeight'])
+const optionsCodec = tupleCodec<JobOptions>(['temperature', 'numPredict', 'seed'])
+const metricsCodec = tupleCodec<ReceiptMetrics>(['computeMs', 'promptTokens', 'completionTokens'])
+const detailsCodec = tupleCodec<ReceiptDetails>(['modelDigest', 'doneReason', 'promptEvalMs', 'evalMs', 'firstTokenMs', 'loadMs'])
+const messageCodec = tupleCodec<ChatMessage>(['role', 'content'])
+const runCodec = tupleCodec<VerifierRun>(['miner', 'assignedHeight', 'assignedTime', 'resultHash', 'result', ['metrics', asField(metricsCodec)], 'committedHeight', 'outcome', 'paid', 'slashed'])
+const verificationCodec = tupleCodec<Verification>(['sampled', 'phase', 'phaseHeight', 'phaseTime', 'minerResultHash', 'minerRevealed', ['runs', listOf(runCodec)], 'draws', 'outcome'])
+const jobCodec = tupleCodec<Job>(['id', 'txHash', 'client', 'model', 'prompt', ['options', asField(optionsCodec)], 'maxFee', 'maxPricePerSecond',
+  ['messages', listOf(messageCodec)], 'modelDigest', 'maxPriceIn', 'maxPriceOut', 'unverified', 'seed', 'numPredict', 'status', 'submittedHeight', 'submittedTime',
+  'miner', 'pricePerSecond', 'priceIn', 'priceOut', 'assignedHeight', 'assignedTime', 'assignTxHash', 'receiptId', 'settleTxHash', 'result', 'resultHash',
+  ['metrics', asField(metricsCodec)], ['details', asField(detailsCodec)], 'error', 'paid', 'refund', 'slashed', 'settledHeight', 'settledTime',
+  ['verification', asField(verificationCodec)]])
+
+export const encodeMiner = minerCodec.encode
+export const decodeMiner = minerCodec.decode
+export const encodeJob = jobCodec.encode
+export const decodeJob = jobCodec.decode
 export function encodeValidatorBond (v: ValidatorBond): unknown[] { return [v.address, v.stake, v.slashed, v.offences] }
 export function decodeValidatorBond (t: any[]): ValidatorBond { return { address: t[0], stake: t[1], slashed: t[2], offences: t[3] } }
 export function encodeTotals (t: Totals): unknown[] { return [t.supply, t.balances, t.escrow, t.bonded, t.unbonding, t.burned] }

@@ -23,8 +23,8 @@ export interface BlockContext {
   time: number
   /** Account address (bech32) of the block's proposer; fees go there. */
   proposer: string
-  /** Hash of the previous block (empty at the first block): seeds the miner draw. */
-  prevBlockHash: Uint8Array
+  /** The block's randomness (blockRandomness): seeds the miner draw and verification samples. */
+  randomness: Uint8Array
   /** Duplicate-vote evidence carried by the block (packed vote pairs). */
   evidence?: Uint8Array[]
   /** The validator set that signs this chain (to verify evidence). */

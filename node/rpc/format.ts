@@ -3,10 +3,10 @@
 import { blockHash, type Block, type Commit, type Header, type Validator } from '../core/block.ts'
 import { toBase64, toHexUpper } from '../core/crypto.ts'
 import type { TxResult, AbciEvent } from '../core/transition.ts'
-import type { Job, Miner, Account } from '../core/state.ts'
+import type { Job, Miner, Account, Verification } from '../core/state.ts'
 import { formatAitbc } from '../core/amount.ts'
 import type {
-  AccountJSON, BlockIdJSON, BlockJSON, CommitJSON, EventJSON, HeaderJSON, JobJSON, MinerJSON, PubKeyJSON, ReceiptJSON, TxResultJSON, ValidatorJSON,
+  AccountJSON, BlockIdJSON, BlockJSON, CommitJSON, EventJSON, HeaderJSON, JobJSON, MinerJSON, PubKeyJSON, ReceiptJSON, TxResultJSON, ValidatorJSON, VerificationJSON,
 } from './types.ts'
 
 export function rfc3339 (ms: number): string { return new Date(ms).toISOString() }
@@ -99,16 +99,24 @@ export function minerJSON (m: Miner): MinerJSON {
   return {
     address: m.address,
     models: m.models,
+    model_info: m.modelInfo.map(i => ({ name: i.name, digest: i.digest, quantization: i.quantization, parameter_size: i.parameterSize, context_length: i.contextLength })),
     price_per_second: m.pricePerSecond.toString(),
+    price_in: opt(m.priceIn, x => x.toString()),
+    price_out: opt(m.priceOut, x => x.toString()),
+    max_num_predict: m.maxNumPredict,
+    endpoint: m.endpoint,
     capacity: m.capacity,
     stake: m.stake.toString(),
-    unbonding: m.unbonding.map(u => ({ amount: u.amount.toString(), release_height: String(u.releaseHeight) })),
+    unbonding: m.unbonding.map(u => ({ amount: u.amount.toString(), release_height: String(u.releaseHeight), height: String(u.height) })),
     active: m.active,
     reputation: m.reputation,
     active_jobs: m.activeJobs,
     jobs_completed: m.jobsCompleted,
     jobs_failed: m.jobsFailed,
     jobs_expired: m.jobsExpired,
+    jobs_verified: m.jobsVerified,
+    jobs_rejected: m.jobsRejected,
+    verifications_run: m.verificationsRun,
     earned: m.earned.toString(),
     slashed: m.slashed.toString(),
     registered_height: String(m.registeredHeight),
@@ -116,7 +124,25 @@ export function minerJSON (m: Miner): MinerJSON {
 }
 
 function metricsJSON (j: Job): JobJSON['metrics'] {
-  return opt(j.metrics, m => ({ compute_ms: m.computeMs, prompt_tokens: m.promptTokens, completion_tokens: m.completionTokens }))
+  const d = j.details
+  return opt(j.metrics, m => ({
+    compute_ms: m.computeMs, prompt_tokens: m.promptTokens, completion_tokens: m.completionTokens,
+    prompt_eval_ms: d?.promptEvalMs ?? null, eval_ms: d?.evalMs ?? null, first_token_ms: d?.firstTokenMs ?? null, load_ms: d?.loadMs ?? null,
+  }))
+}
+
+function verificationJSON (v: Verification): VerificationJSON {
+  return {
+    sampled: v.sampled,
+    phase: v.phase,
+    phase_height: String(v.phaseHeight),
+    outcome: v.outcome,
+    draws: v.draws,
+    verifiers: v.runs.map(r => ({
+      miner: r.miner, assigned_height: String(r.assignedHeight), committed: r.resultHash !== null, committed_height: opt(r.committedHeight, String),
+      revealed: r.result !== null, outcome: r.outcome, paid: r.paid.toString(), slashed: r.slashed.toString(),
+    })),
+  }
 }
 
 export function jobJSON (j: Job): JobJSON {
@@ -125,12 +151,25 @@ export function jobJSON (j: Job): JobJSON {
     status: j.status,
     client: j.client,
     model: j.model,
+    kind: j.messages === null ? 'prompt' : 'chat',
     prompt: j.prompt,
+    messages: j.messages === null ? null : j.messages.map(m => ({ role: m.role, content: m.content })),
     options: { temperature: j.options.temperature, num_predict: j.options.numPredict, seed: j.options.seed },
+    seed: j.seed,
+    num_predict: j.numPredict,
     max_fee: j.maxFee.toString(),
     max_price_per_second: opt(j.maxPricePerSecond, x => x.toString()),
+    max_price_in: opt(j.maxPriceIn, x => x.toString()),
+    max_price_out: opt(j.maxPriceOut, x => x.toString()),
+    model_digest: j.modelDigest,
+    verified: j.verification === null ? (j.unverified ? false : null) : j.verification.sampled,
     miner: j.miner,
     price_per_second: opt(j.pricePerSecond, x => x.toString()),
+    price_in: opt(j.priceIn, x => x.toString()),
+    price_out: opt(j.priceOut, x => x.toString()),
+    model_digest_used: j.details?.modelDigest ?? null,
+    done_reason: j.details?.doneReason ?? null,
+    verification: opt(j.verification, verificationJSON),
     result: j.result,
     result_hash: j.resultHash,
     error: j.error,

@@ -134,39 +134,97 @@ export interface AccountJSON {
 /** aitbc_account: the account with the next nonce counting the mempool. */
 export interface AccountResult extends AccountJSON { pending_nonce: Int64String }
 
+export interface ModelInfoJSON { name: string, digest: string | null, quantization: string | null, parameter_size: string | null, context_length: number | null }
+
 export interface MinerJSON {
   address: string
   models: string[]
+  model_info: ModelInfoJSON[]
   price_per_second: AmountString
+  /** Prices per million input / output tokens (null: the miner bills per second). */
+  price_in: AmountString | null
+  price_out: AmountString | null
+  max_num_predict: number | null
+  endpoint: string | null
   capacity: number
   stake: AmountString
-  unbonding: Array<{ amount: AmountString, release_height: Int64String }>
+  unbonding: Array<{ amount: AmountString, release_height: Int64String, height: Int64String }>
   active: boolean
   reputation: number
   active_jobs: number
   jobs_completed: number
   jobs_failed: number
   jobs_expired: number
+  jobs_verified: number
+  jobs_rejected: number
+  verifications_run: number
   earned: AmountString
   slashed: AmountString
   registered_height: Int64String
 }
 
-export type JobStatusName = 'pending' | 'assigned' | 'completed' | 'failed' | 'cancelled' | 'expired'
+export type JobStatusName = 'pending' | 'assigned' | 'verifying' | 'completed' | 'failed' | 'rejected' | 'cancelled' | 'expired'
 
-export interface ReceiptMetricsJSON { compute_ms: number, prompt_tokens: number, completion_tokens: number }
+/** A receipt's counts, and Ollama's durations when the miner reported them (metrics, not the bill). */
+export interface ReceiptMetricsJSON {
+  compute_ms: number
+  prompt_tokens: number
+  completion_tokens: number
+  prompt_eval_ms: number | null
+  eval_ms: number | null
+  first_token_ms: number | null
+  load_ms: number | null
+}
+
+export interface VerifierRunJSON {
+  miner: string
+  assigned_height: Int64String
+  committed: boolean
+  committed_height: Int64String | null
+  revealed: boolean
+  outcome: 'agree' | 'disagree' | 'silent' | null
+  paid: AmountString
+  slashed: AmountString
+}
+
+export interface VerificationJSON {
+  sampled: boolean
+  phase: 'commit' | 'reveal' | 'done'
+  phase_height: Int64String
+  outcome: 'pass' | 'fail' | 'no-majority' | null
+  draws: number
+  verifiers: VerifierRunJSON[]
+}
 
 export interface JobJSON {
   job_id: string
   status: JobStatusName
   client: string
   model: string
+  /** 'chat' when the job carries messages (then prompt is empty). */
+  kind: 'prompt' | 'chat'
   prompt: string
+  messages: Array<{ role: 'system' | 'user' | 'assistant', content: string }> | null
   options: { temperature: number | null, num_predict: number | null, seed: number | null }
+  /** The seed and the token cap every run of the job uses (the client's, or the chain's). */
+  seed: number
+  num_predict: number
   max_fee: AmountString
   max_price_per_second: AmountString | null
+  max_price_in: AmountString | null
+  max_price_out: AmountString | null
+  /** The digest the client pinned. */
+  model_digest: string | null
+  /** Whether the result is checked by other miners (null until that is known, false when the client accepted unverified work). */
+  verified: boolean | null
   miner: string | null
   price_per_second: AmountString | null
+  price_in: AmountString | null
+  price_out: AmountString | null
+  /** The digest the miner reported running, and Ollama's done_reason. */
+  model_digest_used: string | null
+  done_reason: string | null
+  verification: VerificationJSON | null
   result: string | null
   result_hash: string | null
   error: string | null

@@ -16,6 +16,7 @@ import { applyTx, beginBlock, type AbciEvent, type BlockContext, type TxResult }
 import { createProposal, lastBlockAfter, proposeAssigns, validateBlock, type ChainView } from '../../node/core/executor.ts'
 import { nextAppHash, validatorFromPubkey, type Block, type Validator } from '../../node/core/block.ts'
 import { genesisState, type LastBlock } from '../../genesis/state.ts'
+import { blockRandomness } from '../../node/core/draw.ts'
 import { jobIdFromTxHash, signTx, type Tx, type TxBody } from '../../node/core/tx.ts'
 
 export const GENESIS_TIME = '2024-01-01T00:00:00.000Z'
@@ -132,6 +133,8 @@ export class ChainSim {
   get time (): number { return this.last.time }
   /** The last block's hash (empty before the first block): seeds the draw. */
   get prevHash (): Uint8Array { return this.last.hash }
+  /** The next block's randomness (the sim's blocks carry no commit: the previous hash alone). */
+  get randomness (): Uint8Array { return blockRandomness(null, this.last.hash) }
 
   /** What the block executor reads. */
   view (): ChainView {
@@ -182,7 +185,7 @@ export class ChainSim {
 
   /** The context of the next block. */
   nextCtx (o: BlockOptions = {}): BlockContext {
-    return { chainId: this.chainId, height: this.height + 1, time: o.time ?? this.time + (o.dt ?? 1000), proposer: this.validator.address, prevBlockHash: this.prevHash, evidence: [], validators: this.validators }
+    return { chainId: this.chainId, height: this.height + 1, time: o.time ?? this.time + (o.dt ?? 1000), proposer: this.validator.address, randomness: this.randomness, evidence: [], validators: this.validators }
   }
 
   /** An overlay for the next block with beginBlock already run. */

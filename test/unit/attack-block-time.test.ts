@@ -42,7 +42,7 @@ function chainWithAssignedJob (): { chain: MemChain, jobTime: number } {
 describe('attack: a proposer that sets the block time', () => {
   it('+61 s would expire the assigned job and slash its miner (why the engine refuses untimely proposals)', () => {
     const { chain } = chainWithAssignedJob()
-    const ctx = { chainId: chain.chainId, height: 2, time: T0 + 1000 + 61_000, proposer: addressFromPubkey(VALS[2].publicKey), prevBlockHash: chain.last.hash, evidence: [], validators: chain.validators }
+    const ctx = { chainId: chain.chainId, height: 2, time: T0 + 1000 + 61_000, proposer: addressFromPubkey(VALS[2].publicKey), randomness: new Uint8Array(32), evidence: [], validators: chain.validators }
     const exec = executeBlock(chain.mem, [], ctx)
     expect(exec.beginEvents.map(e => e.type)).to.include.members(['expire_job', 'slash'])
   })

@@ -348,7 +348,7 @@ describe('coordinator: the jobs indexed from the chain\'s own events equal the n
       const { overlay, ctx, beginEvents } = sim.begin({ dt: dtMs })
       const all = [...txs]
       const results = txs.map(tx => applyTx(overlay, tx, ctx, 'deliver'))
-      for (const { job, miner } of assignableJobs(overlay, ctx.prevBlockHash)) {
+      for (const { job, miner } of assignableJobs(overlay, ctx.randomness)) {
         const nonce = (overlay.account(validator.address) ?? { nonce: 0 }).nonce
         const tx = signTx(validator, { chainId: sim.chainId, nonce, fee: 0n, body: body.assign(job.id, miner.address) })
         results.push(applyTx(overlay, tx, ctx, 'deliver'))

@@ -4,7 +4,7 @@
 // mismatch check; the receipt view equal to the node's aitbc_receipt for the same job.
 import { expect } from 'chai'
 import { formatAitbc } from '../../node/core/amount.ts'
-import type { Job } from '../../node/core/state.ts'
+import { newJob, type Job } from '../../node/core/state.ts'
 import { jobJSON, receiptJSON } from '../../node/rpc/format.ts'
 import type { JobJSON } from '../../node/client.ts'
 import { jobView, nodeFieldsOf, receiptView, recordMismatches, withNodeRecord, type JobRecord, type TimelineEntry } from '../../coordinator-module/jobRecord.ts'
@@ -16,7 +16,7 @@ const miner = keyOf('view-miner').address
 
 /** A job as the node holds it, settled or not. */
 function coreJob (o: Partial<Job> = {}): Job {
-  return {
+  return newJob({
     id: 'job_0123456789abcdef',
     txHash: 'A'.repeat(64),
     client,
@@ -45,7 +45,7 @@ function coreJob (o: Partial<Job> = {}): Job {
     settledHeight: 9,
     settledTime: T + 2500,
     ...o,
-  }
+  })
 }
 
 const timeline: TimelineEntry[] = [

@@ -103,7 +103,7 @@ describe('golden vectors', () => {
         expect(toHex(encodeDuplicateVote(votes[0], votes[1])), e.name).to.equal(e.evidence)
         expect(toHex(encodeDuplicateVote(votes[1], votes[0])), e.name).to.equal(e.evidence)
         const r = checkEvidence(new MemState(parseParams({})), hex(e.evidence), {
-          chainId: e.chain_id, height: e.votes[0].height + 1, time: 0, proposer: '', prevBlockHash: new Uint8Array(0),
+          chainId: e.chain_id, height: e.votes[0].height + 1, time: 0, proposer: '', randomness: new Uint8Array(0),
           validators: [{ address: addressBytesFromPubkey(k.publicKey), pubKey: k.publicKey, power: 1, name: 'v' }],
         })
         expect(r, e.name).to.deep.include({ address: e.validator_address, offence: e.offence })

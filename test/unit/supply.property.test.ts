@@ -144,7 +144,7 @@ function build (sim: ChainSim, ov: Overlay, ctx: BlockContext, known: string[], 
       const pending = known.filter(id => ov.job(id)?.status === 'pending')
       const id = pickJob(it.job, pending)
       const j = ov.job(id)
-      const drawn = j !== undefined ? drawMiner(ov, j, ctx.prevBlockHash) : null
+      const drawn = j !== undefined ? drawMiner(ov, j, ctx.randomness) : null
       if (it.byProposer) key = V
       b = body.assign(id, it.useDraw && drawn !== null ? drawn.address : KEYS[it.miner].address)
       break

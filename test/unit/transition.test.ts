@@ -190,7 +190,7 @@ const rejectCases: Record<string, RejectCase[]> = {
       tx: s => {
         const tx = s.sign(ALICE, body.submit('llama3', 'hi', AITBC))
         s.block([tx], { assign: false })
-        const chosen = drawMiner(s.mem, s.job(jobIdFromTxHash(tx.hash)), s.prevHash) as Miner
+        const chosen = drawMiner(s.mem, s.job(jobIdFromTxHash(tx.hash)), s.randomness) as Miner
         return s.sign(s.validator, body.assign(jobIdFromTxHash(tx.hash), otherMiner(s.keyFor(chosen.address)).address))
       },
     },
@@ -458,7 +458,7 @@ describe('transition: the miner draw', () => {
       ov.setMiner(x.tweak(sim.miner(M1.address)))
       if (x.maxPrice === undefined) {
         for (const h of hashes.slice(0, 20)) expect(drawMiner(ov, job, h)).to.equal(null)
-        expect([...assignableJobs(ov, sim.prevHash)]).to.deep.equal([])
+        expect([...assignableJobs(ov, sim.randomness)]).to.deep.equal([])
       }
     })
   }
@@ -472,9 +472,9 @@ describe('transition: the miner draw', () => {
     const { sim, job } = drawSetup()
     sim.block([sim.sign(BOB, body.submit('phi3', 'hi', AITBC))], { assign: false })
     expect([...sim.mem.pendingJobIds()]).to.have.length(2)
-    const all = [...assignableJobs(sim.mem, sim.prevHash)]
+    const all = [...assignableJobs(sim.mem, sim.randomness)]
     expect(all.map(x => x.job.id)).to.deep.equal([job.id])
-    expect(all[0].miner.address).to.equal(drawMiner(sim.mem, job, sim.prevHash)?.address)
+    expect(all[0].miner.address).to.equal(drawMiner(sim.mem, job, sim.randomness)?.address)
   })
 })
 
@@ -660,7 +660,7 @@ describe('transition: executeBlock', () => {
     const ctx = ctxOf(sim)
     const ov = new Overlay(sim.mem)
     applyTx(ov, submit, ctx, 'deliver')
-    const chosen = drawMiner(ov, ov.job(jobIdFromTxHash(submit.hash)) as Job, ctx.prevBlockHash) as Miner
+    const chosen = drawMiner(ov, ov.job(jobIdFromTxHash(submit.hash)) as Job, ctx.randomness) as Miner
     const wrong = sim.sign(sim.validator, body.assign(jobIdFromTxHash(submit.hash), otherMiner(sim.keyFor(chosen.address)).address))
     let err: unknown
     try { executeBlock(sim.mem, [submit.bytes, wrong.bytes], ctx) } catch (e) { err = e }

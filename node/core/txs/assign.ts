@@ -23,14 +23,14 @@ export const assign: TxTypeDef<'assign', AssignBody> = {
     if (tx.sender !== ctx.proposer) throw new TxError('NOT_PROPOSER', `assign must be signed by the block proposer ${ctx.proposer}, not ${tx.sender}`)
     const j = getJob(st, b.jobId)
     if (j.status !== 'pending') throw new TxError('JOB_NOT_PENDING', `job ${j.id} is ${j.status}; only a pending job can be assigned`)
-    const chosen = drawMiner(st, j, ctx.prevBlockHash)
+    const chosen = drawMiner(st, j, ctx.randomness)
     if (chosen === null) throw new TxError('WRONG_ASSIGNMENT', `no miner is eligible for job ${j.id}`)
     if (chosen.address !== b.miner) throw new TxError('WRONG_ASSIGNMENT', `assign names ${b.miner} but the draw for ${j.id} picks ${chosen.address}`)
     events.push(ev('assign', { job_id: j.id, miner: chosen.address, client: j.client, model: j.model }))
     return {
       delta: 0n,
       apply: () => {
-        st.setJob({ ...j, status: 'assigned', miner: chosen.address, pricePerSecond: chosen.pricePerSecond, assignedHeight: ctx.height, assignedTime: ctx.time, assignTxHash: tx.hash })
+        st.setJob({ ...j, status: 'assigned', miner: chosen.address, pricePerSecond: chosen.pricePerSecond, priceIn: chosen.priceIn, priceOut: chosen.priceOut, assignedHeight: ctx.height, assignedTime: ctx.time, assignTxHash: tx.hash })
         st.setMiner({ ...chosen, activeJobs: chosen.activeJobs + 1 })
       },
     }

@@ -28,7 +28,7 @@ export const unstake: TxTypeDef<'unstake', UnstakeBody> = {
     return {
       delta: 0n,
       apply: () => {
-        st.setMiner({ ...m, stake: m.stake - b.amount, unbonding: [...m.unbonding, { amount: b.amount, releaseHeight }] })
+        st.setMiner({ ...m, stake: m.stake - b.amount, unbonding: [...m.unbonding, { amount: b.amount, releaseHeight, height: ctx.height }] })
         st.addTotal('bonded', -b.amount)
         st.addTotal('unbonding', b.amount)
       },
