@@ -4,6 +4,7 @@
 import { sha256Concat, toHex, utf8Bytes } from './crypto.ts'
 import { BLOCK_ID_FLAG_COMMIT, type Commit } from './block.ts'
 import type { Job, Miner, StateReader } from './state.ts'
+import { drawWeight, stakeLockFor, willCheck } from './verification.ts'
 
 const RANDOMNESS_TAG = utf8Bytes('AITBC/randomness/v1')
 
@@ -24,6 +25,11 @@ export function billsByTokens (m: Pick<Miner, 'priceIn' | 'priceOut'>): boolean 
 /** Whether a miner may take this job now: it serves the model (and the pinned digest), has room, stake and reputation, and its prices and token limit fit the job. */
 export function isEligible (st: StateReader, m: Miner, j: Job): boolean {
   if (!canServeModel(st, m, j.model)) return false
+  // A job to be checked goes only to a miner someone else can check, whose free stake covers what a caught lie costs.
+  if (st.params.verificationRatePpm > 0 && !j.unverified) {
+    if (!willCheck(st, j, m)) return false
+    if (m.stake - m.locked < stakeLockFor(st.params, j.maxFee)) return false
+  }
   if (j.modelDigest !== null && m.modelInfo.find(i => i.name === j.model)?.digest !== j.modelDigest) return false
   if (m.maxNumPredict !== null && j.numPredict > m.maxNumPredict) return false
   if (billsByTokens(m)) {
@@ -50,14 +56,14 @@ export function drawMiner (st: StateReader, j: Job, randomness: Uint8Array): Min
     const m = st.miner(a)
     if (m !== undefined && isEligible(st, m, j)) {
       eligible.push(m)
-      total += m.stake * BigInt(m.reputation)
+      total += drawWeight(m)
     }
   }
   if (eligible.length === 0 || total === 0n) return null
   const seed = BigInt('0x' + toHex(sha256Concat(randomness, utf8Bytes(j.id))))
   let r = seed % total
   for (const m of eligible) {
-    const w = m.stake * BigInt(m.reputation)
+    const w = drawWeight(m)
     if (r < w) return m
     r -= w
   }

@@ -29,6 +29,8 @@ export interface Miner {
   endpoint: string | null
   capacity: number
   stake: bigint
+  /** Stake held as collateral for checked jobs in hand (released at their verdict); unstake cannot take it. */
+  locked: bigint
   unbonding: Unbonding[]
   active: boolean
   /** 0..REPUTATION_MAX; the draw weight is stake x reputation. */
@@ -71,6 +73,10 @@ export interface Job {
   maxPriceOut: bigint | null
   /** The client accepts unverifiable work. */
   unverified: boolean
+  /** Whether its result is checked (decided at assignment: verification on, the client did not opt out, and at least two miners serve the model's digest). */
+  checked: boolean
+  /** The miner's stake locked for this job (2 x max_fee / verification_rate for a checked job). */
+  stakeLock: bigint
   /** The seed every run of this job uses (the client's, or one fixed from the job id). */
   seed: number
   /** The most tokens a run may generate (the client's num_predict, or max_num_predict). */
@@ -102,38 +108,46 @@ export interface Job {
   verification: Verification | null
 }
 
-/** One re-run of a job by another miner. */
+/** One re-run of a job by another miner (a verifier). */
 export interface VerifierRun {
   miner: string
   assignedHeight: number
   assignedTime: number
-  /** sha256 of its result, once it committed; its result once revealed. */
-  resultHash: string | null
-  result: string | null
-  metrics: ReceiptMetrics | null
+  /** Its commitment (commit_result), then its result (reveal_result). */
+  commitment: string | null
   committedHeight: number | null
-  /** agree / disagree with the majority, silent (missed its deadline), or null while open. */
+  metrics: ReceiptMetrics | null
+  result: string | null
+  /** agree / disagree with the majority, silent (missed a deadline), or null while open. */
   outcome: 'agree' | 'disagree' | 'silent' | null
   paid: bigint
   slashed: bigint
 }
 
-/** Where a job's verification stands. */
+/**
+ * A checked job after its miner committed to a result: the sample, the verifiers' commitments,
+ * then everyone's reveals, then the verdict. Phases: 'sample' (the next block draws whether the
+ * job is checked), 'commit' (verifiers run it and commit), 'reveal' (committed parties reveal
+ * their texts), 'done'.
+ */
 export interface Verification {
-  /** Whether the job is checked at all (false: the sample drew no check, or nobody else serves the model and the client opted in). */
-  sampled: boolean
-  /** 'commit': waiting for results' hashes; 'reveal': waiting for the texts; 'done'. */
-  phase: 'commit' | 'reveal' | 'done'
+  /** The miner's commitment, when it was made, and its bill fixed then. */
+  commitment: string
+  committedHeight: number
+  committedTime: number
+  bill: bigint
+  /** Whether the sample drew a check (null until the block after the commitment). */
+  sampled: boolean | null
+  phase: 'sample' | 'commit' | 'reveal' | 'done'
   /** When the current phase began (its deadline is job_timeout_s later). */
   phaseHeight: number
   phaseTime: number
-  /** The miner's committed result hash and its revealed text. */
-  minerResultHash: string
   minerRevealed: boolean
   runs: VerifierRun[]
-  /** How many verifiers were drawn in all (redraws included). */
-  draws: number
-  outcome: 'pass' | 'fail' | 'no-majority' | null
+  /** pass / fail / no-majority for a checked job; unchecked: not sampled, paid on the miner's reveal. */
+  outcome: 'pass' | 'fail' | 'no-majority' | 'unchecked' | null
+  /** The lowest similarity (ppm) between the miner and an agreeing verifier, or the best one when none agreed. */
+  similarity: number | null
 }
 
 /** A validator's bonded stake (from genesis), slashed for duplicate votes. */
@@ -145,7 +159,7 @@ export interface Totals { supply: bigint, balances: bigint, escrow: bigint, bond
 export function newMiner (m: Pick<Miner, 'address' | 'models' | 'pricePerSecond' | 'capacity' | 'stake' | 'registeredHeight'> & Partial<Miner>): Miner {
   return {
     modelInfo: m.models.map(name => ({ name, digest: null, quantization: null, parameterSize: null, contextLength: null })),
-    priceIn: null, priceOut: null, maxNumPredict: null, endpoint: null, unbonding: [], active: true, reputation: REPUTATION_INITIAL,
+    priceIn: null, priceOut: null, maxNumPredict: null, endpoint: null, locked: 0n, unbonding: [], active: true, reputation: REPUTATION_INITIAL,
     activeJobs: 0, jobsCompleted: 0, jobsFailed: 0, jobsExpired: 0, jobsVerified: 0, jobsRejected: 0, verificationsRun: 0, earned: 0n, slashed: 0n,
     ...m,
   }
@@ -155,7 +169,7 @@ export function newMiner (m: Pick<Miner, 'address' | 'models' | 'pricePerSecond'
 export function newJob (j: Pick<Job, 'id' | 'client' | 'model' | 'maxFee' | 'submittedHeight' | 'submittedTime'> & Partial<Job>): Job {
   return {
     txHash: '', prompt: '', options: { temperature: null, numPredict: null, seed: null }, maxPricePerSecond: null, messages: null, modelDigest: null, maxPriceIn: null,
-    maxPriceOut: null, unverified: false, seed: 0, numPredict: 4096, status: 'pending', miner: null, pricePerSecond: null, priceIn: null, priceOut: null,
+    maxPriceOut: null, unverified: false, checked: false, stakeLock: 0n, seed: 0, numPredict: 4096, status: 'pending', miner: null, pricePerSecond: null, priceIn: null, priceOut: null,
     assignedHeight: null, assignedTime: null, assignTxHash: null, receiptId: null, settleTxHash: null, result: null, resultHash: null, metrics: null, details: null,
     error: null, paid: null, refund: null, slashed: null, settledHeight: null, settledTime: null, verification: null,
     ...j,
@@ -164,7 +178,9 @@ export function newJob (j: Pick<Job, 'id' | 'client' | 'model' | 'maxFee' | 'sub
 
 export const REPUTATION_INITIAL = 5000
 export const REPUTATION_MAX = 10000
-export const REPUTATION_COMPLETED = 10
+/** Reputation gained when a result passes a check, and lost when it fails one. */
+export const REPUTATION_VERIFIED = 10
+export const REPUTATION_REJECTED = 2000
 export const REPUTATION_EXPIRED = 500
 
 // ---- canonical tuple codecs ----
@@ -190,16 +206,16 @@ const asField = (c: TupleCodec<any>): FieldCodec => ({ encode: c.encode, decode:
 const unbondingCodec = tupleCodec<Unbonding>(['amount', 'releaseHeight', 'height'])
 const modelInfoCodec = tupleCodec<ModelInfo>(['name', 'digest', 'quantization', 'parameterSize', 'contextLength'])
 const minerCodec = tupleCodec<Miner>(['address', 'models', ['modelInfo', listOf(modelInfoCodec)], 'pricePerSecond', 'priceIn', 'priceOut', 'maxNumPredict', 'endpoint',
-  'capacity', 'stake', ['unbonding', listOf(unbondingCodec)], 'active', 'reputation', 'activeJobs', 'jobsCompleted', 'jobsFailed', 'jobsExpired', 'jobsVerified', 'jobsRejected',
+  'capacity', 'stake', 'locked', ['unbonding', listOf(unbondingCodec)], 'active', 'reputation', 'activeJobs', 'jobsCompleted', 'jobsFailed', 'jobsExpired', 'jobsVerified', 'jobsRejected',
   'verificationsRun', 'earned', 'slashed', 'registeredHeight'])
 const optionsCodec = tupleCodec<JobOptions>(['temperature', 'numPredict', 'seed'])
 const metricsCodec = tupleCodec<ReceiptMetrics>(['computeMs', 'promptTokens', 'completionTokens'])
 const detailsCodec = tupleCodec<ReceiptDetails>(['modelDigest', 'doneReason', 'promptEvalMs', 'evalMs', 'firstTokenMs', 'loadMs'])
 const messageCodec = tupleCodec<ChatMessage>(['role', 'content'])
-const runCodec = tupleCodec<VerifierRun>(['miner', 'assignedHeight', 'assignedTime', 'resultHash', 'result', ['metrics', asField(metricsCodec)], 'committedHeight', 'outcome', 'paid', 'slashed'])
-const verificationCodec = tupleCodec<Verification>(['sampled', 'phase', 'phaseHeight', 'phaseTime', 'minerResultHash', 'minerRevealed', ['runs', listOf(runCodec)], 'draws', 'outcome'])
+const runCodec = tupleCodec<VerifierRun>(['miner', 'assignedHeight', 'assignedTime', 'commitment', 'committedHeight', ['metrics', asField(metricsCodec)], 'result', 'outcome', 'paid', 'slashed'])
+const verificationCodec = tupleCodec<Verification>(['commitment', 'committedHeight', 'committedTime', 'bill', 'sampled', 'phase', 'phaseHeight', 'phaseTime', 'minerRevealed', ['runs', listOf(runCodec)], 'outcome', 'similarity'])
 const jobCodec = tupleCodec<Job>(['id', 'txHash', 'client', 'model', 'prompt', ['options', asField(optionsCodec)], 'maxFee', 'maxPricePerSecond',
-  ['messages', listOf(messageCodec)], 'modelDigest', 'maxPriceIn', 'maxPriceOut', 'unverified', 'seed', 'numPredict', 'status', 'submittedHeight', 'submittedTime',
+  ['messages', listOf(messageCodec)], 'modelDigest', 'maxPriceIn', 'maxPriceOut', 'unverified', 'checked', 'stakeLock', 'seed', 'numPredict', 'status', 'submittedHeight', 'submittedTime',
   'miner', 'pricePerSecond', 'priceIn', 'priceOut', 'assignedHeight', 'assignedTime', 'assignTxHash', 'receiptId', 'settleTxHash', 'result', 'resultHash',
   ['metrics', asField(metricsCodec)], ['details', asField(detailsCodec)], 'error', 'paid', 'refund', 'slashed', 'settledHeight', 'settledTime',
   ['verification', asField(verificationCodec)]])
@@ -231,6 +247,8 @@ export interface StateReader {
   pendingJobIds (model?: string): Iterable<string>
   /** Ids of assigned jobs in assignment order. */
   assignedJobIds (): Iterable<string>
+  /** Ids of open jobs whose verification is under way (a commitment made, no verdict yet), in commitment order; callers re-read each job. */
+  verificationJobIds (): Iterable<string>
   /** Models that have pending jobs. */
   pendingModels (): Iterable<string>
   totals (): Totals
@@ -246,6 +264,7 @@ export class Overlay implements StateReader {
   readonly bonds = new Map<string, ValidatorBond>()
   private readonly newPending: Job[] = []
   private readonly newAssigned: string[] = []
+  private readonly newVerifying: string[] = []
   private t: Totals
   private minerList: string[] | null = null
 
@@ -282,6 +301,11 @@ export class Overlay implements StateReader {
     yield * [...this.newAssigned].sort()
   }
 
+  * verificationJobIds (): Iterable<string> {
+    yield * this.base.verificationJobIds()
+    yield * [...this.newVerifying].sort()
+  }
+
   * pendingModels (): Iterable<string> {
     const seen = new Set<string>()
     for (const m of this.base.pendingModels()) { seen.add(m); yield m }
@@ -299,6 +323,7 @@ export class Overlay implements StateReader {
     this.jobs.set(j.id, j)
     if (before === undefined && j.status === 'pending') this.newPending.push(j)
     if (j.status === 'assigned' && before?.status !== 'assigned') this.newAssigned.push(j.id)
+    if (j.verification !== null && before?.verification == null) this.newVerifying.push(j.id)
   }
 
   /** Adds d (may be negative) to one of the totals. */
@@ -342,6 +367,7 @@ export class MemState implements StateReader {
   private readonly pendingByModel = new Map<string, Set<string>>()
   private readonly pendingOrder = new Set<string>()
   private readonly assignedOrder = new Set<string>()
+  private readonly verificationOrder = new Set<string>()
   private minerList: string[] = []
   private t: Totals = { supply: 0n, balances: 0n, escrow: 0n, bonded: 0n, unbonding: 0n, burned: 0n }
 
@@ -361,6 +387,7 @@ export class MemState implements StateReader {
   }
 
   assignedJobIds (): Iterable<string> { return this.assignedOrder }
+  verificationJobIds (): Iterable<string> { return this.verificationOrder }
   pendingModels (): Iterable<string> { return this.pendingByModel.keys() }
   totals (): Totals { return this.t }
 
@@ -389,6 +416,8 @@ export class MemState implements StateReader {
       if (s?.size === 0) this.pendingByModel.delete(j.model)
     }
     if (before?.status === 'assigned' && j.status !== 'assigned') this.assignedOrder.delete(j.id)
+    if (isOpen(j.status) && j.verification !== null && j.verification.phase !== 'done') this.verificationOrder.add(j.id)
+    else this.verificationOrder.delete(j.id)
     if (isOpen(j.status)) {
       this.openJobs.set(j.id, j)
       if (j.status === 'pending' && before?.status !== 'pending') {

@@ -10,6 +10,8 @@ import { voteSignBytes, type Validator } from './block.ts'
 import { ev, type AbciEvent } from './events.ts'
 import { txTypeDef } from './txs/registry.ts'
 import { credit, needFunds } from './txs/txType.ts'
+import { slashMiner } from './slashing.ts'
+import { advanceVerifications } from './verification.ts'
 import { EMPTY_ACCOUNT, REPUTATION_EXPIRED, type Job, type Miner, type Overlay, type StateReader } from './state.ts'
 import type { Params } from './params.ts'
 
@@ -153,7 +155,8 @@ export function beginBlock (st: Overlay, ctx: BlockContext): AbciEvent[] {
   const expiredAssigned: Job[] = []
   for (const id of st.assignedJobIds()) {
     const j = st.job(id)
-    if (j === undefined || j.status !== 'assigned') continue
+    // A job whose miner committed to a result has deadlines of its own (verification.ts).
+    if (j === undefined || j.status !== 'assigned' || j.verification !== null) continue
     if ((j.assignedTime ?? 0) + p.jobTimeoutS * 1000 >= ctx.time) break
     expiredAssigned.push(j)
   }
@@ -164,20 +167,18 @@ export function beginBlock (st: Overlay, ctx: BlockContext): AbciEvent[] {
     events.push(ev('expire_job', { job_id: j.id, client: j.client, stage: 'pending', refund: j.maxFee, miner: '', slashed: 0 }))
   }
   for (const j of expiredAssigned) {
-    const m = st.miner(j.miner as string) as Miner
-    const slash = m.stake * BigInt(p.slashFractionPpm) / 1_000_000n
-    st.setMiner({
-      ...m, stake: m.stake - slash, slashed: m.slashed + slash, activeJobs: m.activeJobs - 1, jobsExpired: m.jobsExpired + 1,
-      reputation: Math.max(0, m.reputation - REPUTATION_EXPIRED),
-    })
-    st.addTotal('bonded', -slash)
-    st.addTotal('burned', slash)
+    const before = st.miner(j.miner as string) as Miner
+    // The slash reaches unbonding started since the job was assigned: unstaking with a job in hand does not dodge it.
+    const { miner: m, slash: s } = slashMiner(st, { ...before, locked: before.locked - j.stakeLock }, j.assignedHeight ?? ctx.height, p.slashFractionPpm)
+    const slash = s.total
+    st.setMiner({ ...m, activeJobs: m.activeJobs - 1, jobsExpired: m.jobsExpired + 1, reputation: Math.max(0, m.reputation - REPUTATION_EXPIRED) })
     st.setJob({ ...j, status: 'expired', paid: 0n, refund: j.maxFee, slashed: slash, settledHeight: ctx.height, settledTime: ctx.time })
     st.addTotal('escrow', -j.maxFee)
     credit(st, j.client, j.maxFee)
     events.push(ev('expire_job', { job_id: j.id, client: j.client, stage: 'assigned', refund: j.maxFee, miner: m.address, slashed: slash }))
     if (slash > 0n) events.push(ev('slash', { miner: m.address, amount: slash, reason: 'job_expired', job_id: j.id }))
   }
+  events.push(...advanceVerifications(st, ctx))
   return events
 }
 

@@ -107,6 +107,7 @@ export function minerJSON (m: Miner): MinerJSON {
     endpoint: m.endpoint,
     capacity: m.capacity,
     stake: m.stake.toString(),
+    locked: m.locked.toString(),
     unbonding: m.unbonding.map(u => ({ amount: u.amount.toString(), release_height: String(u.releaseHeight), height: String(u.height) })),
     active: m.active,
     reputation: m.reputation,
@@ -133,16 +134,26 @@ function metricsJSON (j: Job): JobJSON['metrics'] {
 
 function verificationJSON (v: Verification): VerificationJSON {
   return {
+    commitment: v.commitment,
+    committed_height: String(v.committedHeight),
+    bill: v.bill.toString(),
     sampled: v.sampled,
     phase: v.phase,
     phase_height: String(v.phaseHeight),
+    miner_revealed: v.minerRevealed,
     outcome: v.outcome,
-    draws: v.draws,
+    similarity: v.similarity,
     verifiers: v.runs.map(r => ({
-      miner: r.miner, assigned_height: String(r.assignedHeight), committed: r.resultHash !== null, committed_height: opt(r.committedHeight, String),
+      miner: r.miner, assigned_height: String(r.assignedHeight), committed: r.commitment !== null, committed_height: opt(r.committedHeight, String),
       revealed: r.result !== null, outcome: r.outcome, paid: r.paid.toString(), slashed: r.slashed.toString(),
     })),
   }
+}
+
+/** Whether a job's result passed a check (null while unknown or unchecked). */
+function verifiedOf (j: Job): boolean | null {
+  const o = j.verification?.outcome
+  return o === 'pass' ? true : o === 'fail' ? false : null
 }
 
 export function jobJSON (j: Job): JobJSON {
@@ -162,7 +173,9 @@ export function jobJSON (j: Job): JobJSON {
     max_price_in: opt(j.maxPriceIn, x => x.toString()),
     max_price_out: opt(j.maxPriceOut, x => x.toString()),
     model_digest: j.modelDigest,
-    verified: j.verification === null ? (j.unverified ? false : null) : j.verification.sampled,
+    checked: j.miner === null ? null : j.checked,
+    verified: verifiedOf(j),
+    stake_lock: j.stakeLock.toString(),
     miner: j.miner,
     price_per_second: opt(j.pricePerSecond, x => x.toString()),
     price_in: opt(j.priceIn, x => x.toString()),

@@ -148,6 +148,8 @@ export interface MinerJSON {
   endpoint: string | null
   capacity: number
   stake: AmountString
+  /** Stake locked as collateral for checked jobs in hand. */
+  locked: AmountString
   unbonding: Array<{ amount: AmountString, release_height: Int64String, height: Int64String }>
   active: boolean
   reputation: number
@@ -187,12 +189,19 @@ export interface VerifierRunJSON {
   slashed: AmountString
 }
 
+/** A checked job after its miner committed: the sample, the verifiers, the verdict. */
 export interface VerificationJSON {
-  sampled: boolean
-  phase: 'commit' | 'reveal' | 'done'
+  commitment: string
+  committed_height: Int64String
+  bill: AmountString
+  /** null until the block after the commitment draws the sample. */
+  sampled: boolean | null
+  phase: 'sample' | 'commit' | 'reveal' | 'done'
   phase_height: Int64String
-  outcome: 'pass' | 'fail' | 'no-majority' | null
-  draws: number
+  miner_revealed: boolean
+  outcome: 'pass' | 'fail' | 'no-majority' | 'unchecked' | null
+  /** In ppm: the lowest similarity between the miner and an agreeing verifier, or the best one when none agreed. */
+  similarity: number | null
   verifiers: VerifierRunJSON[]
 }
 
@@ -215,8 +224,10 @@ export interface JobJSON {
   max_price_out: AmountString | null
   /** The digest the client pinned. */
   model_digest: string | null
-  /** Whether the result is checked by other miners (null until that is known, false when the client accepted unverified work). */
+  /** Whether the result is checked by other miners (decided at assignment; null before), and whether it passed (null until a verdict). */
+  checked: boolean | null
   verified: boolean | null
+  stake_lock: AmountString
   miner: string | null
   price_per_second: AmountString | null
   price_in: AmountString | null

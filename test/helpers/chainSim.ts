@@ -116,7 +116,8 @@ export class ChainSim {
       validators: [{ pubKey: this.validator.publicKey }],
       accounts: (opts.accounts ?? []).map(a => ({ address: a.key.address, balance: a.balance })),
       miners: (opts.miners ?? []).map(m => ({ address: m.key.address, models: m.models, pricePerSecond: m.pricePerSecond ?? 20_000n, capacity: m.capacity ?? 1, stake: m.stake })),
-      params: opts.params,
+      // One miner is the usual test: no verification unless the test turns it on.
+      params: { verification_rate: '0', ...(opts.params ?? {}) },
     })
     this.genesis = parseGenesis(json)
     this.validators = this.genesis.validators.map(v => validatorFromPubkey(v.pubKey, v.power, v.name))

@@ -105,7 +105,7 @@ export async function startTestnet (opts: TestnetOptions): Promise<Testnet> {
     chainId,
     validators: nodes.map((n, i) => ({ pubKey: readKeyFile(homePaths(n.home).privKey).publicKey, name: n.name, power: 10, stake: parseAitbc('1000') })),
     accounts: [...keyring.list().map(k => ({ address: k.address, balance: parseAitbc('100000') })), ...(opts.accounts ?? [])],
-    params: { block_time_ms: opts.blockTimeMs ?? 200, empty_block_interval_ms: opts.emptyBlockMs ?? 1000, ...(opts.params ?? {}) },
+    params: { block_time_ms: opts.blockTimeMs ?? 200, empty_block_interval_ms: opts.emptyBlockMs ?? 1000, verification_rate: '0', ...(opts.params ?? {}) },
   })
   genesisText = JSON.stringify(g, null, 2)
   for (const n of nodes) writeFileSync(homePaths(n.home).genesis, genesisText)

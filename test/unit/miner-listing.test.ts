@@ -18,7 +18,7 @@ const PARAMS = { minMinerStake: 100_000_000n, defaultPricePerSecond: 1000n, bloc
 function minerJSON (over: Partial<MinerJSON> = {}): MinerJSON {
   return {
     address: ME, models: ['llama3.2:latest'], model_info: [{ name: 'llama3.2:latest', digest: null, quantization: null, parameter_size: null, context_length: null }],
-    price_per_second: '1000', price_in: null, price_out: null, max_num_predict: null, endpoint: null, capacity: 2, stake: '100000000', unbonding: [], active: true, reputation: 100,
+    price_per_second: '1000', price_in: null, price_out: null, max_num_predict: null, endpoint: null, capacity: 2, stake: '100000000', locked: '0', unbonding: [], active: true, reputation: 100,
     active_jobs: 0, jobs_completed: 0, jobs_failed: 0, jobs_expired: 0, jobs_verified: 0, jobs_rejected: 0, verifications_run: 0, earned: '0', slashed: '0', registered_height: '1', ...over,
   }
 }

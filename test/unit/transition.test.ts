@@ -6,7 +6,7 @@ import { BlockError, TxError, type TxErrorCode } from '../../node/core/errors.ts
 import { sha256, toHex, utf8Bytes } from '../../node/core/crypto.ts'
 import { pack, unpack } from '../../node/core/codec.ts'
 import {
-  Overlay, REPUTATION_COMPLETED, REPUTATION_EXPIRED, REPUTATION_INITIAL, decodeAccount, decodeJob, decodeMiner, encodeAccount, encodeChangeSet,
+  Overlay, REPUTATION_EXPIRED, REPUTATION_INITIAL, decodeAccount, decodeJob, decodeMiner, encodeAccount, encodeChangeSet,
   encodeJob, encodeMiner, supplyHolds, type Job, type Miner,
 } from '../../node/core/state.ts'
 import { applyTx, beginBlock, type BlockContext, type Mode } from '../../node/core/transition.ts'
@@ -55,10 +55,11 @@ function pendingJob (sim: ChainSim, client: SigningKey = ALICE, maxFee = 1n * AI
   return id
 }
 
-/** A llama3 job, assigned by the proposer in the block that includes it. */
+/** A llama3 job, assigned by the proposer at the start of the block after the one that includes it (`o`: that block's options). */
 function assignedJob (sim: ChainSim, client: SigningKey = ALICE, maxFee = 1n * AITBC, o: BlockOptions = {}): { id: string, miner: SigningKey } {
   const tx = sim.sign(client, body.submit('llama3', 'why is the sky blue?', maxFee))
-  sim.block([tx], o)
+  sim.block([tx])
+  sim.block([], o)
   const id = jobIdFromTxHash(tx.hash)
   const j = sim.job(id)
   expect(j.status).to.equal('assigned')
@@ -84,7 +85,7 @@ function expectReject (sim: ChainSim, tx: Tx, code: TxErrorCode, mode: Mode = 'd
   if (mode === 'deliver') {
     const committed = sim.dump()
     let berr: unknown
-    try { executeBlock(sim.mem, [tx.bytes], ctx) } catch (e) { berr = e }
+    try { executeBlock(sim.mem, [tx.bytes], ctx, undefined, { assignAll: false }) } catch (e) { berr = e }
     expect(berr).to.be.instanceOf(BlockError)
     expect((berr as BlockError).code).to.equal('BLOCK_BAD_TX')
     expect((berr as BlockError).message).to.contain(code)
@@ -135,6 +136,7 @@ const rejectCases: Record<string, RejectCase[]> = {
       tx: s => {
         // three llama3 jobs fill both miners (capacity 2 + 1) whatever the draw
         s.block([0, 1, 2].map(i => s.sign(ALICE, body.submit('llama3', `prompt ${i}`, AITBC))))
+        s.block([]) // assigned at the start of the next block
         expect(s.miner(M1.address).activeJobs).to.equal(2)
         return s.sign(M1, body.update({ capacity: 1 }))
       },
@@ -312,6 +314,8 @@ describe('transition: miners', () => {
     expect(sim.mem.minerAddresses()).to.include(DAVE.address)
     const tx = sim.sign(ALICE, body.submit('gemma', 'hi', AITBC))
     sim.block([tx])
+    expect(sim.job(jobIdFromTxHash(tx.hash)).status, 'assigns open a block: not in the block that submits it').to.equal('pending')
+    sim.block([])
     expect(sim.job(jobIdFromTxHash(tx.hash))).to.include({ status: 'assigned', miner: DAVE.address })
     expect(sim.job(jobIdFromTxHash(tx.hash)).pricePerSecond).to.equal(10_000n)
   })
@@ -324,6 +328,7 @@ describe('transition: miners', () => {
     sim.block([sim.sign(M1, body.update({ active: false }))])
     const id = pendingJob(sim, ALICE, AITBC, 'llama3')
     sim.block([sim.sign(M1, body.update({ active: true, models: ['llama3', 'qwen'] }))])
+    sim.block([])
     expect(sim.job(id)).to.include({ status: 'assigned', miner: M1.address })
     expect(sim.miner(M1.address).models).to.deep.equal(['llama3', 'qwen'])
   })
@@ -348,7 +353,7 @@ describe('transition: miners', () => {
       expect(sim.job(jobIdFromTxHash(submit.hash)).status).to.equal('pending')
       const h = sim.height
       expect(sim.miner(M1.address).stake).to.equal(50n * AITBC)
-      expect(sim.miner(M1.address).unbonding).to.deep.equal([{ amount: 150n * AITBC, releaseHeight: h + ub }])
+      expect(sim.miner(M1.address).unbonding).to.deep.equal([{ amount: 150n * AITBC, releaseHeight: h + ub, height: h }])
       expect(sim.totals()).to.deep.include({ bonded: t0.bonded - 150n * AITBC, unbonding: 150n * AITBC })
       expect(sim.balance(M1.address)).to.equal(bal0 - FEE)
       while (sim.height + 1 < Math.max(h + ub, h + 1)) {
@@ -433,11 +438,15 @@ describe('transition: the miner draw', () => {
     const m2 = picks.filter(a => a === M2.address).length / picks.length
     expect(picks.every(a => a === M1.address || a === M2.address)).to.equal(true)
     expect(m2).to.be.within(0.5, 0.7) // 300 / (200 + 300)
-    // double M1's reputation: now 400 vs 300
+    // reputation above its initial value earns no weight (it can only hurt): doubling M1's changes nothing...
     const ov = new Overlay(sim.mem)
     ov.setMiner({ ...sim.miner(M1.address), reputation: 2 * REPUTATION_INITIAL })
     const m1 = hashes.filter(h => drawMiner(ov, job, h)?.address === M1.address).length / hashes.length
-    expect(m1).to.be.within(0.47, 0.67)
+    expect(m1).to.equal(1 - m2)
+    // ...halving it halves its weight: 100 vs 300
+    ov.setMiner({ ...sim.miner(M1.address), reputation: REPUTATION_INITIAL / 2 })
+    const half = hashes.filter(h => drawMiner(ov, job, h)?.address === M1.address).length / hashes.length
+    expect(half).to.be.within(0.15, 0.35)
   })
 
   const exclusions: Array<{ name: string, maxPrice?: bigint, tweak: (m: Miner) => Miner }> = [
@@ -509,7 +518,8 @@ describe('transition: record_receipt settlement', () => {
       expect(sim.balance(v)).to.equal(v0 + FEE)
       expect(sim.totals()).to.deep.include({ escrow: t0.escrow - c.maxFee, balances: t0.balances + c.maxFee })
       const m = sim.miner(M1.address)
-      expect(m).to.include({ activeJobs: 0, jobsCompleted: 1, jobsFailed: 0, reputation: rep0 + REPUTATION_COMPLETED })
+      // An unchecked result (verification off here) earns no reputation: it rises only when a check passes.
+      expect(m).to.include({ activeJobs: 0, jobsCompleted: 1, jobsFailed: 0, reputation: rep0 })
       expect(m.earned).to.equal(c.paid)
       const ev = results[0].events.find(e => e.type === 'record_receipt')
       expect(ev?.attributes).to.deep.include({ key: 'paid', value: String(c.paid) })
@@ -540,7 +550,8 @@ describe('transition: record_receipt settlement', () => {
   it('a freed slot is reused: capacity is never exceeded', () => {
     const sim = mkSim({ miners: [TWO_MINERS[0]] }) // capacity 2
     const subs = [0, 1, 2, 3, 4].map(i => sim.sign(ALICE, body.submit('llama3', `p${i}`, AITBC)))
-    const { assigns } = sim.block(subs)
+    expect(sim.block(subs).assigns).to.have.length(0) // assigns open the next block
+    const { assigns } = sim.block([])
     expect(assigns).to.have.length(2)
     const ids = subs.map(t => jobIdFromTxHash(t.hash))
     const statuses = (): string[] => ids.map(id => sim.job(id).status)
@@ -549,7 +560,8 @@ describe('transition: record_receipt settlement', () => {
     sim.block([]) // full: nothing moves
     expect(statuses().filter(s => s === 'pending')).to.have.length(3)
     const first = ids.find(id => sim.job(id).status === 'assigned') as string
-    const { assigns: next } = sim.block([sim.sign(M1, body.receipt(first, 'completed', 'ok', 100))])
+    expect(sim.block([sim.sign(M1, body.receipt(first, 'completed', 'ok', 100))]).assigns).to.have.length(0)
+    const { assigns: next } = sim.block([]) // the freed slot is drawn at the start of the next block
     expect(next).to.have.length(1)
     expect(sim.miner(M1.address).activeJobs).to.equal(2)
     expect(statuses().filter(s => s === 'pending')).to.have.length(2)
@@ -596,6 +608,7 @@ describe('transition: expiry in beginBlock', () => {
   it('two jobs of one miner expiring together slash twice, compounding', () => {
     const sim = mkSim({ miners: [TWO_MINERS[0]] }) // capacity 2
     sim.block([sim.sign(ALICE, body.submit('llama3', 'a', AITBC)), sim.sign(ALICE, body.submit('llama3', 'b', AITBC))])
+    sim.block([])
     expect(sim.miner(M1.address).activeJobs).to.equal(2)
     sim.block([], { dt: 61_000 })
     const m = sim.miner(M1.address)
@@ -621,21 +634,27 @@ describe('transition: executeBlock', () => {
 
   it('matches the proposer path and refuses a block that leaves an assignable job unassigned', () => {
     const sim = mkSim()
-    const submit = sim.sign(ALICE, body.submit('llama3', 'hi', AITBC))
+    sim.block([sim.sign(ALICE, body.submit('llama3', 'hi', AITBC))], { assign: false })
+    const transfer = sim.sign(BOB, body.transfer(ALICE.address, 1n))
     const ctx = ctxOf(sim)
-    let err: unknown
-    try { executeBlock(sim.mem, [submit.bytes], ctx) } catch (e) { err = e }
-    expect(err).to.be.instanceOf(BlockError)
-    expect((err as BlockError).code).to.equal('BLOCK_UNASSIGNED_JOB')
-    // the proposer's block, with its assign, is accepted and identical
+    // The job is pending at the start of the block: its assign must open the block.
+    for (const txs of [[transfer.bytes], []]) {
+      let err: unknown
+      try { executeBlock(sim.mem, txs, ctx) } catch (e) { err = e }
+      expect(err).to.be.instanceOf(BlockError)
+      expect((err as BlockError).code).to.equal('BLOCK_UNASSIGNED_JOB')
+    }
+    // the proposer's block, its assign first, is accepted and identical
     const ov = new Overlay(sim.mem)
     beginBlock(ov, ctx)
-    applyTx(ov, submit, ctx, 'deliver')
     const assigns = sim.assignAll(ov, ctx)
+    applyTx(ov, transfer, ctx, 'deliver')
     expect(assigns).to.have.length(1)
-    const ex = executeBlock(sim.mem, [submit.bytes, ...assigns.map(a => a.bytes)], ctx)
+    const ex = executeBlock(sim.mem, [...assigns.map(a => a.bytes), transfer.bytes], ctx)
     expect(toHex(encodeChangeSet(ex.overlay.changes()))).to.equal(toHex(encodeChangeSet(ov.changes())))
     expect(ex.txResults.map(r => r.code)).to.deep.equal([0, 0])
+    // an assign after another tx is refused: the assigns open the block
+    expect(() => executeBlock(sim.mem, [transfer.bytes, ...assigns.map(a => a.bytes)], ctx)).to.throw(BlockError, /assigns open the block/)
   })
 
   it('accepts a block that leaves unassigned only jobs no miner can take', () => {
@@ -657,13 +676,12 @@ describe('transition: executeBlock', () => {
   it('refuses a block whose assign names another miner than the draw', () => {
     const sim = mkSim()
     const submit = sim.sign(ALICE, body.submit('llama3', 'hi', AITBC))
+    sim.block([submit], { assign: false })
     const ctx = ctxOf(sim)
-    const ov = new Overlay(sim.mem)
-    applyTx(ov, submit, ctx, 'deliver')
-    const chosen = drawMiner(ov, ov.job(jobIdFromTxHash(submit.hash)) as Job, ctx.randomness) as Miner
+    const chosen = drawMiner(sim.mem, sim.job(jobIdFromTxHash(submit.hash)), ctx.randomness) as Miner
     const wrong = sim.sign(sim.validator, body.assign(jobIdFromTxHash(submit.hash), otherMiner(sim.keyFor(chosen.address)).address))
     let err: unknown
-    try { executeBlock(sim.mem, [submit.bytes, wrong.bytes], ctx) } catch (e) { err = e }
+    try { executeBlock(sim.mem, [wrong.bytes], ctx) } catch (e) { err = e }
     expect((err as BlockError).code).to.equal('BLOCK_BAD_TX')
     expect((err as BlockError).message).to.contain('WRONG_ASSIGNMENT')
   })

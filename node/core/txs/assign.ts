@@ -3,6 +3,7 @@ import { asAddress, asArr, asJobId } from '../fields.ts'
 import { ev } from '../events.ts'
 import { TxError } from '../errors.ts'
 import { drawMiner } from '../draw.ts'
+import { stakeLockFor, willCheck } from '../verification.ts'
 import { getJob, type TxTypeDef } from './txType.ts'
 
 export interface AssignBody { type: 'assign', jobId: string, miner: string }
@@ -30,8 +31,10 @@ export const assign: TxTypeDef<'assign', AssignBody> = {
     return {
       delta: 0n,
       apply: () => {
-        st.setJob({ ...j, status: 'assigned', miner: chosen.address, pricePerSecond: chosen.pricePerSecond, priceIn: chosen.priceIn, priceOut: chosen.priceOut, assignedHeight: ctx.height, assignedTime: ctx.time, assignTxHash: tx.hash })
-        st.setMiner({ ...chosen, activeJobs: chosen.activeJobs + 1 })
+        const checked = willCheck(st, j, chosen)
+        const stakeLock = checked ? stakeLockFor(st.params, j.maxFee) : 0n
+        st.setJob({ ...j, status: 'assigned', checked, stakeLock, miner: chosen.address, pricePerSecond: chosen.pricePerSecond, priceIn: chosen.priceIn, priceOut: chosen.priceOut, assignedHeight: ctx.height, assignedTime: ctx.time, assignTxHash: tx.hash })
+        st.setMiner({ ...chosen, activeJobs: chosen.activeJobs + 1, locked: chosen.locked + stakeLock })
       },
     }
   },

@@ -8,7 +8,8 @@ import { ev } from '../events.ts'
 import { TxError } from '../errors.ts'
 import { receiptIdFromTxHash } from '../ids.ts'
 import { sha256, toHex, utf8Bytes } from '../crypto.ts'
-import { isOpen, REPUTATION_COMPLETED, REPUTATION_MAX } from '../state.ts'
+import { isOpen } from '../state.ts'
+import { billOf } from '../billing.ts'
 import { byteLen, credit, getJob, getMiner, type TxTypeDef } from './txType.ts'
 
 export interface ReceiptMetrics { computeMs: number, promptTokens: number, completionTokens: number }
@@ -49,32 +50,24 @@ export const recordReceipt: TxTypeDef<'record_receipt', RecordReceiptBody> = {
     }
   },
   encode: b => trimTrailing([b.jobId, b.status, b.result, b.resultHash, [uint(b.metrics.computeMs), uint(b.metrics.promptTokens), uint(b.metrics.completionTokens)], b.error,
-    b.details == null ? null : [b.details.modelDigest, b.details.doneReason, optUint(b.details.promptEvalMs), optUint(b.details.evalMs), optUint(b.details.firstTokenMs), optUint(b.details.loadMs)]], 6),
+    b.details == null ? null : encodeDetails(b.details)], 6),
   summary: b => `${b.jobId} ${b.status}`,
   checkStatic (b, params) {
     if (byteLen(b.result) > params.maxResultBytes) throw new TxError('RESULT_TOO_LARGE', `result is ${byteLen(b.result)} bytes, max_result_bytes is ${params.maxResultBytes}`)
     if (toHex(sha256(utf8Bytes(b.result))) !== toHex(b.resultHash)) throw new TxError('RESULT_HASH_MISMATCH', 'result_hash is not the sha256 of result')
     if (b.error !== null && byteLen(b.error) > MAX_ERROR_BYTES) throw new TxError('INVALID_FIELD', `error is longer than ${MAX_ERROR_BYTES} bytes`)
     if (b.status === 'completed' && b.error !== null) throw new TxError('INVALID_FIELD', 'a completed receipt carries no error')
-    const d = b.details
-    if (d != null) {
-      if (d.modelDigest !== null && !DIGEST_RE.test(d.modelDigest)) throw new TxError('INVALID_FIELD', 'details.model_digest must be 64 lower-case hex digits')
-      if (d.doneReason !== null && byteLen(d.doneReason) > MAX_DONE_REASON_BYTES) throw new TxError('INVALID_FIELD', `details.done_reason must be at most ${MAX_DONE_REASON_BYTES} bytes`)
-    }
+    if (b.details != null) checkDetails(b.details)
   },
   apply ({ st, tx, body: b, ctx, events }) {
     const j = getJob(st, b.jobId)
     if (!isOpen(j.status)) throw new TxError('JOB_ALREADY_SETTLED', `job ${j.id} is already ${j.status}`)
     if (j.status !== 'assigned') throw new TxError('NOT_ASSIGNED_MINER', `job ${j.id} is not assigned to any miner yet`)
     if (j.miner !== tx.sender) throw new TxError('NOT_ASSIGNED_MINER', `job ${j.id} is assigned to ${j.miner}, not ${tx.sender}`)
+    if (j.verification !== null) throw new TxError('JOB_ALREADY_SETTLED', `job ${j.id}: its miner committed to a result; it settles by reveal_result`)
+    if (j.checked && b.status === 'completed') throw new TxError('INVALID_FIELD', `job ${j.id} is checked: a completed result goes through commit_result, then reveal_result`)
     const m = getMiner(st, tx.sender)
-    let paid = 0n
-    if (b.status === 'completed') {
-      const chainMs = Math.max(0, ctx.time - (j.assignedTime ?? ctx.time))
-      const billedMs = BigInt(Math.min(b.metrics.computeMs, chainMs))
-      paid = billedMs * (j.pricePerSecond ?? 0n) / 1000n
-      if (paid > j.maxFee) paid = j.maxFee
-    }
+    const paid = b.status === 'completed' ? billOf(j, b.metrics, ctx.time - (j.assignedTime ?? ctx.time)) : 0n
     const refund = j.maxFee - paid
     const receiptId = receiptIdFromTxHash(tx.hash)
     events.push(ev('record_receipt', { receipt_id: receiptId, job_id: j.id, miner: tx.sender, client: j.client, status: b.status, paid, refund }))
@@ -86,13 +79,14 @@ export const recordReceipt: TxTypeDef<'record_receipt', RecordReceiptBody> = {
           paid, refund, settledHeight: ctx.height, settledTime: ctx.time,
         })
         const completed = b.status === 'completed'
+        // Reputation rises only when a result passes a check: an unchecked completion leaves it.
         st.setMiner({
           ...m,
           activeJobs: m.activeJobs - 1,
+          locked: m.locked - j.stakeLock,
           jobsCompleted: m.jobsCompleted + (completed ? 1 : 0),
           jobsFailed: m.jobsFailed + (completed ? 0 : 1),
           earned: m.earned + paid,
-          reputation: completed ? Math.min(REPUTATION_MAX, m.reputation + REPUTATION_COMPLETED) : m.reputation,
         })
         st.addTotal('escrow', -j.maxFee)
         if (refund > 0n) credit(st, j.client, refund)
@@ -101,7 +95,7 @@ export const recordReceipt: TxTypeDef<'record_receipt', RecordReceiptBody> = {
   },
 }
 
-function decodeDetails (v: MsgValue): ReceiptDetails {
+export function decodeDetails (v: MsgValue): ReceiptDetails {
   const t = asArrRange(v, 0, 6, 'details')
   return {
     modelDigest: opt(t[0], x => asStr(x, 'details.model_digest')),
@@ -111,4 +105,13 @@ function decodeDetails (v: MsgValue): ReceiptDetails {
     firstTokenMs: opt(t[4], x => asSmall(x, 'details.first_token_ms')),
     loadMs: opt(t[5], x => asSmall(x, 'details.load_ms')),
   }
+}
+
+export function encodeDetails (d: ReceiptDetails): unknown[] {
+  return [d.modelDigest, d.doneReason, optUint(d.promptEvalMs), optUint(d.evalMs), optUint(d.firstTokenMs), optUint(d.loadMs)]
+}
+
+export function checkDetails (d: ReceiptDetails): void {
+  if (d.modelDigest !== null && !DIGEST_RE.test(d.modelDigest)) throw new TxError('INVALID_FIELD', 'details.model_digest must be 64 lower-case hex digits')
+  if (d.doneReason !== null && byteLen(d.doneReason) > MAX_DONE_REASON_BYTES) throw new TxError('INVALID_FIELD', `details.done_reason must be at most ${MAX_DONE_REASON_BYTES} bytes`)
 }

@@ -13,6 +13,8 @@ import { submitJob } from './submitJob.ts'
 import { cancelJob } from './cancelJob.ts'
 import { assign } from './assign.ts'
 import { recordReceipt } from './recordReceipt.ts'
+import { commitResult } from './commitResult.ts'
+import { revealResult } from './revealResult.ts'
 
 export const TX_TYPE_DEFS = {
   transfer,
@@ -24,6 +26,8 @@ export const TX_TYPE_DEFS = {
   cancel_job: cancelJob,
   assign,
   record_receipt: recordReceipt,
+  commit_result: commitResult,
+  reveal_result: revealResult,
 } satisfies { [K in string]: TxTypeDef<K, { type: K }> }
 
 type Defs = typeof TX_TYPE_DEFS

@@ -20,6 +20,7 @@ export const unstake: TxTypeDef<'unstake', UnstakeBody> = {
   apply ({ st, tx, body: b, ctx, events }) {
     const m = getMiner(st, tx.sender)
     if (b.amount > m.stake) throw new TxError('INVALID_AMOUNT', `unstake of ${b.amount} uaitbc exceeds the bonded stake of ${m.stake} uaitbc`)
+    if (b.amount > m.stake - m.locked) throw new TxError('STAKE_TOO_LOW', `${m.locked} uaitbc of the stake is locked for checked jobs in hand; at most ${m.stake - m.locked} uaitbc can be unstaked now`)
     if (m.activeJobs > 0 && m.stake - b.amount < st.params.minMinerStake) {
       throw new TxError('STAKE_TOO_LOW', `cannot unbond below min_miner_stake while ${m.activeJobs} job(s) are assigned to this miner`)
     }

@@ -1,0 +1,303 @@
+// Verification by re-execution (docs/protocol.md, "Verification"): the life of a checked job after
+// its miner commits to a result. Pure: everything comes from the state and the block context.
+//
+//   commit (miner)  -> 'sample': the next block's randomness draws whether the job is checked
+//   not sampled     -> 'reveal' (the miner alone)        -> unchecked: paid on the reveal
+//   sampled         -> 'commit': up to two verifiers drawn, each re-runs the job and commits
+//                   -> 'reveal': every committed party reveals its text
+//                   -> the verdict: pass, fail or no-majority
+//
+// Commitments are salted and bound to the committer (nobody can copy another's), and no text is
+// revealed before every verifier has committed (nobody can copy a text either). A party silent
+// past a phase's deadline (job_timeout_s) is treated as failing: a silent miner as a caught lie,
+// a silent verifier as one that lets a job expire.
+import { sha256Concat, toHex, utf8Bytes, sha256 } from './crypto.ts'
+import { ev, type AbciEvent } from './events.ts'
+import { similarityPpm } from './similarity.ts'
+import { slashMiner } from './slashing.ts'
+import { credit } from './txs/txType.ts'
+import {
+  REPUTATION_EXPIRED, REPUTATION_INITIAL, REPUTATION_MAX, REPUTATION_REJECTED, REPUTATION_VERIFIED,
+  type Job, type Miner, type Overlay, type StateReader, type Verification, type VerifierRun,
+} from './state.ts'
+import type { BlockContext } from './transition.ts'
+import type { Params } from './params.ts'
+
+const PPM = 1_000_000n
+/** Verifiers drawn for a sampled job: with the miner, a majority of three. */
+export const COMMITTEE = 2
+const COMMIT_TAG = utf8Bytes('AITBC/result/v1')
+const SAMPLE_TAG = utf8Bytes('AITBC/sample/v1')
+const VERIFIER_TAG = utf8Bytes('AITBC/verifier/v1')
+
+/** The commitment to a result: sha256(tag || job id || committer || salt || sha256(text)), hex. */
+export function resultCommitment (jobId: string, committer: string, salt: Uint8Array, text: string): string {
+  return toHex(sha256Concat(COMMIT_TAG, utf8Bytes(jobId), utf8Bytes(committer), salt, sha256(utf8Bytes(text))))
+}
+
+/** The stake a miner locks for a checked job: 2 x max_fee / verification_rate (what a caught lie can cost). */
+export function stakeLockFor (p: Params, maxFee: bigint): bigint {
+  if (p.verificationRatePpm === 0) return 0n
+  const rate = BigInt(p.verificationRatePpm)
+  return (2n * maxFee * PPM + rate - 1n) / rate
+}
+
+/** What a caught lie (or a miner's silence after its commitment) costs: max_fee / rate + bill / rate, at most its stake. */
+export function lieSlash (p: Params, j: Job, bill: bigint): bigint {
+  const rate = BigInt(p.verificationRatePpm === 0 ? 1_000_000 : p.verificationRatePpm)
+  return (j.maxFee * PPM + rate - 1n) / rate + (bill * PPM + rate - 1n) / rate
+}
+
+/** The digest a miner lists for a model (null when it lists none). */
+export function digestOf (m: Miner, model: string): string | null {
+  return m.modelInfo.find(i => i.name === model)?.digest ?? null
+}
+
+/** Active miners that serve a model with this digest: the miners that can check one another. */
+export function classMembers (st: StateReader, model: string, digest: string | null): Miner[] {
+  const out: Miner[] = []
+  for (const a of st.minerAddresses()) {
+    const m = st.miner(a)
+    if (m !== undefined && m.active && m.models.includes(model) && digestOf(m, model) === digest) out.push(m)
+  }
+  return out
+}
+
+/** Whether a job assigned to `m` will be checked: verification is on, the client did not opt out, and someone else can check it. */
+export function willCheck (st: StateReader, j: Job, m: Miner): boolean {
+  return st.params.verificationRatePpm > 0 && !j.unverified && classMembers(st, j.model, digestOf(m, j.model)).length >= 2
+}
+
+/** Draw weight: stake x reputation, where reputation above its initial value earns nothing more (it can only hurt). */
+export function drawWeight (m: Miner): bigint { return m.stake * BigInt(Math.min(m.reputation, REPUTATION_INITIAL)) }
+
+/** The verification a miner's commitment opens (the sample is drawn in the next block). */
+export function openVerification (commitment: string, bill: bigint, ctx: BlockContext): Verification {
+  return {
+    commitment, committedHeight: ctx.height, committedTime: ctx.time, bill, sampled: null, phase: 'sample',
+    phaseHeight: ctx.height, phaseTime: ctx.time, minerRevealed: false, runs: [], outcome: null, similarity: null,
+  }
+}
+
+function seedInt (parts: Uint8Array[]): bigint { return BigInt('0x' + toHex(sha256Concat(...parts))) }
+
+/** Whether a committed job is checked: sha256(tag || block randomness || job id || commitment) mod 10^6 < rate in ppm. */
+export function isSampled (p: Params, randomness: Uint8Array, j: Job, commitment: string): boolean {
+  return seedInt([SAMPLE_TAG, randomness, utf8Bytes(j.id), utf8Bytes(commitment)]) % PPM < BigInt(p.verificationRatePpm)
+}
+
+/** Miners that may re-run a job now: its class, not its miner nor a verifier already drawn, with room, stake and reputation. */
+function verifierCandidates (st: StateReader, j: Job, exclude: Set<string>): Miner[] {
+  const miner = st.miner(j.miner as string)
+  const digest = miner === undefined ? j.details?.modelDigest ?? null : digestOf(miner, j.model)
+  return classMembers(st, j.model, digest).filter(m => !exclude.has(m.address) && m.activeJobs < m.capacity && m.stake >= st.params.minMinerStake &&
+    m.reputation > 0 && (m.maxNumPredict === null || j.numPredict <= m.maxNumPredict))
+}
+
+/** Draws verifier number `index` for a job (weighted by drawWeight, from the block randomness); null when nobody can. */
+function drawVerifier (st: StateReader, j: Job, randomness: Uint8Array, index: number, exclude: Set<string>): Miner | null {
+  const cands = verifierCandidates(st, j, exclude).sort((a, b) => a.address < b.address ? -1 : 1)
+  const total = cands.reduce((s, m) => s + drawWeight(m), 0n)
+  if (total === 0n) return null
+  let r = seedInt([VERIFIER_TAG, randomness, utf8Bytes(j.id), Uint8Array.of(index)]) % total
+  for (const m of cands) {
+    const w = drawWeight(m)
+    if (r < w) return m
+    r -= w
+  }
+  return cands[cands.length - 1]
+}
+
+/** Block-begin work of every verification under way: samples, committees, deadlines, verdicts. */
+export function advanceVerifications (st: Overlay, ctx: BlockContext): AbciEvent[] {
+  const events: AbciEvent[] = []
+  const deadlineMs = st.params.jobTimeoutS * 1000
+  const jobs: Job[] = []
+  for (const id of st.verificationJobIds()) {
+    const j = st.job(id)
+    if (j?.verification != null && j.verification.phase !== 'done' && (j.status === 'assigned' || j.status === 'verifying')) jobs.push(j)
+  }
+  // A canonical order (a restarted node reloads its indexes in another one).
+  jobs.sort((a, b) => (a.verification as Verification).committedHeight - (b.verification as Verification).committedHeight || (a.id < b.id ? -1 : 1))
+  for (const j0 of jobs) {
+    let j = j0
+    const v = j.verification as Verification
+    if (v.phase === 'sample' && ctx.height > v.committedHeight) {
+      j = sample(st, j, ctx, events)
+      continue
+    }
+    if (ctx.time <= v.phaseTime + deadlineMs) continue
+    // The phase's deadline has passed: whoever has not acted is silent.
+    if (v.phase === 'commit') j = closeCommitPhase(st, j, ctx, events, true)
+    else if (v.phase === 'reveal') settle(st, j, ctx, events, null, true)
+  }
+  return events
+}
+
+/** The sample, in the block after the commitment: unchecked (the miner reveals and is paid) or a committee is drawn. */
+function sample (st: Overlay, j: Job, ctx: BlockContext, events: AbciEvent[]): Job {
+  const v = j.verification as Verification
+  const sampled = isSampled(st.params, ctx.randomness, j, v.commitment)
+  if (!sampled) {
+    const next: Job = { ...j, verification: { ...v, sampled: false, phase: 'reveal', phaseHeight: ctx.height, phaseTime: ctx.time } }
+    st.setJob(next)
+    events.push(ev('sample', { job_id: j.id, sampled: 'false', verifiers: '' }))
+    return next
+  }
+  const exclude = new Set([j.miner as string])
+  const runs: VerifierRun[] = []
+  for (let i = 0; i < COMMITTEE; i++) {
+    const m = drawVerifier(st, j, ctx.randomness, i, exclude)
+    if (m === null) break
+    exclude.add(m.address)
+    st.setMiner({ ...m, activeJobs: m.activeJobs + 1 })
+    runs.push({ miner: m.address, assignedHeight: ctx.height, assignedTime: ctx.time, commitment: null, committedHeight: null, metrics: null, result: null, outcome: null, paid: 0n, slashed: 0n })
+  }
+  events.push(ev('sample', { job_id: j.id, sampled: 'true', verifiers: runs.map(r => r.miner).join(',') }))
+  const next: Job = { ...j, status: 'verifying', verification: { ...v, sampled: true, phase: 'commit', phaseHeight: ctx.height, phaseTime: ctx.time, runs } }
+  st.setJob(next)
+  // Nobody can check it (every other miner of its class is busy or gone): no majority.
+  if (runs.length === 0) return settle(st, next, ctx, events, null, false)
+  return next
+}
+
+/** Ends the commit phase: when every verifier has committed, or (deadline) the silent ones are dropped and slashed. */
+export function closeCommitPhase (st: Overlay, j: Job, ctx: BlockContext, events: AbciEvent[], deadline: boolean): Job {
+  const v = j.verification as Verification
+  const runs = v.runs.map(r => {
+    if (r.commitment !== null || !deadline) return r
+    const s = slashVerifier(st, r.miner, r.assignedHeight, 'verifier_silent', j.id, events)
+    return { ...r, outcome: 'silent' as const, slashed: s }
+  })
+  const next: Job = { ...j, verification: { ...v, runs, phase: 'reveal', phaseHeight: ctx.height, phaseTime: ctx.time } }
+  st.setJob(next)
+  if (runs.every(r => r.commitment === null)) return settle(st, next, ctx, events, null, false)
+  return next
+}
+
+/** Whether every party of the reveal phase has revealed. */
+export function allRevealed (v: Verification): boolean {
+  return v.minerRevealed && v.runs.every(r => r.commitment === null || r.outcome === 'silent' || r.result !== null)
+}
+
+/**
+ * The verdict. `txHash`: the reveal that completed the job (null when a deadline decided).
+ * `deadline`: parties that have not revealed are silent (a silent miner fails, silent verifiers
+ * are slashed and left out).
+ */
+export function settle (st: Overlay, j: Job, ctx: BlockContext, events: AbciEvent[], txHash: string | null, deadline: boolean): Job {
+  const p = st.params
+  const v = j.verification as Verification
+  const bill = v.bill
+  let runs = v.runs.map(r => {
+    if (!deadline || r.commitment === null || r.result !== null || r.outcome === 'silent') return r
+    return { ...r, outcome: 'silent' as const, slashed: slashVerifier(st, r.miner, r.assignedHeight, 'verifier_silent', j.id, events) }
+  })
+  const revealed = runs.filter(r => r.result !== null && r.outcome !== 'silent')
+  let outcome: NonNullable<Verification['outcome']>
+  let similarity: number | null = null
+  if (v.sampled === false) {
+    outcome = v.minerRevealed ? 'unchecked' : 'fail'
+  } else if (!v.minerRevealed) {
+    outcome = revealed.length === 0 ? 'no-majority' : 'fail' // a miner silent at its reveal fails; with no verifier left, nobody can say
+  } else {
+    const minerText = { text: j.result as string, completionTokens: j.metrics?.completionTokens ?? 0 }
+    const scores = revealed.map(r => similarityPpm(minerText, { text: r.result as string, completionTokens: r.metrics?.completionTokens ?? 0 }))
+    const agree = revealed.filter((_, i) => scores[i] >= p.verificationThresholdPpm)
+    const against = revealed.length - agree.length
+    if (agree.length > 0 && agree.length >= against) {
+      outcome = 'pass'
+      similarity = Math.min(...scores.filter(s => s >= p.verificationThresholdPpm))
+    } else if (agree.length === 0 && revealed.length >= 2 && similarityPpm(
+      { text: revealed[0].result as string, completionTokens: revealed[0].metrics?.completionTokens ?? 0 },
+      { text: revealed[1].result as string, completionTokens: revealed[1].metrics?.completionTokens ?? 0 }) >= p.verificationThresholdPpm) {
+      outcome = 'fail'
+      similarity = Math.max(...scores)
+    } else {
+      outcome = 'no-majority'
+      similarity = scores.length === 0 ? null : Math.max(...scores)
+    }
+    runs = runs.map(r => {
+      if (r.result === null || r.outcome === 'silent') return r
+      const withMiner = agree.some(a => a.miner === r.miner)
+      const inMajority = outcome === 'pass' ? withMiner : outcome === 'fail' ? !withMiner : false
+      return { ...r, outcome: (inMajority ? 'agree' : 'disagree') as VerifierRun['outcome'] }
+    })
+  }
+  return finish(st, { ...j, verification: { ...v, runs } }, ctx, events, outcome, similarity, bill, txHash)
+}
+
+/** Pays, slashes, refunds and closes the job for a verdict. */
+function finish (st: Overlay, j: Job, ctx: BlockContext, events: AbciEvent[], outcome: NonNullable<Verification['outcome']>, similarity: number | null, bill: bigint, txHash: string | null): Job {
+  const p = st.params
+  const v = j.verification as Verification
+  const miner = st.miner(j.miner as string) as Miner
+  let paid = 0n
+  let slashed = 0n
+  let runs = v.runs
+  let m: Miner = { ...miner, locked: miner.locked - j.stakeLock }
+  if (outcome === 'pass' || outcome === 'unchecked') {
+    paid = bill
+    // Each agreeing verifier is paid out of the bill; the miner gets the rest.
+    runs = runs.map(r => r.outcome === 'agree' ? { ...r, paid: bill * BigInt(p.verifierRewardPpm) / PPM } : r)
+    const toVerifiers = runs.reduce((s, r) => s + r.paid, 0n)
+    const toMiner = paid - toVerifiers
+    if (toMiner > 0n) credit(st, m.address, toMiner)
+    m = { ...m, earned: m.earned + toMiner, jobsCompleted: m.jobsCompleted + 1 }
+    if (outcome === 'pass') m = { ...m, jobsVerified: m.jobsVerified + 1, reputation: Math.min(REPUTATION_MAX, m.reputation + REPUTATION_VERIFIED) }
+  } else if (outcome === 'fail') {
+    st.setMiner(m)
+    const s = slashMiner(st, m, j.assignedHeight ?? v.committedHeight, 0, min(lieSlash(p, j, bill), m.stake + m.unbonding.reduce((x, u) => x + u.amount, 0n)))
+    slashed = s.slash.total
+    m = s.miner
+    // The agreeing verifiers are paid out of the slash (from what was burned); the rest stays burned.
+    let pool = slashed
+    runs = runs.map(r => {
+      if (r.outcome !== 'agree' || pool === 0n) return r
+      const reward = min(j.maxFee * BigInt(p.verifierRewardPpm) / PPM, pool)
+      pool -= reward
+      return { ...r, paid: reward }
+    })
+    const rewarded = slashed - pool
+    if (rewarded > 0n) st.addTotal('burned', -rewarded)
+    m = { ...m, jobsRejected: m.jobsRejected + 1, reputation: Math.max(0, m.reputation - REPUTATION_REJECTED) }
+    if (slashed > 0n) events.push(ev('slash', { miner: m.address, amount: slashed, reason: 'result_rejected', job_id: j.id }))
+  }
+  st.setMiner(m)
+  for (const r of runs) {
+    const vm = st.miner(r.miner)
+    if (vm === undefined) continue
+    if (r.paid > 0n) credit(st, r.miner, r.paid)
+    st.setMiner({ ...vm, earned: vm.earned + r.paid, verificationsRun: vm.verificationsRun + (r.outcome === 'agree' || r.outcome === 'disagree' ? 1 : 0) })
+    if (r.outcome === 'disagree') slashVerifier(st, r.miner, r.assignedHeight, 'verifier_outvoted', j.id, events)
+  }
+  const refund = j.maxFee - paid
+  st.addTotal('escrow', -j.maxFee)
+  if (refund > 0n) credit(st, j.client, refund)
+  const status = outcome === 'pass' || outcome === 'unchecked' ? 'completed' : 'rejected'
+  const next: Job = {
+    ...j, status, paid, refund, slashed, settleTxHash: txHash, settledHeight: ctx.height, settledTime: ctx.time,
+    verification: { ...v, runs, phase: 'done', outcome, similarity },
+  }
+  st.setJob(next)
+  events.push(ev('verdict', { job_id: j.id, outcome, miner: m.address, client: j.client, paid, refund, slashed, similarity: similarity ?? '' }))
+  return next
+}
+
+function min (a: bigint, b: bigint): bigint { return a < b ? a : b }
+
+/** A verifier that kept silent or was outvoted: slashed as for a job it let expire, and it frees its slot. */
+function slashVerifier (st: Overlay, address: string, since: number, reason: string, jobId: string, events: AbciEvent[]): bigint {
+  const m = st.miner(address)
+  if (m === undefined) return 0n
+  const { miner, slash } = slashMiner(st, m, since, st.params.slashFractionPpm)
+  st.setMiner({ ...miner, activeJobs: reason === 'verifier_silent' ? Math.max(0, miner.activeJobs - (isBusyWith(st, address, jobId) ? 1 : 0)) : miner.activeJobs, reputation: Math.max(0, miner.reputation - REPUTATION_EXPIRED) })
+  if (slash.total > 0n) events.push(ev('slash', { miner: address, amount: slash.total, reason, job_id: jobId }))
+  return slash.total
+}
+
+/** Whether a verifier still holds a slot for this job (it has not committed yet). */
+function isBusyWith (st: StateReader, address: string, jobId: string): boolean {
+  const r = st.job(jobId)?.verification?.runs.find(x => x.miner === address)
+  return r !== undefined && r.commitment === null
+}
