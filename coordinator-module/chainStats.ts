@@ -133,6 +133,8 @@ export interface MinerEvent {
   job_id?: string
   /** The job's new status: its outcome, or `verifying`. */
   status?: string
+  /** A settled job that had been sampled for verification. */
+  sampled?: boolean
   tokens_per_s?: number | null
   first_token_ms?: number | null
   paid?: string
@@ -265,6 +267,7 @@ export class ChainStatsBuilder {
       kind: 'job',
       job_id: next.job_id,
       status: next.status,
+      sampled: wasSampled,
       tokens_per_s: speed?.tokensPerS ?? null,
       first_token_ms: speed?.firstTokenMs ?? null,
       paid: paid.toString(),
