@@ -25,7 +25,7 @@ const CHARTS: Readonly<Record<string, ChartDef>> = {
   jobs: { kind: 'bars', lines: FINAL_STATUSES.map(s => ({ key: s, label: s })) },
   'job-latency': { kind: 'line', lines: [{ key: 'value', label: 'p50' }, { key: 'p95', label: 'p95' }], empty: 'No job settled with a receipt in this window.' },
   'miner-tokens-per-s': { kind: 'line', lines: [{ key: 'value', label: 'tokens/s' }], empty: 'No completed job with token counts in this window.' },
-  'miner-first-token': { kind: 'line', lines: [{ key: 'value', label: 'first token' }], empty: 'n/a: no receipt in this window reports the time to first token.' },
+  'miner-first-token': { kind: 'line', lines: [{ key: 'value', label: 'first token' }], empty: 'n/a: no receipt in this window reports the time to first token' },
   'miner-rates': {
     kind: 'line',
     yMax: 100,
@@ -59,11 +59,28 @@ function niceStep (range: number, ticks: number): number {
   return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 2.5 ? 2.5 : m <= 5 ? 5 : 10) * p
 }
 
-function timeLabel (ms: number, spanMs: number): string {
+const MINUTE = 60_000
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440].map(m => m * MINUTE)
+
+/** A step between time labels: a round number of minutes or hours. */
+function timeStep (range: number, ticks: number): number {
+  return TIME_STEPS.find(s => s >= range / Math.max(1, ticks)) ?? TIME_STEPS[TIME_STEPS.length - 1]
+}
+
+function timeLabel (ms: number): string {
   const d = new Date(ms)
-  const hh = String(d.getUTCHours()).padStart(2, '0')
-  const mm = String(d.getUTCMinutes()).padStart(2, '0')
-  return spanMs < 10 * 60_000 ? `${hh}:${mm}:${String(d.getUTCSeconds()).padStart(2, '0')}` : `${hh}:${mm}`
+  return `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`
+}
+
+/** Words in lines of at most `max` characters. */
+function wrap (text: string, max: number): string[] {
+  const lines: string[] = []
+  let line = ''
+  for (const w of text.split(' ')) {
+    if (line !== '' && line.length + 1 + w.length > max) { lines.push(line); line = w } else line = line === '' ? w : `${line} ${w}`
+  }
+  if (line !== '') lines.push(line)
+  return lines
 }
 
 const STYLE = `.aitbc-chart{font:11px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif}
@@ -104,7 +121,10 @@ export function renderChartSvg (s: Series, o: ChartOptions): string {
   const pw = Math.max(10, W - mL - mR)
   const ph = Math.max(10, H - mT - mB)
   if (pts.length === 0) {
-    return `${head}<line class="grid" x1="${mL}" x2="${mL + pw}" y1="${mT + ph}" y2="${mT + ph}"/><text class="empty" x="${mL + pw / 2}" y="${mT + ph / 2}" text-anchor="middle">${esc(def.empty ?? 'No data in this window yet.')}</text></svg>`
+    const lines = wrap(def.empty ?? 'No data in this window yet.', Math.max(12, Math.floor((W - 24) / 6.6)))
+    const y0 = mT + ph / 2 - (lines.length - 1) * 8
+    const text = lines.map((l, i) => `<tspan x="${W / 2}" y="${y0 + i * 16}">${esc(l)}</tspan>`).join('')
+    return `${head}<line class="grid" x1="${mL}" x2="${mL + pw}" y1="${mT + ph}" y2="${mT + ph}"/><text class="empty" text-anchor="middle">${text}</text></svg>`
   }
 
   // Which series to draw: those with at least one value (jobs: the outcomes that occur, in order).
@@ -141,9 +161,9 @@ export function renderChartSvg (s: Series, o: ChartOptions): string {
     out.push(`<text class="axis" x="${mL - 6}" y="${r2(Y(v) + 3.5)}" text-anchor="end">${esc(formatNumber(v))}</text>`)
   }
   const xTicks = Math.max(2, Math.min(6, Math.floor(pw / 90)))
-  const xStep = byTime ? Math.max(60_000, niceStep(x1 - x0, xTicks)) : Math.max(1, Math.round(niceStep(x1 - x0, xTicks)))
+  const xStep = byTime ? timeStep(x1 - x0, xTicks) : Math.max(1, Math.round(niceStep(x1 - x0, xTicks)))
   for (let x = Math.ceil(x0 / xStep) * xStep; x <= x1; x += xStep) {
-    const label = byTime ? timeLabel(x, x1 - x0) : formatNumber(x)
+    const label = byTime ? timeLabel(x) : formatNumber(x)
     out.push(`<text class="axis" x="${r2(X(x))}" y="${H - 6}" text-anchor="middle">${esc(label)}</text>`)
   }
   const legendWidth = lines.length > 1 ? lines.reduce((a, l) => a + l.label.length * 6 + 16, 0) : 0

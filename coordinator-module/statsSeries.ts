@@ -159,11 +159,13 @@ export class SeriesReader {
     return { stats, from: stats[0]?.time ?? null, to: stats[stats.length - 1]?.time ?? null }
   }
 
-  /** The window's minutes: the last `n` up to now (or the latest block's time, if that is later). */
+  /** The window's minutes: the last `n` up to now (or the latest block's time, if that is later), none before the chain's genesis. */
   private span (n: number): { start: number, endMs: number } {
     const latest = Date.parse(this.m.indexer.status().indexed_time ?? '')
     const endMs = Math.max(this.now(), Number.isNaN(latest) ? 0 : latest)
-    return { start: minuteOf(endMs) - n + 1, endMs }
+    const genesis = Date.parse(this.m.indexer.chainInfo?.genesis_time ?? '')
+    const start = minuteOf(endMs) - n + 1
+    return { start: Number.isNaN(genesis) ? start : Math.min(minuteOf(endMs), Math.max(start, minuteOf(genesis))), endMs }
   }
 
   private async minuteStats (n: number): Promise<{ minutes: MinuteStat[], from: string, to: string }> {
