@@ -38,6 +38,8 @@ const CHARTS: Readonly<Record<string, ChartDef>> = {
 
 export interface ChartOptions { width: number, height: number }
 
+/** Room a legend entry takes: swatch, gap, label (11 px text), space after. */
+const legendItemWidth = (label: string): number => Math.ceil(label.length * 6.4) + 22
 const esc = (s: string): string => s.replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c] as string))
 const f1 = (v: number): string => (Math.round(v * 10) / 10).toString()
 
@@ -166,7 +168,7 @@ export function renderChartSvg (s: Series, o: ChartOptions): string {
     const label = byTime ? timeLabel(x) : formatNumber(x)
     out.push(`<text class="axis" x="${r2(X(x))}" y="${H - 6}" text-anchor="middle">${esc(label)}</text>`)
   }
-  const legendWidth = lines.length > 1 ? lines.reduce((a, l) => a + l.label.length * 6 + 16, 0) : 0
+  const legendWidth = lines.length > 1 ? lines.reduce((a, l) => a + legendItemWidth(l.label), 0) : 0
   const unitText = `${s.unit}${byTime ? ' · per minute (UTC)' : ' · by height'}`
   if (mL + unitText.length * 6 + 8 < W - mR - legendWidth) out.push(`<text class="axis" x="${mL}" y="13">${esc(unitText)}</text>`)
   else if (mL + s.unit.length * 6 + 8 < W - mR - legendWidth) out.push(`<text class="axis" x="${mL}" y="13">${esc(s.unit)}</text>`)
@@ -219,7 +221,7 @@ export function renderChartSvg (s: Series, o: ChartOptions): string {
     for (let i = lines.length - 1; i >= 0; i--) {
       const l = lines[i]
       const cls = def.kind === 'bars' ? (FINAL_STATUSES.includes(l.key) ? l.key : 'other') : `c${i % 4}`
-      const w = l.label.length * 6 + 16
+      const w = legendItemWidth(l.label)
       x -= w
       out.push(`<rect class="${cls}" x="${x}" y="6" width="9" height="9" rx="2"/><text class="axis" x="${x + 12}" y="14">${esc(l.label)}</text>`)
     }
