@@ -117,7 +117,8 @@ export function renderChartSvg (s: Series, o: ChartOptions): string {
   const byTime = s.resolution === 'minute'
   const xOf = (p: SeriesPoint): number => byTime ? Date.parse(p.t) : p.height
   const last = pts.length === 0 ? null : pts[pts.length - 1]
-  const attrs = `data-metric="${esc(s.metric)}" data-window="${esc(s.window)}" data-points="${pts.length}" data-unit="${esc(s.unit)}" data-last="${last === null ? '' : esc(String(last.value))}"`
+  const attrs = `data-metric="${esc(s.metric)}" data-window="${esc(s.window)}" data-points="${pts.length}" data-unit="${esc(s.unit)}" ` +
+    `data-last="${last === null ? '' : esc(String(last.value))}" data-last-height="${last === null ? '' : last.height}" data-figures-from="${s.figures_from_height ?? ''}"`
   const head = `<svg xmlns="http://www.w3.org/2000/svg" class="aitbc-chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(`${s.metric}, ${s.window}, ${pts.length} points`)}" ${attrs}><style>${STYLE}</style>`
   const mL = 46; const mR = 12; const mT = 22; const mB = 22
   const pw = Math.max(10, W - mL - mR)

@@ -48,7 +48,7 @@ export interface Series {
   /** The window's span: its first and last block's times (a block window) or its first minute and now. */
   from: string | null
   to: string | null
-  /** The first height the index holds figures for (an index written before they existed starts later). */
+  /** null: the figures cover the whole chain; else the first height they cover (an index written before they existed). */
   figures_from_height: number | null
   points: SeriesPoint[]
 }
@@ -128,7 +128,9 @@ export class SeriesReader {
 
   async series (metric: string, window: SeriesWindow, miner?: string): Promise<Series> {
     const def = METRICS[metric]
-    const base = { metric, window: window.name, unit: def.unit, figures_from_height: this.m.indexer.statsFrom }
+    const figuresFrom = this.m.indexer.statsFrom
+    const initial = this.m.indexer.chainInfo?.initial_height ?? 1
+    const base = { metric, window: window.name, unit: def.unit, figures_from_height: figuresFrom !== null && figuresFrom > initial ? figuresFrom : null }
     if (def.miner) {
       if (miner === undefined) throw new ApiError(400, 'BAD_REQUEST', `metric ${metric} needs miner=<address>`)
       if (await this.store.get(KEY.minerTotals(miner)) === undefined && await this.store.get(KEY.miner(miner)) === undefined) {

@@ -267,6 +267,9 @@ async function loadChart (fig) {
   fig.dataset.window = w
   fig.dataset.state = 'ready'
   fig.querySelector('.chart-last').textContent = last
+  // An index written before the figures existed has them from a later block on.
+  const from = svg ? Number(svg.dataset.figuresFrom) : 0
+  if (from > 0 && !fig.querySelector('.figures-from')) fig.insertAdjacentHTML('beforeend', `<figcaption class="figures-from">Figures from block ${from} on; \`aitbc coordinator rebuild\` fills in the earlier ones.</figcaption>`)
   chartCache.set(`${id}|${w}`, { svg: text, points, last })
 }
 

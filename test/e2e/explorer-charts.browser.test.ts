@@ -194,8 +194,11 @@ describe('e2e (browser): the explorer\'s charts, miner pages and live job page',
     expect(perBlock).to.be.greaterThan(points['tx-per-s'])
     expect(await fig.locator('button[data-window="100b"]').getAttribute('aria-pressed')).to.equal('true')
     expect(await fig.locator('svg').getAttribute('data-window')).to.equal('100b')
-    // The choice survives the page's own refresh.
-    await page.waitForFunction((seq) => Number(document.body.dataset.rendered) > seq, Number(await page.evaluate(() => document.body.dataset.rendered)))
+    // The chart follows the chain without a reload (a block at least each second), and the window chosen survives the page's own refresh.
+    await page.evaluate(() => { (window as any).__sameDocument = true })
+    const lastHeight = Number(await fig.locator('svg').getAttribute('data-last-height'))
+    await page.waitForFunction((h) => Number(document.querySelector('figure[data-chart="tx-per-s"] svg')?.getAttribute('data-last-height')) > h, lastHeight, { timeout: 15_000 })
+    expect(await page.evaluate(() => (window as any).__sameDocument)).to.equal(true)
     expect(await page.locator('figure[data-chart="tx-per-s"]').getAttribute('data-window')).to.equal('100b')
     await fig.locator('button[data-window="24h"]').click()
     await page.waitForFunction(() => document.querySelector('figure[data-chart="tx-per-s"]')?.getAttribute('data-window') === '24h' && document.querySelector('figure[data-chart="tx-per-s"]')?.getAttribute('data-state') === 'ready')

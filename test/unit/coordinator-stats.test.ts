@@ -227,6 +227,47 @@ describe('coordinator: chart figures kept with each block', () => {
   })
 })
 
+describe('coordinator: the mempool sampler and an index older than the figures', () => {
+  it('keeps the last `capacity` samples of num_unconfirmed_txs; a failed read leaves a gap', async () => {
+    let answer: number | Error = 4
+    let now = 1000
+    const client = { call: async () => { if (answer instanceof Error) throw answer; return { n_txs: String(answer), total: String(answer), total_bytes: '0', txs: null } } }
+    const s = new MempoolSampler({ capacity: 3 }, { client: client as any, height: () => now / 1000, now: () => now })
+    for (const v of [4, 5, 6, 7]) { answer = v; await s.sample(); now += 1000 }
+    answer = new Error('node down')
+    await s.sample()
+    expect(s.size).to.equal(3)
+    expect(s.since(0)).to.deep.equal([{ t: 2000, height: 2, value: 5 }, { t: 3000, height: 3, value: 6 }, { t: 4000, height: 4, value: 7 }])
+    expect(s.since(3000).map(x => x.value)).to.deep.equal([6, 7])
+    expect(s.since(0, 4).map(x => x.value)).to.deep.equal([7])
+  })
+
+  it('an index written before the figures existed says from which height it has them', async () => {
+    const idx = await openTestIndex()
+    try {
+      await idx.writer.init(genesis)
+      const chain = new BlockMaker(validator)
+      const s = new Signer()
+      await idx.writer.write(chain.next([s.submit('old')]))
+      await idx.writer.write(chain.next([]))
+      await idx.store.write([{ type: 'del', key: KEY.statsMeta }])
+      await idx.close()
+      const re = await openTestIndex(idx.dir)
+      try {
+        expect(re.writer.statsFrom).to.equal(3)
+        const client = new NodeClient('http://127.0.0.1:9', { retries: 0, timeoutMs: 100 })
+        const indexer = new Indexer({}, { client, source: new NodeSource({}, { client }), writer: re.writer, metrics: createCoordinatorMetrics(), logger: silentLogger() })
+        const series = new SeriesReader({ store: re.store, indexer, mempool: null, now: () => T0 + 2000 })
+        expect((await series.series('jobs', parseWindow('100b'))).figures_from_height).to.equal(3)
+      } finally {
+        await re.destroy()
+      }
+    } finally {
+      await idx.close()
+    }
+  })
+})
+
 describe('coordinator: series of every metric in every window', () => {
   let f: Fixture
   let series: SeriesReader
@@ -246,7 +287,7 @@ describe('coordinator: series of every metric in every window', () => {
 
   it('tx-per-s: txs over the block interval, per block and per minute', async () => {
     const b = await get('tx-per-s', '100b')
-    expect(b).to.deep.include({ metric: 'tx-per-s', window: '100b', unit: 'tx/s', resolution: 'block', from: at(1), to: at(126), figures_from_height: 1 })
+    expect(b).to.deep.include({ metric: 'tx-per-s', window: '100b', unit: 'tx/s', resolution: 'block', from: at(1), to: at(126), figures_from_height: null })
     expect(values(b)).to.deep.equal([[2, 2], [3, 1], [4, 0.02], [5, 2], [6, 2], [7, 0]])
     expect(values(await get('tx-per-s', '2b'))).to.deep.equal([[6, 2], [7, 0]])
     for (const w of ['1h', '24h']) expect(values(await get('tx-per-s', w)), w).to.deep.equal([[minute(0), 2.33], [minute(1), 0.08], [minute(2), 0]])
