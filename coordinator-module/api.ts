@@ -18,6 +18,8 @@ import type { Refresher } from './refresher.ts'
 import type { CoordinatorMetrics } from './metrics.ts'
 import type { JobFeed } from './jobFeed.ts'
 import { RateLimiter } from './rateLimiter.ts'
+import { parseSeriesQuery, type SeriesReader } from './statsSeries.ts'
+import { renderChartSvg } from './chartSvg.ts'
 
 export const MAX_BODY_BYTES = 1024 * 1024
 const EXPLORER_DIR = join(dirname(fileURLToPath(import.meta.url)), 'explorer')
@@ -39,6 +41,7 @@ export interface ApiOptions {
 
 export interface ApiModules {
   reader: IndexReader
+  series: SeriesReader
   indexer: Indexer
   refresher: Refresher
   client: Pick<NodeClient, 'url' | 'call'>
@@ -48,6 +51,13 @@ export interface ApiModules {
 }
 
 interface RelayedJob { job_id: string, status: 'pending', client: string, model: string, submitted_at: string, tx_hash: string, in_block: false, at: number }
+
+/** A chart's size in pixels: an integer in [min, max], or the default when absent. */
+function parseSize (v: unknown, what: string, dflt: number, min: number, max: number): number {
+  if (v === undefined || v === '') return dflt
+  if (typeof v !== 'string' || !/^\d{1,5}$/.test(v) || Number(v) < min || Number(v) > max) throw new ApiError(400, 'BAD_REQUEST', `${what} must be an integer from ${min} to ${max} (pixels)`)
+  return Number(v)
+}
 
 export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES, routerOptions: { maxParamLength: 200 } })
@@ -249,6 +259,20 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
   })
 
   app.get('/v1/stats', async () => await m.reader.stats())
+
+  app.get('/v1/stats/series', async (req) => {
+    const q = parseSeriesQuery(req.query as Record<string, unknown>)
+    return await m.series.series(q.metric, q.window, q.miner)
+  })
+
+  app.get('/v1/stats/chart', async (req, reply) => {
+    const raw = req.query as Record<string, unknown>
+    const q = parseSeriesQuery(raw)
+    const width = parseSize(raw.width, 'width', 640, 120, 2400)
+    const height = parseSize(raw.height, 'height', 200, 80, 1200)
+    const svg = renderChartSvg(await m.series.series(q.metric, q.window, q.miner), { width, height })
+    return await reply.header('content-type', 'image/svg+xml; charset=utf-8').header('cache-control', 'no-cache').send(svg)
+  })
 
   app.get('/v1/search', async (req) => {
     const q = (req.query as Record<string, unknown>).q

@@ -2,8 +2,8 @@
 // order, finalize_block events first (expiry, unbonding and slashing run before the txs), then
 // each tx's; every event names the accounts in its attributes (their records changed, and a tx
 // is listed under each), then its event indexer (eventIndexers.ts) does what its kind does. The
-// txs' records, the jobs' status index, the block record, the counters and the indexed height
-// follow. IndexWriter writes the result in one batch.
+// txs' records, the jobs' status index, the block record, the chart figures (chainStats.ts), the
+// counters and the indexed height follow. IndexWriter writes the result in one batch.
 import { Buffer } from 'node:buffer'
 import { decodeTx, txToJSON, type Tx } from '../node/core/tx.ts'
 import { summarizeTx } from '../node/core/txs/registry.ts'
@@ -15,6 +15,7 @@ import type { StoreOp } from './store.ts'
 import type { BlockData } from './nodeSource.ts'
 import type { ChainPoint, JobRecord } from './jobRecord.ts'
 import { EVENT_INDEXERS, type Attributes, type TxInBlock } from './eventIndexers.ts'
+import { ChainStatsBuilder, statKeysToRead, type StatsBefore } from './chainStats.ts'
 
 export type IndexErrorCode = 'INDEX_GAP' | 'INDEX_CHAIN_MISMATCH' | 'INDEX_BAD_BLOCK'
 
@@ -115,6 +116,20 @@ export function jobsToRead (d: BlockData): string[] {
   return [...ids]
 }
 
+/**
+ * The chart figures' keys the block reads: its minute, and the totals and minute of every miner
+ * its events name or its jobs (`jobs`, from jobsToRead) are assigned to.
+ */
+export function statsToRead (d: BlockData, jobs: ReadonlyMap<string, JobRecord>): string[] {
+  const miners = new Set<string>()
+  for (const e of [...d.finalizeEvents, ...d.txResults.flatMap(r => r.events)]) {
+    const m = attributesOf(e).miner
+    if (m !== undefined && m !== '') miners.add(m)
+  }
+  for (const j of jobs.values()) if (j.miner !== null) miners.add(j.miner)
+  return statKeysToRead(d.header.time, [...miners].sort())
+}
+
 /** Throws unless `d` is the block after `s.indexed`, on the index's chain, and whole. */
 export function checkNextBlock (d: BlockData, s: IndexState): void {
   const h = d.height
@@ -128,11 +143,12 @@ export function checkNextBlock (d: BlockData, s: IndexState): void {
 
 /**
  * The index changes of block `d`, the next one after `s`. `jobs` holds the indexed jobs that
- * jobsToRead(d) names (those the index has). Throws IndexError.
+ * jobsToRead(d) names (those the index has); `stats`, the chart figures statsToRead names.
+ * Throws IndexError.
  */
-export function indexBlock (d: BlockData, s: IndexState, jobs: ReadonlyMap<string, JobRecord>): BlockIndexResult {
+export function indexBlock (d: BlockData, s: IndexState, jobs: ReadonlyMap<string, JobRecord>, stats: StatsBefore): BlockIndexResult {
   checkNextBlock(d, s)
-  const b = new BlockIndex(d, s, jobs)
+  const b = new BlockIndex(d, s, jobs, stats)
   const atBlock: ChainPoint = { height: d.height, time: d.header.time, txHash: null }
   for (const e of d.finalizeEvents) b.event(e, null, atBlock)
   for (let i = 0; i < d.txs.length; i++) b.tx(i)
@@ -154,13 +170,15 @@ export class BlockIndex {
   private readonly miners = new Set<string>()
   private readonly txTypes: Record<string, number> = {}
   private jobsSubmitted = 0
+  private readonly stats: ChainStatsBuilder
 
   /** The chain's max_num_predict (a job without num_predict gets it). */
   get maxNumPredict (): number { return this.s.chain.max_num_predict ?? 4096 }
 
-  constructor (private readonly d: BlockData, private readonly s: IndexState, jobs: ReadonlyMap<string, JobRecord>) {
+  constructor (private readonly d: BlockData, private readonly s: IndexState, jobs: ReadonlyMap<string, JobRecord>, stats: StatsBefore) {
     this.height = d.height
     this.time = d.header.time
+    this.stats = new ChainStatsBuilder(d.height, d.header.time, s.indexed.time, stats)
     this.counts = { txs: s.counts.txs, jobs: s.counts.jobs, by_status: { ...s.counts.by_status } }
     this.jobs = new Map(jobs)
   }
@@ -194,6 +212,7 @@ export class BlockIndex {
       if (!this.before.has(j.job_id)) this.before.set(j.job_id, prev)
     }
     this.counts.by_status[j.status]++
+    this.stats.jobChanged(prev ?? null, j)
     this.jobs.set(j.job_id, j)
     this.changes.push(j)
   }
@@ -208,6 +227,11 @@ export class BlockIndex {
   /** The miner's record changed. */
   minerChanged (address: string | undefined): void {
     if (address !== undefined && address !== '') this.miners.add(address)
+  }
+
+  /** The miner's stake is set (registration) or moved (stake, unstake; a slash also counts as slashed). */
+  stakeChanged (miner: string | undefined, change: { set?: bigint, add?: bigint, slashed?: bigint }): void {
+    if (miner !== undefined && miner !== '') this.stats.stakeChanged(miner, change)
   }
 
   /** The miner's price as of this point of the block (for a job assigned to it). */
@@ -298,6 +322,7 @@ export class BlockIndex {
     const point: IndexedPoint = { height: h, hash: d.hash, time: this.time }
     this.put(KEY.block(h), block)
     this.put(KEY.blockByHash(d.hash), h)
+    this.ops.push(...this.stats.finish(d.txs.length).ops)
     this.put(KEY.counts, this.counts)
     this.put(KEY.indexed, point)
     return { ops: this.ops, dirty, point, counts: this.counts, prices: this.prices, changes: this.changes, block }

@@ -12,6 +12,8 @@ import { Indexer, type IndexerStatus } from './indexer.ts'
 import { IndexReader } from './indexReader.ts'
 import { JobFeed } from './jobFeed.ts'
 import { createApi } from './api.ts'
+import { MempoolSampler } from './mempoolSampler.ts'
+import { SeriesReader } from './statsSeries.ts'
 import { jobView, type JobRecord } from './jobRecord.ts'
 
 /** Per-request deadline of the coordinator's calls to its node; no retries (the loops retry). */
@@ -36,6 +38,8 @@ export interface CoordinatorOptions {
   pollMs?: number
   /** Process metrics (CPU, memory, event loop) on /metrics. Default false (tests run several coordinators). */
   defaultMetrics?: boolean
+  /** How often the node's mempool size is sampled for the explorer's chart. Default 2000 ms. */
+  mempoolSampleMs?: number
 }
 
 export interface RunningCoordinator {
@@ -64,16 +68,19 @@ async function build (o: { nodeUrl: string, dataDir: string, logger: Logger, pol
 export async function startCoordinator (o: CoordinatorOptions): Promise<RunningCoordinator> {
   const { store, client, metrics, refresher, indexer } = await build(o)
   const reader = new IndexReader({ store, indexer })
+  const mempool = new MempoolSampler({ everyMs: o.mempoolSampleMs }, { client, height: () => indexer.status().node_height ?? indexer.indexedHeight })
+  const series = new SeriesReader({ store, indexer, mempool })
   const feed = new JobFeed({ metrics, logger: o.logger, snapshot: async (id) => await reader.job(id) })
   indexer.on('job', (j: JobRecord) => feed.publish(jobView(j)))
   const app = createApi(
     { apiKeys: o.apiKeys ?? [], rateLimitPerMinute: o.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE },
-    { reader, indexer, refresher, client, feed, metrics, logger: o.logger },
+    { reader, series, indexer, refresher, client, feed, metrics, logger: o.logger },
   )
   let stopped = false
   const stopAll = async (): Promise<void> => {
     if (stopped) return
     stopped = true
+    mempool.stop()
     feed.close()
     await app.close()
     await indexer.stop()
@@ -84,6 +91,7 @@ export async function startCoordinator (o: CoordinatorOptions): Promise<RunningC
     await refresher.load()
     await indexer.start()
     refresher.start()
+    mempool.start()
     await app.listen({ host: o.host ?? DEFAULT_COORDINATOR_HOST, port: o.port ?? DEFAULT_COORDINATOR_PORT })
   } catch (e) {
     await stopAll().catch(() => {})

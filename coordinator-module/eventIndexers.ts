@@ -53,7 +53,7 @@ export function indexTransfer (a: Attributes, c: EventContext): void {
  * register_miner, update_miner: the miner's record changed. The price its tx sets is kept, for
  * the jobs assigned to it from now on (price_per_second in their view).
  */
-export function indexMinerListing (a: Attributes, c: EventContext): void {
+function indexMinerListing (a: Attributes, c: EventContext): void {
   c.block.minerChanged(a.miner)
   const t = c.tx
   if (t === null) throw c.block.bad('a miner listing event outside a tx')
@@ -62,14 +62,48 @@ export function indexMinerListing (a: Attributes, c: EventContext): void {
   if (body.pricePerSecond !== null) c.block.setPrice(t.tx.sender, body.pricePerSecond.toString())
 }
 
-/** stake, unstake, unbond (stake released at block begin): the miner's stake changed. */
+/** An amount attribute (uaitbc, decimal); undefined if it is not one (the charts then skip the change). */
+function amountOf (a: Attributes, key: string): bigint | undefined {
+  const v = a[key]
+  return v !== undefined && /^\d{1,40}$/.test(v) ? BigInt(v) : undefined
+}
+
+/** register_miner: a new listing, and its stake bonded. */
+export function indexRegisterMiner (a: Attributes, c: EventContext): void {
+  indexMinerListing(a, c)
+  const stake = amountOf(a, 'stake')
+  if (stake !== undefined) c.block.stakeChanged(a.miner, { set: stake })
+}
+
+/** update_miner: the listing changed (models, price, capacity, active). */
+export function indexUpdateMiner (a: Attributes, c: EventContext): void {
+  indexMinerListing(a, c)
+}
+
+/** stake: the miner bonded more. */
 export function indexStake (a: Attributes, c: EventContext): void {
+  c.block.minerChanged(a.miner)
+  const amount = amountOf(a, 'amount')
+  if (amount !== undefined) c.block.stakeChanged(a.miner, { add: amount })
+}
+
+/** unstake: part of the miner's stake starts unbonding. */
+export function indexUnstake (a: Attributes, c: EventContext): void {
+  c.block.minerChanged(a.miner)
+  const amount = amountOf(a, 'amount')
+  if (amount !== undefined) c.block.stakeChanged(a.miner, { add: -amount })
+}
+
+/** unbond (block begin): unbonded stake returned to the miner's balance; its stake is unchanged. */
+export function indexUnbond (a: Attributes, c: EventContext): void {
   c.block.minerChanged(a.miner)
 }
 
 /** slash: a miner's stake was cut (a job it let expire); a validator's has no miner. */
 export function indexSlash (a: Attributes, c: EventContext): void {
   c.block.minerChanged(a.miner)
+  const amount = amountOf(a, 'amount')
+  if (amount !== undefined) c.block.stakeChanged(a.miner, { slashed: amount })
 }
 
 /** submit_job: a new job, pending, listed among all jobs and its client's. */
@@ -117,11 +151,11 @@ export function indexExpireJob (a: Attributes, c: EventContext): void {
 /** The indexer of each event type. Events without an entry only name their accounts. */
 export const EVENT_INDEXERS: ReadonlyMap<string, EventIndexer> = new Map<string, EventIndexer>([
   ['transfer', { index: indexTransfer }],
-  ['register_miner', { index: indexMinerListing }],
-  ['update_miner', { index: indexMinerListing }],
+  ['register_miner', { index: indexRegisterMiner }],
+  ['update_miner', { index: indexUpdateMiner }],
   ['stake', { index: indexStake }],
-  ['unstake', { index: indexStake }],
-  ['unbond', { index: indexStake }],
+  ['unstake', { index: indexUnstake }],
+  ['unbond', { index: indexUnbond }],
   ['slash', { index: indexSlash }],
   ['submit_job', { index: indexSubmitJob }],
   ['assign', { readsJob: true, index: indexAssign }],

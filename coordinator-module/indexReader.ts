@@ -13,12 +13,14 @@ import type { CoordinatorStore } from './store.ts'
 import { jobView, receiptView, withNodeRecord, type JobRecord, type JobView } from './jobRecord.ts'
 import type { BlockRecord, TxRecord } from './blockIndex.ts'
 import type { Indexer } from './indexer.ts'
+import { emptyMinerTotals, minerPerformance, type MinerPerformance, type MinerTotals } from './chainStats.ts'
 
 /**
  * The API's error codes. A tx that does not decode or verify answers with the node's own TxError
  * code (TX_DECODE, BAD_SIGNATURE, ...) instead.
  */
 export type ApiErrorCode = 'BAD_REQUEST' | 'BAD_JSON' | 'BAD_CURSOR' | 'BAD_ADDRESS' | 'BAD_HEIGHT' | 'BAD_HASH' | 'BAD_ID' | 'BAD_LIMIT' | 'BAD_STATUS' |
+  'BAD_METRIC' | 'BAD_WINDOW' | 'WINDOW_TOO_LARGE' |
   'NOT_FOUND' | 'NO_RECEIPT' | 'NOT_SUBMIT_JOB' | 'TX_REFUSED' | 'NODE_UNREACHABLE' | 'UNAUTHORIZED' | 'RATE_LIMITED' | 'INTERNAL' | TxErrorCode
 
 /** An error the API answers with: HTTP status, code (also the metric label), message. */
@@ -129,7 +131,8 @@ export type IndexPosition = Pick<Indexer, 'status' | 'chainInfo' | 'countsNow' |
 
 export interface IndexReaderModules { store: CoordinatorStore, indexer: IndexPosition }
 
-export type MinerView = MinerJSON & { stake_aitbc: string, earned_aitbc: string, price_per_second_aitbc: string }
+/** The node's miner, amounts in AITBC, and its figures from the index (chainStats.ts). */
+export type MinerView = MinerJSON & { stake_aitbc: string, earned_aitbc: string, price_per_second_aitbc: string, performance: MinerPerformance }
 export type AccountView = AccountJSON & { is_miner: boolean }
 
 export class IndexReader {
@@ -210,13 +213,14 @@ export class IndexReader {
   }
 
   async miners (model?: string): Promise<MinerView[]> {
-    const all = (await this.store.entries<MinerJSON>(KEY.minerPrefix)).map(([, v]) => v)
-    return all.filter(m => model === undefined || m.models.includes(model)).map(minerView)
+    const all = (await this.store.entries<MinerJSON>(KEY.minerPrefix)).map(([, v]) => v).filter(m => model === undefined || m.models.includes(model))
+    const totals = await this.store.getMany<MinerTotals>(all.map(m => KEY.minerTotals(m.address)))
+    return all.map((m, i) => minerView(m, totals[i]))
   }
 
   async miner (address: string): Promise<MinerView | undefined> {
-    const m = await this.store.get<MinerJSON>(KEY.miner(address))
-    return m === undefined ? undefined : minerView(m)
+    const [m, totals] = await this.store.getMany<MinerJSON | MinerTotals>([KEY.miner(address), KEY.minerTotals(address)])
+    return m === undefined ? undefined : minerView(m as MinerJSON, totals as MinerTotals | undefined)
   }
 
   async account (address: string): Promise<AccountView> {
@@ -343,6 +347,12 @@ export class IndexReader {
   }
 }
 
-function minerView (m: MinerJSON): MinerView {
-  return { ...m, stake_aitbc: formatAitbc(BigInt(m.stake)), earned_aitbc: formatAitbc(BigInt(m.earned)), price_per_second_aitbc: formatAitbc(BigInt(m.price_per_second)) }
+function minerView (m: MinerJSON, totals: MinerTotals | undefined): MinerView {
+  return {
+    ...m,
+    stake_aitbc: formatAitbc(BigInt(m.stake)),
+    earned_aitbc: formatAitbc(BigInt(m.earned)),
+    price_per_second_aitbc: formatAitbc(BigInt(m.price_per_second)),
+    performance: minerPerformance(totals ?? emptyMinerTotals()),
+  }
 }

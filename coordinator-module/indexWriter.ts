@@ -8,8 +8,9 @@ import type { CoordinatorStore, StoreOp } from './store.ts'
 import type { BlockData } from './nodeSource.ts'
 import type { Refresher } from './refresher.ts'
 import type { JobRecord } from './jobRecord.ts'
+import { emptyMinerTotals, statsBefore, type MinerTotals } from './chainStats.ts'
 import {
-  IndexError, checkNextBlock, emptyCounts, indexBlock, jobsToRead, type BlockIndexResult, type ChainInfo, type Counts, type IndexedPoint, type IndexState,
+  IndexError, checkNextBlock, emptyCounts, indexBlock, jobsToRead, statsToRead, type BlockIndexResult, type ChainInfo, type Counts, type IndexedPoint, type IndexState,
 } from './blockIndex.ts'
 
 export interface IndexWriterModules { store: CoordinatorStore, refresher: Pick<Refresher, 'mark' | 'poke'> }
@@ -21,6 +22,7 @@ export class IndexWriter {
   private indexedNow: IndexedPoint = NOTHING
   private countsNow: Counts = emptyCounts()
   private readonly minerPrices = new Map<string, string>()
+  private statsFromNow: number | null = null
 
   constructor (private readonly m: IndexWriterModules) {}
 
@@ -29,6 +31,8 @@ export class IndexWriter {
   /** The last block written. */
   get indexed (): IndexedPoint { return this.indexedNow }
   get counts (): Counts { return this.countsNow }
+  /** The first height whose chart figures the index holds (an index written before they existed starts later); null before the genesis. */
+  get statsFrom (): number | null { return this.statsFromNow }
 
   /** Reads where the index stands from the store. */
   async load (): Promise<void> {
@@ -38,6 +42,14 @@ export class IndexWriter {
     this.countsNow = await s.get<Counts>(KEY.counts) ?? emptyCounts()
     this.minerPrices.clear()
     for (const [k, v] of await s.entries<string>(KEY.minerPricePrefix)) this.minerPrices.set(k.slice(KEY.minerPricePrefix.length), v)
+    const meta = await s.get<{ from_height: number }>(KEY.statsMeta)
+    this.statsFromNow = meta?.from_height ?? null
+    if (meta === undefined && this.chainNow !== null) {
+      // An index written before the chart figures: they start with the next block (a rebuild fills them in).
+      const value = { from_height: this.indexedNow.height + 1 }
+      await s.exclusive(async () => { await s.write([{ type: 'put', key: KEY.statsMeta, value }]) })
+      this.statsFromNow = value.from_height
+    }
   }
 
   /** Starts the index of a chain at its genesis: accounts and miners to read, miners' prices. */
@@ -49,18 +61,22 @@ export class IndexWriter {
         { type: 'put', key: KEY.chain, value: info },
         { type: 'put', key: KEY.indexed, value: point },
         { type: 'put', key: KEY.counts, value: emptyCounts() },
+        { type: 'put', key: KEY.statsMeta, value: { from_height: g.initialHeight } },
       ]
       const accounts = new Set<string>([...g.accounts.map(a => a.address), ...g.validators.map(v => v.accountAddress), ...g.miners.map(x => x.address)])
       for (const a of accounts) ops.push(this.m.refresher.mark('account', a))
       for (const mi of g.miners) {
         ops.push(this.m.refresher.mark('miner', mi.address))
         ops.push({ type: 'put', key: KEY.minerPrice(mi.address), value: mi.pricePerSecond.toString() })
+        const totals: MinerTotals = { ...emptyMinerTotals(), stake: mi.stake.toString(), height: point.height }
+        ops.push({ type: 'put', key: KEY.minerTotals(mi.address), value: totals })
       }
       await this.m.store.write(ops)
       this.minerPrices.clear()
       for (const mi of g.miners) this.minerPrices.set(mi.address, mi.pricePerSecond.toString())
     })
     this.chainNow = info
+    this.statsFromNow = g.initialHeight
     this.indexedNow = point
     this.countsNow = emptyCounts()
     this.m.refresher.poke()
@@ -77,7 +93,9 @@ export class IndexWriter {
       const loaded = await this.m.store.getMany<JobRecord>(ids.map(KEY.job))
       const jobs = new Map<string, JobRecord>()
       ids.forEach((id, i) => { const j = loaded[i]; if (j !== undefined) jobs.set(id, j) })
-      const r = indexBlock(d, state, jobs)
+      const statKeys = statsToRead(d, jobs)
+      const stats = statsBefore(statKeys, await this.m.store.getMany(statKeys))
+      const r = indexBlock(d, state, jobs, stats)
       await this.m.store.write([...r.ops, ...r.dirty.map(x => this.m.refresher.mark(x.kind, x.id))])
       this.indexedNow = r.point
       this.countsNow = r.counts

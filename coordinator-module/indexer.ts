@@ -80,6 +80,8 @@ export class Indexer extends EventEmitter {
   get indexedHeight (): number { return this.m.writer.indexed.height }
   get chainInfo (): ChainInfo | null { return this.m.writer.chain }
   get countsNow (): Counts { return this.m.writer.counts }
+  /** The first height whose chart figures the index holds. */
+  get statsFrom (): number | null { return this.m.writer.statsFrom }
 
   status (): IndexerStatus {
     const indexed = this.m.writer.indexed

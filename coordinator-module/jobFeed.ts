@@ -4,7 +4,7 @@
 // go backwards: a status is sent at most once per subscription, in lifecycle order.
 import type { WebSocket } from 'ws'
 import { JOB_ID_RE } from '../node/core/tx.ts'
-import type { JobStatusName, Logger } from '../node/client.ts'
+import type { Logger } from '../node/client.ts'
 import type { CoordinatorMetrics } from './metrics.ts'
 import type { JobView } from './jobRecord.ts'
 
@@ -12,7 +12,9 @@ export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
 const PING_MS = 30_000
 
-const RANK: Record<JobStatusName, number> = { pending: 0, assigned: 1, verifying: 2, completed: 3, failed: 3, rejected: 3, cancelled: 3, expired: 3 }
+/** Lifecycle order. Statuses are open strings: one not listed ranks as a final one once the job has a completion time, else after assigned. */
+const RANK: Readonly<Record<string, number>> = { pending: 0, assigned: 1, verifying: 2, completed: 3, failed: 3, rejected: 3, cancelled: 3, expired: 3 }
+function rankOf (u: { status: string, completed_at: string | null }): number { return RANK[u.status] ?? (u.completed_at !== null ? 3 : 2) }
 
 /** What a subscriber gets: the job as GET /v1/jobs/:id serves it. */
 export type JobUpdate = JobView
@@ -122,7 +124,7 @@ export class JobFeed {
   private deliver (c: FeedConn, u: JobUpdate): void {
     const last = c.jobs.get(u.job_id)
     if (last === undefined) return
-    const rank = RANK[u.status] ?? 0
+    const rank = rankOf(u)
     if (rank <= last) return
     c.jobs.set(u.job_id, rank)
     c.send(u)

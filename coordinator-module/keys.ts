@@ -52,6 +52,21 @@ export const KEY = {
   minerPrice: (address: string) => `mp:${address}`,
   minerPricePrefix: 'mp:',
 
+  /** Chart figures (chainStats.ts), written in each block's batch: the block's, its minute's (by minute of chain time). */
+  statsMeta: 'meta:stats',
+  statBlock: (h: number) => `sb:${pad(h)}`,
+  statBlockPrefix: 'sb:',
+  statMinute: (minute: number) => `sm:${pad(minute)}`,
+  statMinutePrefix: 'sm:',
+  /** A miner's running totals, its minutes and its changes (job settled or sampled, stake moved). */
+  minerTotals: (address: string) => `mt:${address}`,
+  minerTotalsPrefix: 'mt:',
+  minerMinute: (address: string, minute: number) => `mm:${address}:${pad(minute)}`,
+  minerMinutePrefix: (address: string) => `mm:${address}:`,
+  minerMinuteAllPrefix: 'mm:',
+  minerEvent: (address: string, h: number, seq: number) => `me:${address}:${position(h, seq)}`,
+  minerEventPrefix: (address: string) => `me:${address}:`,
+
   /** Records to fetch again from the node: dirty:<kind>:<id>, value a sequence number. */
   dirty: (kind: DirtyKind, id: string) => `dirty:${kind}:${id}`,
   dirtyPrefix: 'dirty:',

@@ -1,7 +1,8 @@
 // The AITBC block explorer: a small single-page app over the coordinator's REST API (same
 // origin, no CDN, no build step). Hash routes: #/, #/blocks, #/txs, #/jobs, #/miners,
 // #/validators, #/block/H, #/tx/HASH, #/account/ADDR, #/miner/ADDR, #/job/ID. The open page
-// refreshes itself every few seconds.
+// refreshes itself every few seconds; charts are SVG drawn by the coordinator
+// (/v1/stats/chart), and a job page follows its job over the job WebSocket (/v1/ws).
 'use strict'
 
 const REFRESH_MS = 3000
@@ -124,17 +125,174 @@ const jobCols = [
   { title: 'Submitted', cell: j => `<span title="${esc(j.submitted_at)}">${ago(j.submitted_at)}</span>` },
 ]
 
+const perf = m => m.performance || {}
+const rate = v => v === null || v === undefined ? '<span class="muted">—</span>' : `${Number(v).toFixed(1)}%`
+const orNa = (v, unit) => v === null || v === undefined ? '<span class="muted">n/a</span>' : `${esc(v)} ${unit}`
+
 const minerCols = [
-  { title: 'Miner', cell: m => link.miner(m.address) },
-  { title: 'Models', wrap: true, cell: m => (m.models || []).map(x => `<span class="mono">${esc(x)}</span>`).join(', ') },
-  { title: 'Stake', num: true, cell: m => aitbc(m.stake) },
-  { title: 'Reputation', num: true, cell: m => `${(m.reputation / 100).toFixed(2)}%` },
-  { title: 'Price / s', num: true, cell: m => aitbc(m.price_per_second) },
-  { title: 'Jobs done', num: true, cell: m => esc(m.jobs_completed) },
-  { title: 'Failed / expired', num: true, cell: m => `${esc(m.jobs_failed)} / ${esc(m.jobs_expired)}` },
+  { title: 'Miner', sort: 'address', cell: m => link.miner(m.address) },
+  { title: 'Models', cell: m => (m.models || []).map(x => `<span class="mono">${esc(x)}</span>`).join('<br>') },
+  { title: 'Stake', num: true, sort: 'stake', cell: m => aitbc(m.stake) },
+  { title: 'Tokens / s', num: true, sort: 'tokens_per_s', cell: m => orNa(perf(m).tokens_per_s, '') },
+  { title: 'First token', num: true, sort: 'first_token_ms', cell: m => orNa(perf(m).first_token_ms, 'ms') },
+  { title: 'Success', num: true, sort: 'success_rate', cell: m => rate(perf(m).success_rate) },
+  { title: 'Failure', num: true, sort: 'failure_rate', cell: m => rate(perf(m).failure_rate) },
+  { title: 'Expiry', num: true, sort: 'expiry_rate', cell: m => rate(perf(m).expiry_rate) },
+  { title: 'Verified', num: true, sort: 'verification_rate', cell: m => perf(m).verification_samples ? rate(perf(m).verification_rate) : '<span class="muted">0 samples</span>' },
+  { title: 'Earned', num: true, sort: 'earned', cell: m => aitbc(m.earned) },
+  { title: 'Slashed', num: true, sort: 'slashed', cell: m => aitbc(m.slashed) },
+  { title: 'Jobs done', num: true, sort: 'jobs_completed', cell: m => esc(m.jobs_completed) },
+  { title: 'Reputation', num: true, sort: 'reputation', cell: m => `${(m.reputation / 100).toFixed(2)}%` },
+  { title: 'Price / s', num: true, sort: 'price_per_second', cell: m => aitbc(m.price_per_second) },
   { title: 'Busy', num: true, cell: m => `${esc(m.active_jobs)} / ${esc(m.capacity)}` },
   { title: 'State', cell: m => badge(m.active ? 'active' : 'inactive') },
 ]
+
+/** The value a miners table sorts by (null sorts last either way). */
+function minerSortValue (m, key) {
+  if (key === 'address') return m.address
+  if (['stake', 'earned', 'slashed', 'price_per_second'].includes(key)) return Number(m[key])
+  if (key === 'jobs_completed' || key === 'reputation') return m[key]
+  const v = perf(m)[key]
+  return v === null || v === undefined ? null : v
+}
+
+const minerSort = { key: 'stake', dir: 'desc' }
+const sortTables = new Map() // id -> rows, for re-sorting without a fetch
+
+function sortedMiners (rows) {
+  const { key, dir } = minerSort
+  return [...rows].sort((a, b) => {
+    const x = minerSortValue(a, key); const y = minerSortValue(b, key)
+    if (x === null && y === null) return 0
+    if (x === null) return 1
+    if (y === null) return -1
+    const c = typeof x === 'string' ? x.localeCompare(y) : x - y
+    return dir === 'asc' ? c : -c
+  })
+}
+
+/** The miners table: click a column's title to sort by it (again: the other way). */
+function minersTable (id, rows) {
+  sortTables.set(id, rows)
+  if (!rows.length) return '<div class="empty">No miners registered.</div>'
+  const head = minerCols.map(c => {
+    const cls = c.num ? 'num' : ''
+    if (!c.sort) return `<th class="${cls}">${esc(c.title)}</th>`
+    const on = minerSort.key === c.sort
+    const aria = on ? (minerSort.dir === 'asc' ? 'ascending' : 'descending') : 'none'
+    return `<th class="${cls}" aria-sort="${aria}"><button type="button" class="sort" data-sort="${esc(c.sort)}" data-table="${esc(id)}">${esc(c.title)}<span class="arrow">${on ? (minerSort.dir === 'asc' ? '▲' : '▼') : ''}</span></button></th>`
+  }).join('')
+  const body = sortedMiners(rows).map(r => `<tr data-miner="${esc(r.address)}">${minerCols.map(c => `<td class="${c.num ? 'num' : ''} ${c.wrap ? 'wrap' : ''}">${c.cell(r)}</td>`).join('')}</tr>`).join('')
+  return `<div class="scroll" data-sortable="${esc(id)}"><table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`
+}
+
+document.addEventListener('click', (ev) => {
+  const b = ev.target.closest && ev.target.closest('button[data-sort]')
+  if (!b) return
+  const key = b.dataset.sort
+  minerSort.dir = minerSort.key === key ? (minerSort.dir === 'asc' ? 'desc' : 'asc') : (key === 'first_token_ms' || key === 'address' ? 'asc' : 'desc')
+  minerSort.key = key
+  const id = b.dataset.table
+  const box = document.querySelector(`[data-sortable="${id}"]`)
+  if (box) box.outerHTML = minersTable(id, sortTables.get(id) || [])
+})
+
+// ---- charts: SVG drawn by the coordinator (GET /v1/stats/chart), refreshed with the page ----
+
+const WINDOWS = [['100b', '100 blocks'], ['1h', '1 hour'], ['24h', '24 hours']]
+const DEFAULT_WINDOW = '1h'
+const OVERVIEW_CHARTS = [
+  { metric: 'tx-per-s', title: 'Committed tx/s' },
+  { metric: 'block-interval', title: 'Block interval' },
+  { metric: 'mempool', title: 'Mempool size', note: 'sampled from the node every 2 s' },
+  { metric: 'jobs', title: 'Jobs by outcome' },
+  { metric: 'job-latency', title: 'Job latency, submit → settle', note: 'p50 and p95' },
+]
+const MINER_CHARTS = [
+  { metric: 'miner-tokens-per-s', title: 'Tokens per second' },
+  { metric: 'miner-first-token', title: 'Time to first token' },
+  { metric: 'miner-rates', title: 'Success, failure, expiry, verification', note: 'over the window so far' },
+  { metric: 'miner-earnings', title: 'Earnings' },
+  { metric: 'miner-stake', title: 'Stake and slashes' },
+]
+const chartWindows = {} // chart id -> the window chosen
+const chartCache = new Map() // chart id|window -> { svg, points, last }
+
+const chartId = (metric, miner) => miner ? `${metric}@${miner}` : metric
+
+function chartFigure (c, miner) {
+  const id = chartId(c.metric, miner)
+  const w = chartWindows[id] || DEFAULT_WINDOW
+  const cached = chartCache.get(`${id}|${w}`)
+  return `<figure class="chart" data-chart="${esc(c.metric)}" ${miner ? `data-miner="${esc(miner)}"` : ''} data-window="${esc(w)}" data-points="${cached ? esc(cached.points) : ''}" data-state="${cached ? 'ready' : 'loading'}">
+    <div class="chart-head"><h3>${esc(c.title)}</h3><span class="chart-last">${cached ? esc(cached.last) : ''}</span></div>
+    <div class="chart-windows" role="group" aria-label="Window">${WINDOWS.map(([k, label]) => `<button type="button" data-window="${k}" aria-pressed="${k === w}">${label}</button>`).join('')}</div>
+    <div class="chart-svg">${cached ? cached.svg : '<div class="chart-msg">Loading…</div>'}</div>
+    ${c.note ? `<figcaption>${esc(c.note)}</figcaption>` : ''}
+  </figure>`
+}
+
+function chartsGrid (charts, miner, testid) {
+  return `<div class="charts" data-testid="${esc(testid)}">${charts.map(c => chartFigure(c, miner)).join('')}</div>`
+}
+
+/** Fetches a figure's SVG at the width it has on the page, and puts it in. */
+async function loadChart (fig) {
+  const metric = fig.dataset.chart
+  const miner = fig.dataset.miner
+  const id = chartId(metric, miner)
+  const w = chartWindows[id] || DEFAULT_WINDOW
+  const box = fig.querySelector('.chart-svg')
+  const width = Math.max(120, Math.min(2400, Math.floor(box.clientWidth || 360)))
+  const height = width < 420 ? 170 : 200
+  const q = `metric=${encodeURIComponent(metric)}&window=${encodeURIComponent(w)}&width=${width}&height=${height}${miner ? `&miner=${encodeURIComponent(miner)}` : ''}`
+  let res, text
+  try { res = await fetch(`/v1/stats/chart?${q}`); text = await res.text() } catch (e) { res = { ok: false }; text = JSON.stringify({ message: e.message }) }
+  if (!fig.isConnected || (chartWindows[id] || DEFAULT_WINDOW) !== w) return // replaced meanwhile
+  if (!res.ok) {
+    let msg = 'cannot load this chart'
+    try { msg = JSON.parse(text).message || msg } catch {}
+    box.innerHTML = `<div class="chart-msg error-text">${esc(msg)}</div>`
+    fig.dataset.state = 'error'
+    return
+  }
+  box.innerHTML = text
+  const svg = box.querySelector('svg')
+  const points = svg ? svg.dataset.points : '0'
+  const unit = svg ? svg.dataset.unit : ''
+  const lastValue = svg ? svg.dataset.last : ''
+  const last = points === '0' ? (metric === 'miner-first-token' ? 'n/a' : 'no data') : `latest ${Number(lastValue).toLocaleString('en-US', { maximumFractionDigits: 3 })} ${unit}`
+  fig.dataset.points = points
+  fig.dataset.window = w
+  fig.dataset.state = 'ready'
+  fig.querySelector('.chart-last').textContent = last
+  // An index written before the figures existed has them from a later block on.
+  const from = svg ? Number(svg.dataset.figuresFrom) : 0
+  if (from > 0 && !fig.querySelector('.figures-from')) fig.insertAdjacentHTML('beforeend', `<figcaption class="figures-from">Figures from block ${from} on; \`aitbc coordinator rebuild\` fills in the earlier ones.</figcaption>`)
+  chartCache.set(`${id}|${w}`, { svg: text, points, last })
+}
+
+/** Wires the window buttons and loads the charts below `root`. */
+function wireCharts (root) {
+  root.querySelectorAll('figure.chart').forEach(fig => {
+    fig.querySelectorAll('.chart-windows button').forEach(b => b.addEventListener('click', () => {
+      const id = chartId(fig.dataset.chart, fig.dataset.miner)
+      chartWindows[id] = b.dataset.window
+      fig.querySelectorAll('.chart-windows button').forEach(x => x.setAttribute('aria-pressed', String(x === b)))
+      fig.dataset.window = b.dataset.window
+      fig.dataset.state = 'loading'
+      loadChart(fig)
+    }))
+    loadChart(fig)
+  })
+}
+
+let resizeTimer = null
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer)
+  resizeTimer = setTimeout(() => document.querySelectorAll('figure.chart').forEach(loadChart), 250)
+})
 
 const validatorCols = [
   { title: 'Name', cell: v => esc(v.name || '—') },
@@ -157,18 +315,20 @@ function figures (s) {
   </div>`
 }
 
-async function pageHome () {
+async function pageHome (ctx) {
   const [stats, blocks, txs, jobs, miners, vals] = await Promise.all([
     api('/v1/stats'), api('/v1/blocks?limit=10'), api('/v1/txs?limit=10'), api('/v1/jobs?limit=10'), api('/v1/miners'),
     api('/v1/validators').catch(() => ({ validators: [] })),
   ])
+  ctx.after(() => wireCharts(view))
   return `${figures(stats)}
+    ${chartsGrid(OVERVIEW_CHARTS, null, 'charts')}
     <div class="grid2">
       ${panel('Latest blocks', table(blockCols, blocks.blocks), '<a href="#/blocks">All blocks →</a>', 'latest-blocks')}
       ${panel('Latest transactions', table(txCols.filter(c => c.title !== 'Block' && c.title !== 'From'), txs.txs), '<a href="#/txs">All transactions →</a>', 'latest-txs')}
     </div>
     ${panel('Jobs', table(jobCols, jobs.jobs, 'No jobs yet.'), '<a href="#/jobs">All jobs →</a>', 'jobs')}
-    ${panel('Miners', table(minerCols, miners.miners, 'No miners registered.'), '', 'miners')}
+    ${panel('Miners', minersTable('home-miners', miners.miners), '<a href="#/miners">All miners →</a>', 'miners')}
     ${panel('Validators', table(validatorCols, vals.validators, 'No validators.'), '', 'validators')}`
 }
 
@@ -209,7 +369,7 @@ function jobsPage (params, ctx) {
 
 async function pageMiners () {
   const r = await api('/v1/miners')
-  return `<h1>Miners</h1>${panel(`${esc(r.total)} registered`, table(minerCols, r.miners, 'No miners registered.'))}`
+  return `<h1>Miners</h1>${panel(`${esc(r.total)} registered`, minersTable('miners', r.miners), '<span class="muted">click a column to sort</span>', 'miners-table')}`
 }
 
 async function pageValidators () {
@@ -283,11 +443,22 @@ async function pageAccount (addr) {
     ${panel('Transactions', table(txCols, txs.txs, 'No transactions name this account.'))}`
 }
 
-async function pageMiner (addr) {
+async function pageMiner (addr, ctx) {
   let m
   try { m = await api(`/v1/miners/${encodeURIComponent(addr)}`) } catch (e) { return notFound('Miner', e.message) }
   const jobs = await api(`/v1/jobs?miner=${encodeURIComponent(addr)}&limit=25`)
+  const p = perf(m)
+  ctx.after(() => wireCharts(view))
   return `<h1>Miner ${badge(m.active ? 'active' : 'inactive')} <span class="sub">${esc(m.address)}</span></h1>
+    <div class="cards" data-testid="miner-performance">
+      ${card('Tokens / s', orNa(p.tokens_per_s, 'tokens/s'), 'completed jobs, generation time', 'miner-tps')}
+      ${card('First token', orNa(p.first_token_ms, 'ms'), 'mean time to first token', 'miner-ttft')}
+      ${card('Success', rate(p.success_rate), `of ${esc(p.settled ?? 0)} settled jobs`, 'miner-success')}
+      ${card('Failure / expiry', `${rate(p.failure_rate)} / ${rate(p.expiry_rate)}`, 'failed or rejected / expired', 'miner-failure')}
+      ${card('Verification', p.verification_samples ? rate(p.verification_rate) : '<span class="muted">0 samples</span>', p.verification_samples ? `of ${esc(p.verification_samples)} sampled jobs passed` : 'no job sampled yet', 'miner-verification')}
+      ${card('Earned', aitbc(m.earned), `slashed ${aitbc(m.slashed)}`, 'miner-earned')}
+    </div>
+    ${chartsGrid(MINER_CHARTS, m.address, 'miner-charts')}
     ${panel('Listing', kv([
       ['Address', link.account(m.address, true)],
       ['Models', (m.models || []).map(x => `<span class="mono">${esc(x)}</span>`).join(', ')],
@@ -305,17 +476,132 @@ async function pageMiner (addr) {
     ${panel('Jobs', table(jobCols.filter(c => c.title !== 'Miner'), jobs.jobs, 'No jobs assigned to this miner yet.'))}`
 }
 
-async function pageJob (id) {
+// ---- a job followed live: /v1/ws pushes each status change; the page re-renders in place ----
+
+const OPEN = new Set(['pending', 'assigned', 'verifying'])
+const FINAL = new Set(['completed', 'failed', 'rejected', 'cancelled', 'expired'])
+const RANK = { pending: 0, assigned: 1, verifying: 2 }
+const rankOf = j => RANK[j.status] ?? (FINAL.has(j.status) || j.completed_at ? 3 : 2)
+const isFinal = j => FINAL.has(j.status) || (!OPEN.has(j.status) && Boolean(j.completed_at))
+
+const live = { id: null, ws: null, connected: false, pushed: new Map(), seen: new Map() }
+
+function followJob (id) {
+  if (live.id === id && live.ws) return
+  stopFollowing()
+  live.id = id
+  let ws
+  try { ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`) } catch { return }
+  live.ws = ws
+  ws.addEventListener('open', () => ws.send(JSON.stringify({ subscribe: id })))
+  ws.addEventListener('message', (ev) => {
+    let msg
+    try { msg = JSON.parse(ev.data) } catch { return }
+    if (msg.subscribed === id) { live.connected = true; markLive(); return }
+    if (msg.job_id !== id || typeof msg.status !== 'string') return
+    const had = live.pushed.get(id)
+    if (!had || rankOf(msg) >= rankOf(had)) live.pushed.set(id, msg)
+    showLiveJob(id)
+  })
+  ws.addEventListener('close', () => {
+    if (live.ws !== ws) return
+    live.ws = null
+    live.connected = false
+    markLive()
+    setTimeout(() => { if (live.id === id && !live.ws && currentJobId() === id) { live.id = null; followJob(id) } }, 2000)
+  })
+}
+
+function stopFollowing () {
+  const ws = live.ws
+  live.ws = null
+  live.id = null
+  live.connected = false
+  if (ws) ws.close()
+}
+
+function currentJobId () {
+  const m = /^#\/job\/([^/?]+)/.exec(location.hash || '')
+  return m ? decodeURIComponent(m[1]) : null
+}
+
+function markLive () {
+  const el = document.querySelector('[data-testid="job-progress"]')
+  if (el) el.dataset.live = live.connected ? 'ws' : 'polling'
+  const note = document.querySelector('[data-testid="job-live"]')
+  if (note) note.textContent = live.connected ? 'live: follows the job as the chain changes it' : 'refreshes every few seconds'
+}
+
+/** The pushed job, if it is at least as far along as `j` (a page fetch may be older than a push). */
+function newest (j) {
+  const p = live.pushed.get(j.job_id)
+  return p && rankOf(p) > rankOf(j) ? p : j
+}
+
+/** A push arrived: redraw the job page in place if it shows that job. */
+function showLiveJob (id) {
+  if (currentJobId() !== id) return
+  const j = live.pushed.get(id)
+  const shown = document.querySelector('[data-testid="job-progress"]')
+  if (shown && (RANK[shown.dataset.status] ?? 3) > rankOf(j)) return
+  renderSeq++ // a page fetch in flight is older than this
+  const y = window.scrollY
+  view.innerHTML = jobHtml(j)
+  window.scrollTo(0, y)
+  document.body.dataset.rendered = String(renderSeq)
+}
+
+/** Statuses this page has shown for the job, in order. */
+function noteSeen (j) {
+  const seen = live.seen.get(j.job_id) || []
+  if (seen[seen.length - 1] !== j.status) seen.push(j.status)
+  live.seen.set(j.job_id, seen)
+  return seen
+}
+
+// HOOK (token stream). Miners will offer a stream of a job's tokens while it runs; when the job
+// view names one, open it here and write the tokens into the "streaming" step as they arrive.
+// Until then there is no stream and the step says so: nothing is simulated.
+function tokenStreamOf (_job) { return null }
+
+/** The job's progress: pending → assigned → streaming → verifying → outcome, each reached step with its block and time. */
+function progress (j) {
+  const tl = j.timeline || []
+  const at = st => tl.find(t => t.status === st) || null
+  const final = isFinal(j)
+  const r = rankOf(j)
+  const stream = tokenStreamOf(j)
+  const steps = [
+    { key: 'pending', label: 'pending', entry: at('pending'), state: j.status === 'pending' ? 'current' : 'done', note: j.in_block === false ? 'relayed to the node; waiting for a block' : 'waiting for a miner' },
+    { key: 'assigned', label: 'assigned', entry: at('assigned'), state: j.status === 'assigned' ? 'current' : r > 1 && at('assigned') ? 'done' : final ? 'skipped' : 'todo', note: final ? 'never assigned' : 'waiting for the chain to assign a miner' },
+    { key: 'streaming', label: 'streaming tokens', entry: null, state: stream ? 'current' : 'skipped', note: j.status === 'assigned' ? 'running; this miner offers no token stream' : 'no token stream offered' },
+    { key: 'verifying', label: 'verifying', entry: at('verifying'), state: j.status === 'verifying' ? 'current' : at('verifying') ? 'done' : final ? 'skipped' : 'todo', note: final ? 'not sampled for verification' : 'if sampled for verification' },
+    { key: 'outcome', label: final ? j.status : 'completed or rejected', entry: final ? [...tl].reverse().find(t => t.status === j.status) || null : null, state: final ? 'done' : 'todo', note: final ? '' : 'not settled yet' },
+  ]
+  const seen = noteSeen(j)
+  const items = steps.map(s => `<li data-step="${esc(s.key)}" data-state="${s.state}" class="${s.state} ${s.key === 'outcome' && final ? esc(j.status) : ''}">
+      <div class="step">${esc(s.label)}</div>
+      <div class="meta">${s.entry ? `block ${link.block(s.entry.height)} · ${time(s.entry.time)}` : esc(s.note)}</div></li>`).join('')
+  return `<ol class="progress" data-testid="job-progress" data-status="${esc(j.status)}" data-seen="${esc(seen.join(' '))}" data-live="${live.connected ? 'ws' : 'polling'}">${items}</ol>`
+}
+
+async function pageJob (id, ctx) {
   let j
   try { j = await api(`/v1/jobs/${encodeURIComponent(id)}`) } catch (e) { return notFound('Job', e.message) }
+  ctx.after(() => followJob(id))
+  return jobHtml(newest(j))
+}
+
+function jobHtml (j) {
   const timeline = (j.timeline || []).map(t => `<li class="${esc(t.step)}"><div class="step">${esc(t.step)}</div>
       <div class="meta">block ${link.block(t.height)} · ${time(t.time)}${t.tx_hash ? ` · tx ${link.tx(t.tx_hash)}` : ' · by the chain (no tx)'}${t.miner ? ` · miner ${link.miner(t.miner)}` : ''}</div></li>`).join('')
   const secs = j.metrics ? `${(j.metrics.compute_ms / 1000).toFixed(2)} s` : '—'
   const o = j.options || {}
-  const open = j.status === 'pending' || j.status === 'assigned'
+  const open = !isFinal(j)
   const noResult = open ? 'No result yet.' : `No result: the job was ${esc(j.status)}${j.status === 'expired' && j.miner ? ' (the miner did not answer in time; its stake was slashed)' : ''}.`
   return `<h1>Job <span data-testid="job-status">${badge(j.status)}</span> <span class="sub" data-testid="job-id">${esc(j.job_id)}</span></h1>
     ${j.in_block === false ? '<div class="notice">Relayed to the node; waiting for a block.</div>' : ''}
+    ${panel('Progress', progress(j), `<span class="muted" data-testid="job-live">${live.connected ? 'live: follows the job as the chain changes it' : 'refreshes every few seconds'}</span>`, 'job-progress-panel')}
     <div class="grid2">
       ${panel('Job', kv([
         ['Status', badge(j.status)],
@@ -341,7 +627,7 @@ async function pageJob (id) {
 // ---- router ----
 
 const routes = [
-  [/^#?\/?$/, () => pageHome(), 'home'],
+  [/^#?\/?$/, (m, p, ctx) => pageHome(ctx), 'home'],
   [/^#\/blocks$/, (m, p, ctx) => listPage('Blocks', '/v1/blocks?limit=25', 'blocks', blockCols)(ctx), 'blocks'],
   [/^#\/txs$/, (m, p, ctx) => listPage('Transactions', '/v1/txs?limit=25', 'txs', txCols)(ctx), 'txs'],
   [/^#\/jobs$/, (m, p, ctx) => jobsPage(p, ctx), 'jobs'],
@@ -350,8 +636,8 @@ const routes = [
   [/^#\/block\/([^/]+)$/, m => pageBlock(m[1]), 'blocks'],
   [/^#\/tx\/([^/]+)$/, m => pageTx(m[1]), 'txs'],
   [/^#\/account\/([^/]+)$/, m => pageAccount(m[1]), ''],
-  [/^#\/miner\/([^/]+)$/, m => pageMiner(m[1]), 'miners'],
-  [/^#\/job\/([^/]+)$/, m => pageJob(m[1]), 'jobs'],
+  [/^#\/miner\/([^/]+)$/, (m, p, ctx) => pageMiner(m[1], ctx), 'miners'],
+  [/^#\/job\/([^/]+)$/, (m, p, ctx) => pageJob(m[1], ctx), 'jobs'],
 ]
 
 async function render (fromRefresh) {
@@ -364,6 +650,7 @@ async function render (fromRefresh) {
   let html
   let nav = ''
   const route = routes.find(r => r[0].test(path))
+  if (!/^#\/job\//.test(path)) stopFollowing()
   try {
     if (!route) {
       html = notFound('Not found', `No page at ${path}.`)
