@@ -6,7 +6,10 @@
 import { jobIdFromTxHash, type Tx, type TxBody, type TxType } from '../node/core/tx.ts'
 import { KEY, position } from './keys.ts'
 import type { BlockIndex } from './blockIndex.ts'
-import { newJob, applyAssign, applyCancel, applyReceipt, applyExpire, type ChainPoint } from './jobRecord.ts'
+import {
+  newJob, applyAssign, applyCancel, applyReceipt, applyExpire, applyMinerCommit, applySample, applyRedraw, applyVerifierCommit,
+  applyVerificationPhase, applyVerifierSilent, applyReveal, applyVerifierResult, applyVerdict, type ChainPoint,
+} from './jobRecord.ts'
 
 /** An event's attributes by key. */
 export type Attributes = Readonly<Record<string, string>>
@@ -119,7 +122,7 @@ export function indexSubmitJob (a: Attributes, c: EventContext): void {
 export function indexAssign (a: Attributes, c: EventContext): void {
   const j = c.block.job(a.job_id, 'assign')
   if (c.tx !== null) c.tx.jobId = a.job_id
-  c.block.changeJob(applyAssign(j, a.miner, c.block.priceOf(a.miner), c.at))
+  c.block.changeJob(applyAssign(j, a.miner, c.block.priceOf(a.miner), c.at, a))
   c.block.put(KEY.jobByMiner(a.miner, j.position, j.job_id), '')
   c.block.minerChanged(a.miner)
   c.block.nameAccount(a.miner, c.tx)
@@ -148,6 +151,78 @@ export function indexExpireJob (a: Attributes, c: EventContext): void {
   c.block.minerChanged(a.miner)
 }
 
+/** commit_result: the miner's commitment (the verification opens) or a verifier's. */
+export function indexCommitResult (a: Attributes, c: EventContext): void {
+  const { t, body } = bodyOf(c, 'commit_result')
+  t.jobId = a.job_id
+  const j = c.block.job(a.job_id, 'commit_result')
+  if (a.role === 'miner') {
+    t.receiptId = a.receipt_id
+    c.block.changeJob(applyMinerCommit(j, body, a.receipt_id, a.commitment, a.bill, c.at))
+    c.block.put(KEY.receipt(a.receipt_id), a.job_id)
+  } else {
+    c.block.changeJob(applyVerifierCommit(j, a.committer, c.at))
+  }
+  c.block.minerChanged(a.committer)
+}
+
+/** reveal_result: a committed text shown (the miner's is the job's result). */
+export function indexRevealResult (a: Attributes, c: EventContext): void {
+  const { t, body } = bodyOf(c, 'reveal_result')
+  t.jobId = a.job_id
+  c.block.changeJob(applyReveal(c.block.job(a.job_id, 'reveal_result'), a.revealer, body))
+}
+
+/** Verifiers named by a sample or a redraw: the job is listed under each, whose records change. */
+function verifiersOf (a: Attributes): string[] { return a.verifiers === undefined || a.verifiers === '' ? [] : a.verifiers.split(',') }
+function listUnderVerifiers (a: Attributes, c: EventContext, position: string): void {
+  for (const m of verifiersOf(a)) {
+    c.block.put(KEY.jobByMiner(m, position, a.job_id), '')
+    c.block.minerChanged(m)
+  }
+}
+
+/** sample (block begin): whether the job is checked, and by whom. */
+export function indexSample (a: Attributes, c: EventContext): void {
+  const j = c.block.job(a.job_id, 'sample')
+  c.block.changeJob(applySample(j, a.sampled === 'true', a.verifiers ?? '', c.at))
+  listUnderVerifiers(a, c, j.position)
+}
+
+/** redraw (block begin): verifiers in place of silent ones. */
+export function indexRedraw (a: Attributes, c: EventContext): void {
+  const j = c.block.job(a.job_id, 'redraw')
+  c.block.changeJob(applyRedraw(j, a.verifiers ?? '', c.at))
+  listUnderVerifiers(a, c, j.position)
+}
+
+/** verification_phase: the reveals open. */
+export function indexVerificationPhase (a: Attributes, c: EventContext): void {
+  if (a.phase !== 'reveal') throw c.block.bad(`a verification_phase event with phase ${a.phase}`)
+  c.block.changeJob(applyVerificationPhase(c.block.job(a.job_id, 'verification_phase'), 'reveal', c.at))
+}
+
+/** verifier_silent: a verifier that missed its deadline (slashed by the amount given). */
+export function indexVerifierSilent (a: Attributes, c: EventContext): void {
+  c.block.changeJob(applyVerifierSilent(c.block.job(a.job_id, 'verifier_silent'), a.verifier, a.slashed))
+  c.block.minerChanged(a.verifier)
+}
+
+/** verifier_result: a verifier's part in the verdict (agree, disagree, silent), its pay and slash. */
+export function indexVerifierResult (a: Attributes, c: EventContext): void {
+  c.block.changeJob(applyVerifierResult(c.block.job(a.job_id, 'verifier_result'), a.verifier, a.outcome, a.paid, a.slashed))
+  c.block.minerChanged(a.verifier)
+  c.block.nameAccount(a.verifier, c.tx)
+}
+
+/** verdict: the checked job settles (in the last reveal's tx, or at a deadline at block begin). */
+export function indexVerdict (a: Attributes, c: EventContext): void {
+  c.block.changeJob(applyVerdict(c.block.job(a.job_id, 'verdict'), { outcome: a.outcome, paid: a.paid, refund: a.refund, slashed: a.slashed, similarity: a.similarity ?? '' }, c.at))
+  c.block.minerChanged(a.miner)
+  c.block.nameAccount(a.miner, c.tx)
+  c.block.nameAccount(a.client, c.tx)
+}
+
 /** The indexer of each event type. Events without an entry only name their accounts. */
 export const EVENT_INDEXERS: ReadonlyMap<string, EventIndexer> = new Map<string, EventIndexer>([
   ['transfer', { index: indexTransfer }],
@@ -162,4 +237,12 @@ export const EVENT_INDEXERS: ReadonlyMap<string, EventIndexer> = new Map<string,
   ['cancel_job', { readsJob: true, index: indexCancelJob }],
   ['record_receipt', { readsJob: true, index: indexRecordReceipt }],
   ['expire_job', { readsJob: true, index: indexExpireJob }],
+  ['commit_result', { readsJob: true, index: indexCommitResult }],
+  ['reveal_result', { readsJob: true, index: indexRevealResult }],
+  ['sample', { readsJob: true, index: indexSample }],
+  ['redraw', { readsJob: true, index: indexRedraw }],
+  ['verification_phase', { readsJob: true, index: indexVerificationPhase }],
+  ['verifier_silent', { readsJob: true, index: indexVerifierSilent }],
+  ['verifier_result', { readsJob: true, index: indexVerifierResult }],
+  ['verdict', { readsJob: true, index: indexVerdict }],
 ])

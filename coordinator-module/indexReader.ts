@@ -180,7 +180,8 @@ export class IndexReader {
         if (j === undefined) continue
         const v = withNodeRecord(j, recs[2 * i + 1] as JobJSON | undefined)
         if (q.client !== undefined && v.client !== q.client) continue
-        if (q.miner !== undefined && v.miner !== q.miner) continue
+        // A miner's jobs: those it ran and those it re-ran as a verifier.
+        if (q.miner !== undefined && v.miner !== q.miner && v.verification?.verifiers.some(r => r.miner === q.miner) !== true) continue
         if (q.status !== undefined && v.status !== q.status) continue
         out.push(jobView(v))
         if (out.length >= q.limit) { full = true; break }

@@ -3,12 +3,12 @@
 // position. Each apply* function mirrors one change the chain makes to a job; jobView is the one
 // mapping from that record to what the REST API and the job WebSocket serve.
 import { formatAitbc } from '../node/core/amount.ts'
-import { toHex } from '../node/core/crypto.ts'
+import { sha256, toHex } from '../node/core/crypto.ts'
 import type { Tx, TxBody } from '../node/core/tx.ts'
 import { jobSeed } from '../node/core/txs/submitJob.ts'
 import type { JobJSON, JobStatusName, ReceiptJSON } from '../node/client.ts'
 
-export type TimelineStep = 'submitted' | 'assigned' | 'completed' | 'failed' | 'cancelled' | 'expired'
+export type TimelineStep = 'submitted' | 'assigned' | 'verifying' | 'completed' | 'failed' | 'rejected' | 'cancelled' | 'expired'
 
 export interface TimelineEntry {
   step: TimelineStep
@@ -48,6 +48,7 @@ export function newJob (jobId: string, tx: Tx, body: Extract<TxBody, { type: 'su
     job_id: jobId,
     status: 'pending',
     client: tx.sender,
+    client_pubkey: toHex(tx.senderPubkey),
     model: body.model,
     kind: body.messages == null ? 'prompt' : 'chat',
     prompt: body.prompt,
@@ -72,6 +73,7 @@ export function newJob (jobId: string, tx: Tx, body: Extract<TxBody, { type: 'su
     verification: null,
     result: null,
     result_hash: null,
+    sealed_result: null,
     error: null,
     receipt_id: null,
     metrics: null,
@@ -93,12 +95,20 @@ export function newJob (jobId: string, tx: Tx, body: Extract<TxBody, { type: 'su
   }
 }
 
-export function applyAssign (j: JobRecord, miner: string, pricePerSecond: string | null, at: ChainPoint): JobRecord {
+/** The assign event's terms: whether the job is checked, the stake it locks, the miner's prices (absent from older events). */
+export interface AssignTerms { checked?: string, stake_lock?: string, price_per_second?: string, price_in?: string, price_out?: string }
+
+export function applyAssign (j: JobRecord, miner: string, pricePerSecond: string | null, at: ChainPoint, t: AssignTerms = {}): JobRecord {
+  const price = (v: string | undefined): string | null => v === undefined || v === '' ? null : v
   return {
     ...j,
     status: 'assigned',
     miner,
-    price_per_second: pricePerSecond,
+    price_per_second: t.price_per_second ?? pricePerSecond,
+    price_in: price(t.price_in),
+    price_out: price(t.price_out),
+    checked: t.checked === undefined ? false : t.checked === 'true',
+    stake_lock: t.stake_lock ?? '0',
     assign_tx: at.txHash,
     assigned_height: String(at.height),
     assigned_at: at.time,
@@ -210,4 +220,100 @@ export function recordMismatches (j: JobRecord, node: JobJSON): string[] {
   const indexed = nodeFieldsOf(j)
   const nodeRecord: Record<string, unknown> = { ...node }
   return Object.entries(indexed).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(nodeRecord[k])).map(([k]) => k)
+}
+
+// ---- verification (node/core/verification.ts): each change as its event gives it ----
+
+type VerificationView = NonNullable<JobJSON['verification']>
+type RunView = VerificationView['verifiers'][number]
+
+function withVerification (j: JobRecord, f: (v: VerificationView) => VerificationView): JobRecord {
+  if (j.verification === null) return j
+  return { ...j, verification: f(j.verification) }
+}
+function withRun (j: JobRecord, miner: string, f: (r: RunView) => RunView): JobRecord {
+  return withVerification(j, v => ({ ...v, verifiers: v.verifiers.map(r => r.miner === miner ? f(r) : r) }))
+}
+function newRuns (miners: string, at: ChainPoint): RunView[] {
+  return miners === '' ? [] : miners.split(',').map(m => ({ miner: m, assigned_height: String(at.height), committed: false, committed_height: null, revealed: false, outcome: null, paid: '0', slashed: '0' }))
+}
+
+/** commit_result by the job's miner: its metrics and sealed result; the verification opens (sample next block). */
+export function applyMinerCommit (j: JobRecord, body: Extract<TxBody, { type: 'commit_result' }>, receiptId: string, commitment: string, bill: string, at: ChainPoint): JobRecord {
+  return {
+    ...j,
+    receipt_id: receiptId,
+    sealed_result: body.sealed === null ? null : Buffer.from(body.sealed).toString('base64'),
+    metrics: {
+      compute_ms: body.metrics.computeMs, prompt_tokens: body.metrics.promptTokens, completion_tokens: body.metrics.completionTokens,
+      prompt_eval_ms: body.details?.promptEvalMs ?? null, eval_ms: body.details?.evalMs ?? null, first_token_ms: body.details?.firstTokenMs ?? null, load_ms: body.details?.loadMs ?? null,
+    },
+    model_digest_used: body.details?.modelDigest ?? null,
+    done_reason: body.details?.doneReason ?? null,
+    verification: {
+      commitment, committed_height: String(at.height), bill, sampled: null, phase: 'sample', phase_height: String(at.height),
+      miner_revealed: false, outcome: null, similarity: null, verifiers: [],
+    },
+  }
+}
+
+/** sample (block begin): unchecked (the miner reveals) or checked by the verifiers drawn. */
+export function applySample (j: JobRecord, sampled: boolean, verifiers: string, at: ChainPoint): JobRecord {
+  const next = withVerification(j, v => ({ ...v, sampled, phase: sampled ? 'commit' : 'reveal', phase_height: String(at.height), verifiers: newRuns(verifiers, at) }))
+  if (!sampled) return next
+  return { ...next, status: 'verifying', timeline: [...j.timeline, entry('verifying', 'verifying', at)] }
+}
+
+/** redraw (block begin): verifiers drawn in place of silent ones; the commit phase starts again. */
+export function applyRedraw (j: JobRecord, verifiers: string, at: ChainPoint): JobRecord {
+  return withVerification(j, v => ({ ...v, phase_height: String(at.height), verifiers: [...v.verifiers, ...newRuns(verifiers, at)] }))
+}
+
+/** commit_result by a verifier. */
+export function applyVerifierCommit (j: JobRecord, verifier: string, at: ChainPoint): JobRecord {
+  return withRun(j, verifier, r => ({ ...r, committed: true, committed_height: String(at.height) }))
+}
+
+/** verification_phase: every verifier committed (or the silent ones were dropped): the reveals open. */
+export function applyVerificationPhase (j: JobRecord, phase: VerificationView['phase'], at: ChainPoint): JobRecord {
+  return withVerification(j, v => ({ ...v, phase, phase_height: String(at.height) }))
+}
+
+/** verifier_silent: a verifier that did not act before its phase's deadline. */
+export function applyVerifierSilent (j: JobRecord, verifier: string, slashed: string): JobRecord {
+  return withRun(j, verifier, r => ({ ...r, outcome: 'silent', slashed }))
+}
+
+/** reveal_result: the miner's text (the job's result) or a verifier's. */
+export function applyReveal (j: JobRecord, revealer: string, body: Extract<TxBody, { type: 'reveal_result' }>): JobRecord {
+  if (revealer === j.miner) {
+    const next = withVerification(j, v => ({ ...v, miner_revealed: true }))
+    return { ...next, result: body.result, result_hash: toHex(sha256(new TextEncoder().encode(body.result))) }
+  }
+  return withRun(j, revealer, r => ({ ...r, revealed: true }))
+}
+
+/** verifier_result: a verifier's part in the verdict. */
+export function applyVerifierResult (j: JobRecord, verifier: string, outcome: string, paid: string, slashed: string): JobRecord {
+  return withRun(j, verifier, r => ({ ...r, outcome: outcome === '' ? null : outcome as RunView['outcome'], paid, slashed }))
+}
+
+/** verdict: the job settles, completed (pass, unchecked) or rejected (fail, no majority). */
+export function applyVerdict (j: JobRecord, a: { outcome: string, paid: string, refund: string, slashed: string, similarity: string }, at: ChainPoint): JobRecord {
+  const outcome = a.outcome as NonNullable<VerificationView['outcome']>
+  const status: JobStatusName = outcome === 'pass' || outcome === 'unchecked' ? 'completed' : 'rejected'
+  const next = withVerification(j, v => ({ ...v, phase: 'done', outcome, similarity: a.similarity === '' ? null : Number(a.similarity) }))
+  return {
+    ...next,
+    status,
+    verified: outcome === 'pass' ? true : outcome === 'fail' ? false : null,
+    paid: a.paid,
+    cost: a.paid,
+    refund: a.refund,
+    slashed: a.slashed,
+    settle_tx: at.txHash,
+    settled_height: String(at.height),
+    completed_at: at.time,
+    timeline: [...j.timeline, entry(status === 'completed' ? 'completed' : 'rejected', status, at, j.miner ?? undefined)],
+  }
 }

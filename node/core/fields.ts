@@ -47,6 +47,11 @@ export function asBin (v: MsgValue, len: number, what: string): Uint8Array {
   if (v.length !== len) bad(`${what} is not ${len} bytes`)
   return v
 }
+/** Binary of any length (the caller bounds it). */
+export function asBytes (v: MsgValue, what: string): Uint8Array {
+  if (!(v instanceof Uint8Array)) bad(`${what} is not binary`)
+  return v
+}
 export function asArr (v: MsgValue, len: number, what: string): MsgValue[] {
   if (!Array.isArray(v)) bad(`${what} is not an array`)
   if (v.length !== len) bad(`${what} has the wrong number of elements (${v.length}, expected ${len})`)

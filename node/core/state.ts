@@ -60,6 +60,8 @@ export interface Job {
   id: string
   txHash: string
   client: string
+  /** The client's ed25519 public key (from its submit_job): a checked job's miner seals the result to it. */
+  clientKey: Uint8Array | null
   model: string
   prompt: string
   options: JobOptions
@@ -96,6 +98,8 @@ export interface Job {
   settleTxHash: string | null
   result: string | null
   resultHash: string | null
+  /** A checked job's result sealed to its client by the miner (commit_result), readable by the client alone until the reveal. */
+  sealed: Uint8Array | null
   metrics: ReceiptMetrics | null
   details: ReceiptDetails | null
   error: string | null
@@ -168,7 +172,7 @@ export function newMiner (m: Pick<Miner, 'address' | 'models' | 'pricePerSecond'
 /** A job record with everything not given empty, as submit_job makes it (for tests and tools). */
 export function newJob (j: Pick<Job, 'id' | 'client' | 'model' | 'maxFee' | 'submittedHeight' | 'submittedTime'> & Partial<Job>): Job {
   return {
-    txHash: '', prompt: '', options: { temperature: null, numPredict: null, seed: null }, maxPricePerSecond: null, messages: null, modelDigest: null, maxPriceIn: null,
+    txHash: '', clientKey: null, sealed: null, prompt: '', options: { temperature: null, numPredict: null, seed: null }, maxPricePerSecond: null, messages: null, modelDigest: null, maxPriceIn: null,
     maxPriceOut: null, unverified: false, checked: false, stakeLock: 0n, seed: 0, numPredict: 4096, status: 'pending', miner: null, pricePerSecond: null, priceIn: null, priceOut: null,
     assignedHeight: null, assignedTime: null, assignTxHash: null, receiptId: null, settleTxHash: null, result: null, resultHash: null, metrics: null, details: null,
     error: null, paid: null, refund: null, slashed: null, settledHeight: null, settledTime: null, verification: null,
@@ -214,9 +218,9 @@ const detailsCodec = tupleCodec<ReceiptDetails>(['modelDigest', 'doneReason', 'p
 const messageCodec = tupleCodec<ChatMessage>(['role', 'content'])
 const runCodec = tupleCodec<VerifierRun>(['miner', 'assignedHeight', 'assignedTime', 'commitment', 'committedHeight', ['metrics', asField(metricsCodec)], 'result', 'outcome', 'paid', 'slashed'])
 const verificationCodec = tupleCodec<Verification>(['commitment', 'committedHeight', 'committedTime', 'bill', 'sampled', 'phase', 'phaseHeight', 'phaseTime', 'minerRevealed', ['runs', listOf(runCodec)], 'outcome', 'similarity'])
-const jobCodec = tupleCodec<Job>(['id', 'txHash', 'client', 'model', 'prompt', ['options', asField(optionsCodec)], 'maxFee', 'maxPricePerSecond',
+const jobCodec = tupleCodec<Job>(['id', 'txHash', 'client', 'clientKey', 'model', 'prompt', ['options', asField(optionsCodec)], 'maxFee', 'maxPricePerSecond',
   ['messages', listOf(messageCodec)], 'modelDigest', 'maxPriceIn', 'maxPriceOut', 'unverified', 'checked', 'stakeLock', 'seed', 'numPredict', 'status', 'submittedHeight', 'submittedTime',
-  'miner', 'pricePerSecond', 'priceIn', 'priceOut', 'assignedHeight', 'assignedTime', 'assignTxHash', 'receiptId', 'settleTxHash', 'result', 'resultHash',
+  'miner', 'pricePerSecond', 'priceIn', 'priceOut', 'assignedHeight', 'assignedTime', 'assignTxHash', 'receiptId', 'settleTxHash', 'result', 'resultHash', 'sealed',
   ['metrics', asField(metricsCodec)], ['details', asField(detailsCodec)], 'error', 'paid', 'refund', 'slashed', 'settledHeight', 'settledTime',
   ['verification', asField(verificationCodec)]])
 

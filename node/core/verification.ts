@@ -26,6 +26,8 @@ import type { Params } from './params.ts'
 const PPM = 1_000_000n
 /** Verifiers drawn for a sampled job: with the miner, a majority of three. */
 export const COMMITTEE = 2
+/** The most re-runs a job may have, replacements of silent verifiers included. */
+export const MAX_RUNS = 4
 const COMMIT_TAG = utf8Bytes('AITBC/result/v1')
 const SAMPLE_TAG = utf8Bytes('AITBC/sample/v1')
 const VERIFIER_TAG = utf8Bytes('AITBC/verifier/v1')
@@ -144,15 +146,7 @@ function sample (st: Overlay, j: Job, ctx: BlockContext, events: AbciEvent[]): J
     events.push(ev('sample', { job_id: j.id, sampled: 'false', verifiers: '' }))
     return next
   }
-  const exclude = new Set([j.miner as string])
-  const runs: VerifierRun[] = []
-  for (let i = 0; i < COMMITTEE; i++) {
-    const m = drawVerifier(st, j, ctx.randomness, i, exclude)
-    if (m === null) break
-    exclude.add(m.address)
-    st.setMiner({ ...m, activeJobs: m.activeJobs + 1 })
-    runs.push({ miner: m.address, assignedHeight: ctx.height, assignedTime: ctx.time, commitment: null, committedHeight: null, metrics: null, result: null, outcome: null, paid: 0n, slashed: 0n })
-  }
+  const runs = drawRuns(st, j, [], COMMITTEE, ctx)
   events.push(ev('sample', { job_id: j.id, sampled: 'true', verifiers: runs.map(r => r.miner).join(',') }))
   const next: Job = { ...j, status: 'verifying', verification: { ...v, sampled: true, phase: 'commit', phaseHeight: ctx.height, phaseTime: ctx.time, runs } }
   st.setJob(next)
@@ -161,16 +155,47 @@ function sample (st: Overlay, j: Job, ctx: BlockContext, events: AbciEvent[]): J
   return next
 }
 
-/** Ends the commit phase: when every verifier has committed, or (deadline) the silent ones are dropped and slashed. */
+/** Draws `count` more verifiers for a job (none already in `prior`, nor its miner), each holding a slot until it commits. */
+function drawRuns (st: Overlay, j: Job, prior: VerifierRun[], count: number, ctx: BlockContext): VerifierRun[] {
+  const exclude = new Set([j.miner as string, ...prior.map(r => r.miner)])
+  const runs: VerifierRun[] = []
+  for (let i = 0; i < count; i++) {
+    const m = drawVerifier(st, j, ctx.randomness, prior.length + i, exclude)
+    if (m === null) break
+    exclude.add(m.address)
+    st.setMiner({ ...m, activeJobs: m.activeJobs + 1 })
+    runs.push({ miner: m.address, assignedHeight: ctx.height, assignedTime: ctx.time, commitment: null, committedHeight: null, metrics: null, result: null, outcome: null, paid: 0n, slashed: 0n })
+  }
+  return runs
+}
+
+/**
+ * Ends the commit phase: when every verifier has committed, or at its deadline. There, each silent
+ * verifier is slashed as a miner that lets a job expire and another is drawn in its place (at most
+ * MAX_RUNS re-runs in all), with a new deadline; with nobody left to draw, the reveals open.
+ */
 export function closeCommitPhase (st: Overlay, j: Job, ctx: BlockContext, events: AbciEvent[], deadline: boolean): Job {
   const v = j.verification as Verification
-  const runs = v.runs.map(r => {
-    if (r.commitment !== null || !deadline) return r
+  let silent = 0
+  let runs = v.runs.map(r => {
+    if (r.commitment !== null || r.outcome === 'silent' || !deadline) return r
+    silent++
     const s = slashVerifier(st, r.miner, r.assignedHeight, 'verifier_silent', j.id, events)
     return { ...r, outcome: 'silent' as const, slashed: s }
   })
+  if (silent > 0) {
+    const more = drawRuns(st, j, runs, Math.min(silent, MAX_RUNS - runs.length), ctx)
+    if (more.length > 0) {
+      runs = [...runs, ...more]
+      events.push(ev('redraw', { job_id: j.id, verifiers: more.map(r => r.miner).join(',') }))
+      const next: Job = { ...j, verification: { ...v, runs, phaseHeight: ctx.height, phaseTime: ctx.time } }
+      st.setJob(next)
+      return next
+    }
+  }
   const next: Job = { ...j, verification: { ...v, runs, phase: 'reveal', phaseHeight: ctx.height, phaseTime: ctx.time } }
   st.setJob(next)
+  events.push(ev('verification_phase', { job_id: j.id, phase: 'reveal' }))
   if (runs.every(r => r.commitment === null)) return settle(st, next, ctx, events, null, false)
   return next
 }
@@ -264,13 +289,15 @@ function finish (st: Overlay, j: Job, ctx: BlockContext, events: AbciEvent[], ou
     if (slashed > 0n) events.push(ev('slash', { miner: m.address, amount: slashed, reason: 'result_rejected', job_id: j.id }))
   }
   st.setMiner(m)
-  for (const r of runs) {
+  runs = runs.map(r => {
     const vm = st.miner(r.miner)
-    if (vm === undefined) continue
+    if (vm === undefined) return r
     if (r.paid > 0n) credit(st, r.miner, r.paid)
     st.setMiner({ ...vm, earned: vm.earned + r.paid, verificationsRun: vm.verificationsRun + (r.outcome === 'agree' || r.outcome === 'disagree' ? 1 : 0) })
-    if (r.outcome === 'disagree') slashVerifier(st, r.miner, r.assignedHeight, 'verifier_outvoted', j.id, events)
-  }
+    const out = r.outcome === 'disagree' ? { ...r, slashed: slashVerifier(st, r.miner, r.assignedHeight, 'verifier_outvoted', j.id, events) } : r
+    events.push(ev('verifier_result', { job_id: j.id, verifier: r.miner, outcome: out.outcome ?? '', paid: out.paid, slashed: out.slashed }))
+    return out
+  })
   const refund = j.maxFee - paid
   st.addTotal('escrow', -j.maxFee)
   if (refund > 0n) credit(st, j.client, refund)
@@ -293,6 +320,7 @@ function slashVerifier (st: Overlay, address: string, since: number, reason: str
   const { miner, slash } = slashMiner(st, m, since, st.params.slashFractionPpm)
   st.setMiner({ ...miner, activeJobs: reason === 'verifier_silent' ? Math.max(0, miner.activeJobs - (isBusyWith(st, address, jobId) ? 1 : 0)) : miner.activeJobs, reputation: Math.max(0, miner.reputation - REPUTATION_EXPIRED) })
   if (slash.total > 0n) events.push(ev('slash', { miner: address, amount: slash.total, reason, job_id: jobId }))
+  if (reason === 'verifier_silent') events.push(ev('verifier_silent', { job_id: jobId, verifier: address, slashed: slash.total }))
   return slash.total
 }
 

@@ -1,7 +1,7 @@
 // CometBFT v0.38 JSON shapes (int64 as strings, hashes upper-case hex, bytes base64, RFC3339
 // times) and the AITBC record views.
 import { blockHash, type Block, type Commit, type Header, type Validator } from '../core/block.ts'
-import { toBase64, toHexUpper } from '../core/crypto.ts'
+import { toBase64, toHex, toHexUpper } from '../core/crypto.ts'
 import type { TxResult, AbciEvent } from '../core/transition.ts'
 import type { Job, Miner, Account, Verification } from '../core/state.ts'
 import { formatAitbc } from '../core/amount.ts'
@@ -161,6 +161,7 @@ export function jobJSON (j: Job): JobJSON {
     job_id: j.id,
     status: j.status,
     client: j.client,
+    client_pubkey: opt(j.clientKey, toHex),
     model: j.model,
     kind: j.messages === null ? 'prompt' : 'chat',
     prompt: j.prompt,
@@ -185,6 +186,7 @@ export function jobJSON (j: Job): JobJSON {
     verification: opt(j.verification, verificationJSON),
     result: j.result,
     result_hash: j.resultHash,
+    sealed_result: opt(j.sealed, toBase64),
     error: j.error,
     receipt_id: j.receiptId,
     metrics: metricsJSON(j),

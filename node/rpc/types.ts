@@ -209,6 +209,8 @@ export interface JobJSON {
   job_id: string
   status: JobStatusName
   client: string
+  /** The client's ed25519 public key, hex: a checked job's miner seals its result to it. */
+  client_pubkey: string | null
   model: string
   /** 'chat' when the job carries messages (then prompt is empty). */
   kind: 'prompt' | 'chat'
@@ -238,6 +240,8 @@ export interface JobJSON {
   verification: VerificationJSON | null
   result: string | null
   result_hash: string | null
+  /** A checked job's result as its miner sealed it to the client, base64 (node/sealedResult.ts opens it); null otherwise. */
+  sealed_result: string | null
   error: string | null
   receipt_id: string | null
   metrics: ReceiptMetricsJSON | null

@@ -5,7 +5,8 @@
 // need a state no honest proposer makes (a job left unassigned), begin/assignAll/commit run the
 // steps one by one.
 import { expect } from 'chai'
-import { SigningKey, sha256, sha256Concat, utf8Bytes } from '../../node/core/crypto.ts'
+import { SigningKey, fromHex, sha256, sha256Concat, utf8Bytes } from '../../node/core/crypto.ts'
+import { resultCommitment } from '../../node/core/verification.ts'
 import { parseGenesis, type DEFAULT_PARAMS_JSON, type Genesis } from '../../genesis/genesis.ts'
 import { makeGenesisJSON } from '../../genesis/build.ts'
 import {
@@ -80,7 +81,15 @@ export const body = {
     type: 'record_receipt', jobId, status, result, resultHash: o.resultHash ?? sha256(utf8Bytes(result)),
     metrics: { computeMs, promptTokens: 3, completionTokens: 5 }, error: o.error ?? (status === 'failed' ? 'ollama: model crashed' : null),
   }),
+  /** A commit_result for `committer`'s text (salt: 32 bytes of `saltByte`); the miner's carries a (test) seal, a verifier's none. */
+  commit: (jobId: string, committer: string, text: string, o: { saltByte?: number, sealed?: Uint8Array | null, computeMs?: number, completionTokens?: number } = {}): TxBody => ({
+    type: 'commit_result', jobId, commitment: fromHex(resultCommitment(jobId, committer, new Uint8Array(32).fill(o.saltByte ?? 7), text)),
+    metrics: { computeMs: o.computeMs ?? 1000, promptTokens: 3, completionTokens: o.completionTokens ?? 5 }, sealed: o.sealed === undefined ? new Uint8Array(80 + byteLength(text)) : o.sealed,
+  }),
+  reveal: (jobId: string, text: string, saltByte = 7): TxBody => ({ type: 'reveal_result', jobId, salt: new Uint8Array(32).fill(saltByte), result: text }),
 }
+
+function byteLength (s: string): number { return Buffer.byteLength(s, 'utf8') }
 
 export interface StateDump {
   totals: Totals
@@ -269,6 +278,11 @@ export class ChainSim {
       bonded += b.stake
       burned += b.slashed
     }
+    // A caught lie's slash pays the verifiers that caught it: that part is not burned.
+    for (const id of this.jobIds) {
+      const v = this.mem.job(id)?.verification
+      if (v?.outcome === 'fail') for (const r of v.runs) if (r.outcome === 'agree') burned -= r.paid
+    }
     return { supply: this.supply, balances, escrow, bonded, unbonding, burned }
   }
 
@@ -279,8 +293,14 @@ export class ChainSim {
     for (const m of this.mem.miners.values()) {
       expect(m.activeJobs, `activeJobs of ${m.address}`).to.be.at.least(0)
       expect(m.activeJobs, `activeJobs of ${m.address}`).to.be.at.most(m.capacity)
-      const open = [...this.mem.openJobs.values()].filter(j => j.status === 'assigned' && j.miner === m.address).length
-      expect(m.activeJobs, `activeJobs of ${m.address} vs assigned jobs`).to.equal(open)
+      // A slot is held by an assigned job the miner has not committed to yet, and by a re-run it was drawn for and has not committed.
+      const jobs = [...this.mem.openJobs.values()]
+      const own = jobs.filter(j => j.status === 'assigned' && j.miner === m.address && j.verification === null).length
+      const reruns = jobs.filter(j => j.verification?.phase === 'commit' && j.verification.runs.some(r => r.miner === m.address && r.commitment === null && r.outcome !== 'silent')).length
+      expect(m.activeJobs, `activeJobs of ${m.address} vs assigned jobs and re-runs`).to.equal(own + reruns)
+      // Its locked stake is what its open checked jobs lock.
+      const locked = jobs.filter(j => j.miner === m.address).reduce((x, j) => x + j.stakeLock, 0n)
+      expect(m.locked, `locked stake of ${m.address}`).to.equal(locked)
     }
     for (const j of this.mem.openJobs.values()) expect(isOpen(j.status)).to.equal(true)
   }

@@ -10,7 +10,7 @@ import { formatAitbc } from '../../node/core/amount.ts'
 import { sha256, toHex, utf8Bytes, type SigningKey } from '../../node/core/crypto.ts'
 import { jobIdFromTxHash, receiptIdFromTxHash, signTx, TX_TYPES, type Tx, type TxBody } from '../../node/core/tx.ts'
 import { applyTx } from '../../node/core/transition.ts'
-import { assignableJobs } from '../../node/core/draw.ts'
+import { proposeAssigns } from '../../node/core/executor.ts'
 import { eventsJSON, jobJSON, txResultJSON } from '../../node/rpc/format.ts'
 import type { EventJSON } from '../../node/client.ts'
 import { IndexError } from '../../coordinator-module/blockIndex.ts'
@@ -96,7 +96,7 @@ describe('coordinator: per-event indexers on hand-made blocks', () => {
   afterEach(async () => { await idx.destroy() })
 
   it('has an entry for every transaction type and for the block-begin events', () => {
-    for (const t of [...TX_TYPES, 'expire_job', 'unbond', 'slash']) expect(EVENT_INDEXERS.has(t), t).to.equal(true)
+    for (const t of [...TX_TYPES, 'expire_job', 'unbond', 'slash', 'sample', 'redraw', 'verification_phase', 'verifier_silent', 'verifier_result', 'verdict']) expect(EVENT_INDEXERS.has(t), t).to.equal(true)
   })
 
   it('submit_job, then assign, then record_receipt: the job view, its timeline, the lists and the counters', async () => {
@@ -133,18 +133,35 @@ describe('coordinator: per-event indexers on hand-made blocks', () => {
       job_id: sub.jobId,
       status: 'completed',
       client: alice.address,
+      client_pubkey: toHex(alice.publicKey),
       model: MODEL,
+      kind: 'prompt',
       prompt: 'What is machine learning?',
+      messages: null,
       options: { temperature: null, num_predict: 12, seed: 3 },
+      seed: 3,
+      num_predict: 12,
       max_fee: '1000000',
       max_price_per_second: null,
+      max_price_in: null,
+      max_price_out: null,
+      model_digest: null,
+      checked: false,
+      verified: null,
+      stake_lock: '0',
       miner: bob.address,
       price_per_second: PRICE.toString(),
+      price_in: null,
+      price_out: null,
+      model_digest_used: null,
+      done_reason: null,
+      verification: null,
       result: 'Machine learning is a field of AI.',
       result_hash: toHex(sha256(utf8Bytes('Machine learning is a field of AI.'))),
+      sealed_result: null,
       error: null,
       receipt_id: rc.receiptId,
-      metrics: { compute_ms: 1500, prompt_tokens: 3, completion_tokens: 5 },
+      metrics: { compute_ms: 1500, prompt_tokens: 3, completion_tokens: 5, prompt_eval_ms: null, eval_ms: null, first_token_ms: null, load_ms: null },
       cost: '37500',
       paid: '37500',
       refund: '962500',
@@ -191,7 +208,7 @@ describe('coordinator: per-event indexers on hand-made blocks', () => {
     expect(block).to.deep.include({ height: '1', num_txs: 1, jobs_submitted: 1, tx_types: { submit_job: 1 }, proposer_address: validatorHex(validator), proposer: validator.address })
     const stats = await idx.reader.stats()
     expect(stats).to.deep.include({ chain_id: 'aitbc-unit', height: 3, txs: 3, jobs: 1, block_time_ms: 1000, latest_block_time: at(3) })
-    expect(stats.jobs_by_status).to.deep.equal({ pending: 0, assigned: 0, completed: 1, failed: 0, cancelled: 0, expired: 0 })
+    expect(stats.jobs_by_status).to.deep.equal({ pending: 0, assigned: 0, verifying: 0, completed: 1, failed: 0, rejected: 0, cancelled: 0, expired: 0 })
 
     expect(await statusIndex(idx)).to.deep.equal({ [sub.jobId]: ['completed'] })
   })
@@ -250,7 +267,7 @@ describe('coordinator: per-event indexers on hand-made blocks', () => {
     expect(await statusIndex(idx)).to.deep.equal({ [a.jobId]: ['expired'], [b.jobId]: ['expired'], [c.jobId]: ['cancelled'], [d.jobId]: ['completed'] })
     const stats = await idx.reader.stats()
     expect(stats).to.deep.include({ jobs: 4, txs: 8 })
-    expect(stats.jobs_by_status).to.deep.equal({ pending: 0, assigned: 0, completed: 1, failed: 0, cancelled: 1, expired: 2 })
+    expect(stats.jobs_by_status).to.deep.equal({ pending: 0, assigned: 0, verifying: 0, completed: 1, failed: 0, rejected: 0, cancelled: 1, expired: 2 })
     // The block-begin events are kept with their block; the slashed miner is read again.
     expect((await idx.reader.block(3))?.finalize_events.map(e => e.type)).to.deep.equal(['expire_job', 'slash'])
     expect(await idx.store.keys('dirty:miner:')).to.include(`dirty:miner:${bob.address}`)
@@ -346,14 +363,10 @@ describe('coordinator: the jobs indexed from the chain\'s own events equal the n
     /** One block of the simulated chain (its proposer assigns what it can), as the coordinator reads it. */
     const block = async (txs: Tx[], dtMs = 1000): Promise<void> => {
       const { overlay, ctx, beginEvents } = sim.begin({ dt: dtMs })
-      const all = [...txs]
-      const results = txs.map(tx => applyTx(overlay, tx, ctx, 'deliver'))
-      for (const { job, miner } of assignableJobs(overlay, ctx.randomness)) {
-        const nonce = (overlay.account(validator.address) ?? { nonce: 0 }).nonce
-        const tx = signTx(validator, { chainId: sim.chainId, nonce, fee: 0n, body: body.assign(job.id, miner.address) })
-        results.push(applyTx(overlay, tx, ctx, 'deliver'))
-        all.push(tx)
-      }
+      // The assigns open the block, drawn from its starting state.
+      const assigns = proposeAssigns(overlay, ctx, validator)
+      const all = [...assigns.map(a => a.tx), ...txs]
+      const results = [...assigns.map(a => a.result), ...txs.map(tx => applyTx(overlay, tx, ctx, 'deliver'))]
       sim.commit(overlay, ctx)
       const d = blocks.next(all.map((tx, i) => ({ tx, events: txResultJSON(results[i]).events })), { finalize: eventsJSON(beginEvents), dtMs })
       expect(d.header.time).to.equal(new Date(ctx.time).toISOString())
@@ -380,6 +393,7 @@ describe('coordinator: the jobs indexed from the chain\'s own events equal the n
       const stale = submit(alice, 'expired pending', 'nobody-serves:1b')
       const abandoned = submit(alice, 'expired assigned')
       await block([stale, abandoned])
+      await block([]) // the assign of the abandoned job
       await block([], 6000)
       const expiredAssigned = sim.job(jobIdFromTxHash(abandoned.hash))
       expect([expiredAssigned.status, expiredAssigned.miner, expiredAssigned.slashed !== null && expiredAssigned.slashed > 0n]).to.deep.equal(['expired', bob.address, true])
@@ -400,6 +414,85 @@ describe('coordinator: the jobs indexed from the chain\'s own events equal the n
       for (const st of ['pending', 'assigned', 'completed', 'failed', 'cancelled', 'expired'] as const) {
         expect(byStatus[st], st).to.equal(sim.jobIds.filter(id => sim.job(id).status === st).length)
       }
+    } finally {
+      await idx.destroy()
+    }
+  })
+})
+
+describe('coordinator: checked jobs indexed from the chain\'s events equal the node\'s aitbc_job answers', () => {
+  // Four miners of one model at verification_rate 1: every committed job is sampled and two
+  // verifiers re-run it. One job passes, one fails (its miner lies), and in one a verifier keeps
+  // silent past the commit deadline: it is slashed and another is drawn in its place.
+  it('pass, fail (a lying miner), and a silent verifier replaced', async () => {
+    const miners = ['coord-m1', 'coord-m2', 'coord-m3', 'coord-m4'].map(keyOf)
+    const sim = new ChainSim({
+      validator,
+      accounts: [{ key: alice, balance: 10n ** 12n }, ...miners.map(key => ({ key, balance: 10n ** 9n }))],
+      // Twice the minimum stake: a slashed miner stays eligible.
+      miners: miners.map(key => ({ key, models: [MODEL], pricePerSecond: PRICE, capacity: 2, stake: 2n * STAKE })),
+      params: { assign_timeout_s: 5, job_timeout_s: 5, verification_rate: '1' },
+    })
+    const keyOfAddress = (a: string): SigningKey => miners.find(k => k.address === a) as SigningKey
+    const idx = await openTestIndex()
+    const blocks = new BlockMaker(validator, sim.chainId)
+    const block = async (txs: Tx[], dtMs = 1000): Promise<void> => {
+      const { overlay, ctx, beginEvents } = sim.begin({ dt: dtMs })
+      const assigns = proposeAssigns(overlay, ctx, validator)
+      const all = [...assigns.map(a => a.tx), ...txs]
+      const results = [...assigns.map(a => a.result), ...txs.map(tx => applyTx(overlay, tx, ctx, 'deliver'))]
+      for (const [i, r] of results.entries()) expect(r.code, `tx ${i} (${all[i].type}): ${r.log}`).to.equal(0)
+      sim.commit(overlay, ctx)
+      await idx.writer.write(blocks.next(all.map((tx, i) => ({ tx, events: txResultJSON(results[i]).events })), { finalize: eventsJSON(beginEvents), dtMs }))
+    }
+    const HONEST = 'Machine learning is a field of artificial intelligence that learns from data.'
+    const LIE = 'lorem ipsum filler, nothing was computed here at all'
+    /** One job from submit to verdict; `lie`: its miner commits filler; `silent`: the first verifier never commits. */
+    const run = async (prompt: string, o: { lie?: boolean, silent?: boolean } = {}): Promise<string> => {
+      const sub = sim.sign(alice, body.submit(MODEL, prompt, 1_000_000n))
+      const id = jobIdFromTxHash(sub.hash)
+      await block([sub])
+      await block([]) // assigned
+      const miner = keyOfAddress(sim.job(id).miner as string)
+      const text = o.lie === true ? LIE : HONEST
+      await block([sim.sign(miner, body.commit(id, miner.address, text))])
+      await block([]) // the sample: verifiers drawn
+      let runs = sim.job(id).verification?.runs ?? []
+      expect(runs).to.have.length(2)
+      const committing = o.silent === true ? runs.slice(1) : runs
+      await block(committing.map(r => sim.sign(keyOfAddress(r.miner), body.commit(id, r.miner, HONEST, { sealed: null }))))
+      if (o.silent === true) {
+        await block([], 6000) // past the commit deadline: the silent one is replaced
+        runs = sim.job(id).verification?.runs ?? []
+        expect(runs.map(r => r.outcome)).to.deep.equal(['silent', null, null])
+        await block([sim.sign(keyOfAddress(runs[2].miner), body.commit(id, runs[2].miner, HONEST, { sealed: null }))])
+      }
+      expect(sim.job(id).verification?.phase).to.equal('reveal')
+      const revealers = [miner.address, ...runs.filter(r => r.commitment !== null || r.outcome === null).map(r => r.miner)].filter((a, i, l) => l.indexOf(a) === i)
+      await block(revealers.map(a => sim.sign(keyOfAddress(a), body.reveal(id, a === miner.address ? text : HONEST))))
+      return id
+    }
+    try {
+      await idx.writer.init(sim.genesis)
+      const passed = await run('first')
+      const failed = await run('second', { lie: true })
+      const replaced = await run('third', { silent: true })
+      expect(sim.job(passed)).to.deep.include({ status: 'completed' })
+      expect(sim.job(passed).verification?.outcome).to.equal('pass')
+      expect(sim.job(failed)).to.deep.include({ status: 'rejected', paid: 0n, refund: 1_000_000n })
+      expect(sim.job(failed).verification?.outcome).to.equal('fail')
+      expect(sim.job(replaced).verification?.outcome).to.equal('pass')
+      for (const id of sim.jobIds) {
+        const node = jobJSON(sim.job(id))
+        const indexed = await idx.reader.jobRecord(id)
+        expect(JSON.stringify(nodeFieldsOf(indexed!)), `${id} (${node.status})`).to.equal(JSON.stringify(node))
+      }
+      expect((await idx.reader.job(failed))?.timeline.map(t => t.step)).to.deep.equal(['submitted', 'assigned', 'verifying', 'rejected'])
+      // The verifiers list the jobs they checked.
+      const verifier = sim.job(passed).verification?.runs[0].miner as string
+      expect((await idx.reader.jobs({ miner: verifier, limit: 10 })).jobs.map(j => j.job_id)).to.include(passed)
+      const byStatus = idx.writer.counts.by_status
+      for (const st of ['completed', 'rejected', 'verifying'] as const) expect(byStatus[st], st).to.equal(sim.jobIds.filter(id => sim.job(id).status === st).length)
     } finally {
       await idx.destroy()
     }

@@ -47,7 +47,7 @@ function genesis (): Genesis {
       { address: M1.address, models: ['llama3'], pricePerSecond: 20_000n, capacity: 2, stake: 200n * AITBC },
       { address: M2.address, models: ['llama3', 'mistral'], pricePerSecond: 50_000n, capacity: 1, stake: 300n * AITBC },
     ],
-    params: { min_fee: String(FEE), min_miner_stake: String(100n * AITBC), assign_timeout_s: 20, job_timeout_s: 30, unbonding_blocks: 2, slash_fraction: '0.1' },
+    params: { min_fee: String(FEE), min_miner_stake: String(100n * AITBC), assign_timeout_s: 20, job_timeout_s: 30, unbonding_blocks: 2, slash_fraction: '0.1', verification_rate: '0' },
   }))
 }
 const GENESIS = genesis()
@@ -166,7 +166,7 @@ const blockArb: fc.Arbitrary<BlockSpec> = fc.record({
   absent: fc.nat(4), // which validator does not sign the commit (4: all sign)
   junkNonce: fc.boolean(), // add a tx that skips a nonce (the proposer must leave it out)
 })
-const chainArb = fc.array(blockArb, { minLength: 1, maxLength: 5 })
+const chainArb = fc.array(blockArb, { minLength: 2, maxLength: 6 })
 
 /** The candidate txs of a block: each intent made concrete against the committed state. */
 function candidateTxs (chain: MemChain, spec: BlockSpec): Tx[] {
@@ -298,37 +298,43 @@ describe('block executor: builder and validator agree', function () {
 })
 
 describe('block executor: changed blocks whose header hashes cover the change', () => {
-  // A fixed chain: block 1 with a job; block 2, the block under test, with two transfers by ALICE,
-  // one by BOB (fees), a submit_job by CAROL and its assign, a receipt for block 1's job, and
-  // duplicate-vote evidence against validator 2; its last_commit signed by validators 0, 1 and 3.
+  // A fixed chain: block 1 with a job (assigned in block 2, from block 2's starting state), block 2
+  // with a second job; block 3, the block under test, opens with the assign of block 2's job, then
+  // two transfers by ALICE, one by BOB (fees), a submit_job by CAROL (assigned in the next block),
+  // a receipt for block 1's job, and duplicate-vote evidence against validator 2; its last_commit
+  // signed by validators 0, 1 and 3.
   let chain: MemChain
   let view: ChainView
   let block: Block
-  let parts: { alice0: Uint8Array, alice1: Uint8Array, bob: Uint8Array, submit: Uint8Array, receipt: Uint8Array, assign: Uint8Array }
+  let parts: { assign: Uint8Array, alice0: Uint8Array, alice1: Uint8Array, bob: Uint8Array, submit: Uint8Array, receipt: Uint8Array }
   let evidence: Uint8Array
 
   before(() => {
     chain = new MemChain(GENESIS)
+    const commitBlock = (b: { block: Block, exec: Parameters<MemChain['commit']>[1] }, t: number): void =>
+      chain.commit(b.block, b.exec, signCommit(chain.chainId, chain.validators, b.block, 0, [0, 1, 3].map(i => ({ key: VALS[i], timestamp: t + i }))))
     const s1 = signTx(ALICE, { chainId: chain.chainId, nonce: 0, fee: FEE, body: { type: 'submit_job', model: 'llama3', prompt: 'first', options: { temperature: null, numPredict: null, seed: null }, maxFee: AITBC, maxPricePerSecond: null } })
-    const b1 = chain.propose(proposerKey(1), T0 + 1000, [s1])
-    chain.commit(b1.block, b1.exec, signCommit(chain.chainId, chain.validators, b1.block, 0, [0, 1, 3].map(i => ({ key: VALS[i], timestamp: T0 + 1100 + i }))))
+    commitBlock(chain.propose(proposerKey(1), T0 + 1000, [s1]), T0 + 1100)
+    const s2 = signTx(CAROL, { chainId: chain.chainId, nonce: 0, fee: FEE, body: { type: 'submit_job', model: 'llama3', prompt: 'second', options: { temperature: null, numPredict: null, seed: null }, maxFee: AITBC, maxPricePerSecond: null } })
+    commitBlock(chain.propose(proposerKey(2), T0 + 2000, [s2]), T0 + 2100)
     const job1 = chain.mem.job(jobIdFromTxHash(s1.hash))
-    if (job1?.status !== 'assigned') throw new Error('block 1 did not assign its job')
+    if (job1?.status !== 'assigned') throw new Error('block 2 did not assign the job of block 1')
     const minerKey = [M1, M2].find(k => k.address === job1.miner) as SigningKey
     const txs = [
       signTx(ALICE, { chainId: chain.chainId, nonce: 1, fee: FEE, body: { type: 'transfer', to: BOB.address, amount: 3n * AITBC } }),
       signTx(ALICE, { chainId: chain.chainId, nonce: 2, fee: FEE, body: { type: 'transfer', to: CAROL.address, amount: 4n * AITBC } }),
       signTx(BOB, { chainId: chain.chainId, nonce: 0, fee: FEE, body: { type: 'transfer', to: CAROL.address, amount: 1n * AITBC } }),
-      signTx(CAROL, { chainId: chain.chainId, nonce: 0, fee: FEE, body: { type: 'submit_job', model: 'llama3', prompt: 'second', options: { temperature: null, numPredict: null, seed: null }, maxFee: 2n * AITBC, maxPricePerSecond: null } }),
+      signTx(CAROL, { chainId: chain.chainId, nonce: 1, fee: FEE, body: { type: 'submit_job', model: 'llama3', prompt: 'third', options: { temperature: null, numPredict: null, seed: null }, maxFee: 2n * AITBC, maxPricePerSecond: null } }),
       signTx(minerKey, { chainId: chain.chainId, nonce: 0, fee: FEE, body: { type: 'record_receipt', jobId: job1.id, status: 'completed', result: 'ok', resultHash: sha256(utf8Bytes('ok')), metrics: { computeMs: 500, promptTokens: 1, completionTokens: 1 }, error: null } }),
     ]
     evidence = duplicatePrevote(chain.chainId, VALS[2], 1, 0)
     view = chain.view()
-    const built = chain.propose(proposerKey(2), T0 + 2000, txs, { evidence: [evidence] })
+    const built = chain.propose(proposerKey(3), T0 + 3000, txs, { evidence: [evidence] })
     block = built.block
     expect(block.txs).to.have.length(6)
     expect(block.evidence).to.have.length(1)
-    parts = { alice0: block.txs[0], alice1: block.txs[1], bob: block.txs[2], submit: block.txs[3], receipt: block.txs[4], assign: block.txs[5] }
+    parts = { assign: block.txs[0], alice0: block.txs[1], alice1: block.txs[2], bob: block.txs[3], submit: block.txs[4], receipt: block.txs[5] }
+    expect(decodeTx(parts.assign).type).to.equal('assign')
   })
 
   it('the block as built is valid', () => {
@@ -336,24 +342,25 @@ describe('block executor: changed blocks whose header hashes cover the change', 
   })
 
   const cases: Array<{ name: string, make: () => Block, code: BlockErrorCode, message: RegExp }> = [
-    { name: 'the assign dropped', make: () => withContents(block, { txs: block.txs.slice(0, 5) }), code: 'BLOCK_UNASSIGNED_JOB', message: /unassigned/ },
-    { name: 'a tx dropped whose sender has a later one', make: () => withContents(block, { txs: [parts.alice1, parts.bob, parts.submit, parts.receipt, parts.assign] }), code: 'BLOCK_BAD_TX', message: /NONCE_SKIPPED/ },
-    { name: 'a sender\'s only tx dropped', make: () => withContents(block, { txs: [parts.alice0, parts.alice1, parts.submit, parts.receipt, parts.assign] }), code: 'BLOCK_BAD_HASH', message: /app_hash/ },
-    { name: 'the receipt dropped (its miner stays busy: the draw picks another)', make: () => withContents(block, { txs: [parts.alice0, parts.alice1, parts.bob, parts.submit, parts.assign] }), code: 'BLOCK_BAD_TX', message: /WRONG_ASSIGNMENT/ },
-    { name: 'two txs of one sender reordered', make: () => withContents(block, { txs: [parts.alice1, parts.alice0, parts.bob, parts.submit, parts.receipt, parts.assign] }), code: 'BLOCK_BAD_TX', message: /NONCE_SKIPPED/ },
-    { name: 'the assign before its job', make: () => withContents(block, { txs: [parts.alice0, parts.alice1, parts.bob, parts.assign, parts.submit, parts.receipt] }), code: 'BLOCK_BAD_TX', message: /JOB_NOT_FOUND/ },
+    { name: 'the assign dropped', make: () => withContents(block, { txs: block.txs.slice(1) }), code: 'BLOCK_UNASSIGNED_JOB', message: /unassigned/ },
+    { name: 'a tx dropped whose sender has a later one', make: () => withContents(block, { txs: [parts.assign, parts.alice1, parts.bob, parts.submit, parts.receipt] }), code: 'BLOCK_BAD_TX', message: /NONCE_SKIPPED/ },
+    { name: 'a sender\'s only tx dropped', make: () => withContents(block, { txs: [parts.assign, parts.alice0, parts.alice1, parts.submit, parts.receipt] }), code: 'BLOCK_BAD_HASH', message: /app_hash/ },
+    { name: 'the receipt dropped (the draw, made at block start, does not change)', make: () => withContents(block, { txs: [parts.assign, parts.alice0, parts.alice1, parts.bob, parts.submit] }), code: 'BLOCK_BAD_HASH', message: /app_hash/ },
+    { name: 'two txs of one sender reordered', make: () => withContents(block, { txs: [parts.assign, parts.alice1, parts.alice0, parts.bob, parts.submit, parts.receipt] }), code: 'BLOCK_BAD_TX', message: /NONCE_SKIPPED/ },
+    { name: 'the assign before other txs and again after them (assigns open the block)', make: () => withContents(block, { txs: [parts.assign, parts.alice0, parts.assign, parts.alice1, parts.bob, parts.submit, parts.receipt] }), code: 'BLOCK_BAD_TX', message: /assigns open the block/ },
+    { name: 'the assign after other txs (the prefix left its job unassigned)', make: () => withContents(block, { txs: [parts.alice0, parts.assign, parts.alice1, parts.bob, parts.submit, parts.receipt] }), code: 'BLOCK_UNASSIGNED_JOB', message: /unassigned/ },
     { name: 'a valid tx added', make: () => withContents(block, { txs: [...block.txs, signTx(BOB, { chainId: chain.chainId, nonce: 1, fee: FEE, body: { type: 'transfer', to: ALICE.address, amount: 1n } }).bytes] }), code: 'BLOCK_BAD_HASH', message: /app_hash/ },
-    { name: 'a tx added twice', make: () => withContents(block, { txs: [parts.alice0, parts.alice0, ...block.txs.slice(1)] }), code: 'BLOCK_BAD_TX', message: /NONCE_USED/ },
+    { name: 'a tx added twice', make: () => withContents(block, { txs: [parts.assign, parts.alice0, parts.alice0, ...block.txs.slice(2)] }), code: 'BLOCK_BAD_TX', message: /NONCE_USED/ },
     { name: 'a tx of another chain added', make: () => withContents(block, { txs: [...block.txs, signTx(BOB, { chainId: 'another-chain', nonce: 1, fee: FEE, body: { type: 'transfer', to: ALICE.address, amount: 1n } }).bytes] }), code: 'BLOCK_BAD_TX', message: /WRONG_CHAIN_ID/ },
-    { name: 'an assign added by someone else than the proposer', make: () => withContents(block, { txs: [...block.txs, signTx(ALICE, { chainId: chain.chainId, nonce: 3, fee: 0n, body: { type: 'assign', jobId: jobIdFromTxHash(decodeTx(parts.submit).hash), miner: M1.address } }).bytes] }), code: 'BLOCK_BAD_TX', message: /NOT_PROPOSER/ },
-    { name: 'the assign altered to name a miner the draw did not pick', make: () => { const a = decodeTx(parts.assign); const body = a.body as Extract<TxBody, { type: 'assign' }>; const other = [M1, M2].find(k => k.address !== body.miner) as SigningKey; return withContents(block, { txs: [...block.txs.slice(0, 5), signTx(proposerKey(2), { chainId: chain.chainId, nonce: a.nonce, fee: 0n, body: { ...body, miner: other.address } }).bytes] }) }, code: 'BLOCK_BAD_TX', message: /WRONG_ASSIGNMENT/ },
-    { name: 'a tx\'s signature altered', make: () => { const t = new Uint8Array(parts.bob); t[t.length - 1] ^= 1; return withContents(block, { txs: [parts.alice0, parts.alice1, t, parts.submit, parts.receipt, parts.assign] }) }, code: 'BLOCK_BAD_TX', message: /does not decode/ },
-    { name: 'a tx\'s amount altered (signature no longer covers it)', make: () => { const t = new Uint8Array(parts.bob); const i = Buffer.from(t).lastIndexOf(Buffer.from(pack(1n * AITBC)), t.length - 67); t[i + 8] ^= 1; return withContents(block, { txs: [parts.alice0, parts.alice1, t, parts.submit, parts.receipt, parts.assign] }) }, code: 'BLOCK_BAD_TX', message: /BAD_SIGNATURE|signature/ },
-    { name: 'a tx replaced by bytes that do not decode', make: () => withContents(block, { txs: [new Uint8Array([0x93, 1, 2]), ...block.txs.slice(1)] }), code: 'BLOCK_BAD_TX', message: /does not decode/ },
+    { name: 'an assign added by someone else than the proposer', make: () => withContents(block, { txs: [signTx(ALICE, { chainId: chain.chainId, nonce: 1, fee: 0n, body: { type: 'assign', jobId: (decodeTx(parts.assign).body as Extract<TxBody, { type: 'assign' }>).jobId, miner: M1.address } }).bytes, ...block.txs.slice(1)] }), code: 'BLOCK_BAD_TX', message: /NOT_PROPOSER/ },
+    { name: 'the assign altered to name a miner the draw did not pick', make: () => { const a = decodeTx(parts.assign); const body = a.body as Extract<TxBody, { type: 'assign' }>; const other = [M1, M2].find(k => k.address !== body.miner) as SigningKey; return withContents(block, { txs: [signTx(proposerKey(3), { chainId: chain.chainId, nonce: a.nonce, fee: 0n, body: { ...body, miner: other.address } }).bytes, ...block.txs.slice(1)] }) }, code: 'BLOCK_BAD_TX', message: /WRONG_ASSIGNMENT/ },
+    { name: 'a tx\'s signature altered', make: () => { const t = new Uint8Array(parts.bob); t[t.length - 1] ^= 1; return withContents(block, { txs: [parts.assign, parts.alice0, parts.alice1, t, parts.submit, parts.receipt] }) }, code: 'BLOCK_BAD_TX', message: /does not decode/ },
+    { name: 'a tx\'s amount altered (signature no longer covers it)', make: () => { const t = new Uint8Array(parts.bob); const i = Buffer.from(t).lastIndexOf(Buffer.from(pack(1n * AITBC)), t.length - 67); t[i + 8] ^= 1; return withContents(block, { txs: [parts.assign, parts.alice0, parts.alice1, t, parts.submit, parts.receipt] }) }, code: 'BLOCK_BAD_TX', message: /BAD_SIGNATURE|signature/ },
+    { name: 'a tx replaced by bytes that do not decode', make: () => withContents(block, { txs: [parts.assign, new Uint8Array([0x93, 1, 2]), ...block.txs.slice(2)] }), code: 'BLOCK_BAD_TX', message: /does not decode/ },
     { name: 'the evidence altered (a signature bit)', make: () => { const e = new Uint8Array(evidence); e[e.length - 1] ^= 1; return withContents(block, { evidence: [e] }) }, code: 'BLOCK_BAD_EVIDENCE', message: /signature/ },
     { name: 'the evidence dropped', make: () => withContents(block, { evidence: [] }), code: 'BLOCK_BAD_HASH', message: /app_hash/ },
     { name: 'the evidence given twice (one offence)', make: () => withContents(block, { evidence: [evidence, evidence] }), code: 'BLOCK_BAD_EVIDENCE', message: /already punished/ },
-    { name: 'evidence of the block\'s own height', make: () => withContents(block, { evidence: [duplicatePrevote(chain.chainId, VALS[2], 2, 0)] }), code: 'BLOCK_BAD_EVIDENCE', message: /height/ },
+    { name: 'evidence of the block\'s own height', make: () => withContents(block, { evidence: [duplicatePrevote(chain.chainId, VALS[2], 3, 0)] }), code: 'BLOCK_BAD_EVIDENCE', message: /height/ },
     { name: 'evidence against a non-validator', make: () => withContents(block, { evidence: [duplicatePrevote(chain.chainId, OUTSIDER, 1, 0)] }), code: 'BLOCK_BAD_EVIDENCE', message: /not a validator/ },
     { name: 'evidence that is not a pair of votes', make: () => withContents(block, { evidence: [pack([1, 2, 3])] }), code: 'BLOCK_BAD_EVIDENCE', message: /pair of votes/ },
     { name: 'the last commit missing', make: () => withContents(block, { lastCommit: null }), code: 'BLOCK_BAD_COMMIT', message: /missing/ },
@@ -362,17 +369,19 @@ describe('block executor: changed blocks whose header hashes cover the change', 
     { name: 'a last commit for another block', make: () => { const c = block.lastCommit as Commit; return withContents(block, { lastCommit: { ...c, blockHash: flip(c.blockHash) } }) }, code: 'BLOCK_BAD_COMMIT', message: /another block/ },
     { name: 'the time later (the jobs record it)', make: () => withHeader(block, { time: block.header.time + 1 }), code: 'BLOCK_BAD_HASH', message: /app_hash/ },
     { name: 'the time earlier than the last block', make: () => withHeader(block, { time: view.last.time - 1 }), code: 'BLOCK_BAD_TIME', message: /time/ },
-    { name: 'another validator as proposer (fees and assigns name the real one)', make: () => withHeader(block, { proposerAddress: addressBytesFromPubkey(VALS.find(k => k !== proposerKey(2))?.publicKey as Uint8Array) }), code: 'BLOCK_BAD_TX', message: /NOT_PROPOSER/ },
+    { name: 'another validator as proposer (fees and assigns name the real one)', make: () => withHeader(block, { proposerAddress: addressBytesFromPubkey(VALS.find(k => k !== proposerKey(3))?.publicKey as Uint8Array) }), code: 'BLOCK_BAD_TX', message: /NOT_PROPOSER/ },
   ]
   for (const c of cases) {
     it(`${c.name} → ${c.code}`, () => expectRefused(outcome(view, c.make()), c.code, c.message, c.name))
   }
 
+  // Blocks without assigns: on a fresh chain (block 3 above must assign block 2's job).
   it('another validator as proposer of a block with fees and no assigns → BLOCK_BAD_HASH (its account would get the fees)', () => {
-    const b = chain.propose(proposerKey(2), T0 + 2000, [signTx(BOB, { chainId: chain.chainId, nonce: 0, fee: FEE, body: { type: 'transfer', to: CAROL.address, amount: 1n } })])
-    expect(outcome(view, b.block)).to.equal('accepted')
-    const other = VALS.find(k => k !== proposerKey(2)) as SigningKey
-    expectRefused(outcome(view, withHeader(b.block, { proposerAddress: addressBytesFromPubkey(other.publicKey) })), 'BLOCK_BAD_HASH', /app_hash/)
+    const fresh = new MemChain(GENESIS)
+    const b = fresh.propose(proposerKey(1), T0 + 1000, [signTx(BOB, { chainId: fresh.chainId, nonce: 0, fee: FEE, body: { type: 'transfer', to: CAROL.address, amount: 1n } })])
+    expect(outcome(fresh.view(), b.block)).to.equal('accepted')
+    const other = VALS.find(k => k !== proposerKey(1)) as SigningKey
+    expectRefused(outcome(fresh.view(), withHeader(b.block, { proposerAddress: addressBytesFromPubkey(other.publicKey) })), 'BLOCK_BAD_HASH', /app_hash/)
   })
 
   // The block time a proposer picks is checked against each validator's own clock by the consensus
@@ -380,15 +389,16 @@ describe('block executor: changed blocks whose header hashes cover the change', 
   // the state transition, which must give the same answer on every node at any time, checks only
   // that time increases.
   it('an empty block with a later time passes validateBlock: its timeliness is the consensus engine\'s check', () => {
-    const b = chain.propose(proposerKey(2), T0 + 2000, [])
-    expect(outcome(view, withHeader(b.block, { time: b.block.header.time + 1 }))).to.equal('accepted')
+    const fresh = new MemChain(GENESIS)
+    const b = fresh.propose(proposerKey(1), T0 + 1000, [])
+    expect(outcome(fresh.view(), withHeader(b.block, { time: b.block.header.time + 1 }))).to.equal('accepted')
   })
   // proposer_address may name any validator when the block has no fee and no assign, unless the
   // validator checks it against the proposal's signer, as the engine does.
   it('an empty block naming another validator than the proposal signer as proposer → BLOCK_BAD_PROPOSER', () => {
-    const b = chain.propose(proposerKey(2), T0 + 2000, [])
-    const other = VALS.find(k => k !== proposerKey(2)) as SigningKey
-    const signer = addressBytesFromPubkey(proposerKey(2).publicKey)
+    const b = chain.propose(proposerKey(3), T0 + 3000, [])
+    const other = VALS.find(k => k !== proposerKey(3)) as SigningKey
+    const signer = addressBytesFromPubkey(proposerKey(3).publicKey)
     expect(() => validateBlock(view, b.block, { proposer: signer })).to.not.throw()
     expect(() => validateBlock(view, withHeader(b.block, { proposerAddress: addressBytesFromPubkey(other.publicKey) }), { proposer: signer })).to.throw(BlockError, /not the validator that signed the proposal/).with.property('code', 'BLOCK_BAD_PROPOSER')
   })

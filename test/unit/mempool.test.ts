@@ -38,7 +38,7 @@ const GENESIS: Genesis = parseGenesis(makeGenesisJSON({
     { address: CAROL.address, balance: 50n * AITBC }, { address: MINER.address, balance: 1n * AITBC },
   ],
   miners: [{ address: MINER.address, models: ['llama3'], pricePerSecond: 20_000n, capacity: 1, stake: 100n * AITBC }],
-  params: { min_fee: String(FEE), max_tx_bytes: 1024, max_prompt_bytes: 64, job_timeout_s: 1, assign_timeout_s: 600 },
+  params: { min_fee: String(FEE), max_tx_bytes: 1024, max_prompt_bytes: 64, job_timeout_s: 1, assign_timeout_s: 600, verification_rate: '0' },
 }))
 
 const tx = (k: SigningKey, nonce: number, b: TxBody, o: { fee?: bigint, chainId?: string } = {}): Tx =>
@@ -222,6 +222,7 @@ describe('mempool', () => {
     const m = mempool()
     const s = submit(CAROL, 0)
     await commitBlock([s])
+    await commitBlock([]) // the assign: drawn at the start of the next block
     const job = chain.state.job(jobIdFromTxHash(s.hash))
     expect(job?.status).to.equal('assigned')
     const receipt = tx(MINER, 0, { type: 'record_receipt', jobId: job?.id as string, status: 'completed', result: 'ok', resultHash: sha256(utf8Bytes('ok')), metrics: { computeMs: 10, promptTokens: 1, completionTokens: 1 }, error: null })

@@ -12,9 +12,9 @@ const jobId = (i: number): string => `job_${i.toString(16).padStart(16, '0')}`
 
 function jobJSON (id: string, over: Partial<JobJSON> = {}): JobJSON {
   return {
-    job_id: id, status: 'assigned', client: 'aitbc1client', model: 'llama3.2:latest', kind: 'prompt', prompt: 'hi', messages: null, options: { temperature: null, num_predict: null, seed: null },
+    job_id: id, status: 'assigned', client: 'aitbc1client', client_pubkey: null, model: 'llama3.2:latest', kind: 'prompt', prompt: 'hi', messages: null, options: { temperature: null, num_predict: null, seed: null },
     seed: 7, num_predict: 4096, max_fee: '1000000', max_price_per_second: null, max_price_in: null, max_price_out: null, model_digest: null, checked: false, verified: null, stake_lock: '0',
-    miner: ME, price_per_second: '100', price_in: null, price_out: null, model_digest_used: null, done_reason: null, verification: null, result: null, result_hash: null, error: null, receipt_id: null, metrics: null,
+    miner: ME, price_per_second: '100', price_in: null, price_out: null, model_digest_used: null, done_reason: null, verification: null, result: null, result_hash: null, sealed_result: null, error: null, receipt_id: null, metrics: null,
     cost: null, paid: null, refund: null, slashed: null, submit_tx: 'AA', submitted_height: '1', submitted_at: '2025-01-01T00:00:00Z',
     assign_tx: 'BB', assigned_height: '1', assigned_at: '2025-01-01T00:00:01Z', settle_tx: null, settled_height: null, completed_at: null,
     ...over,

@@ -653,8 +653,10 @@ describe('transition: executeBlock', () => {
     const ex = executeBlock(sim.mem, [...assigns.map(a => a.bytes), transfer.bytes], ctx)
     expect(toHex(encodeChangeSet(ex.overlay.changes()))).to.equal(toHex(encodeChangeSet(ov.changes())))
     expect(ex.txResults.map(r => r.code)).to.deep.equal([0, 0])
-    // an assign after another tx is refused: the assigns open the block
-    expect(() => executeBlock(sim.mem, [transfer.bytes, ...assigns.map(a => a.bytes)], ctx)).to.throw(BlockError, /assigns open the block/)
+    // an assign after another tx: the prefix left the job unassigned; a second copy of the assign
+    // after the transfer is refused as an assign out of place
+    expect(() => executeBlock(sim.mem, [transfer.bytes, ...assigns.map(a => a.bytes)], ctx)).to.throw(BlockError, /unassigned/)
+    expect(() => executeBlock(sim.mem, [...assigns.map(a => a.bytes), transfer.bytes, ...assigns.map(a => a.bytes)], ctx)).to.throw(BlockError, /assigns open the block/)
   })
 
   it('accepts a block that leaves unassigned only jobs no miner can take', () => {

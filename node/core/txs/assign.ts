@@ -27,12 +27,15 @@ export const assign: TxTypeDef<'assign', AssignBody> = {
     const chosen = drawMiner(st, j, ctx.randomness)
     if (chosen === null) throw new TxError('WRONG_ASSIGNMENT', `no miner is eligible for job ${j.id}`)
     if (chosen.address !== b.miner) throw new TxError('WRONG_ASSIGNMENT', `assign names ${b.miner} but the draw for ${j.id} picks ${chosen.address}`)
-    events.push(ev('assign', { job_id: j.id, miner: chosen.address, client: j.client, model: j.model }))
+    const checked = willCheck(st, j, chosen)
+    const stakeLock = checked ? stakeLockFor(st.params, j.maxFee) : 0n
+    events.push(ev('assign', {
+      job_id: j.id, miner: chosen.address, client: j.client, model: j.model, checked: String(checked), stake_lock: stakeLock,
+      price_per_second: chosen.pricePerSecond, price_in: chosen.priceIn ?? '', price_out: chosen.priceOut ?? '',
+    }))
     return {
       delta: 0n,
       apply: () => {
-        const checked = willCheck(st, j, chosen)
-        const stakeLock = checked ? stakeLockFor(st.params, j.maxFee) : 0n
         st.setJob({ ...j, status: 'assigned', checked, stakeLock, miner: chosen.address, pricePerSecond: chosen.pricePerSecond, priceIn: chosen.priceIn, priceOut: chosen.priceOut, assignedHeight: ctx.height, assignedTime: ctx.time, assignTxHash: tx.hash })
         st.setMiner({ ...chosen, activeJobs: chosen.activeJobs + 1, locked: chosen.locked + stakeLock })
       },

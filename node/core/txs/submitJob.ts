@@ -102,11 +102,11 @@ export const submitJob: TxTypeDef<'submit_job', SubmitJobBody> = {
       delta: -b.maxFee,
       apply: () => {
         st.setJob({
-          id, txHash: tx.hash, client: tx.sender, model: b.model, prompt: b.prompt, options: { ...b.options }, maxFee: b.maxFee, maxPricePerSecond: b.maxPricePerSecond,
+          id, txHash: tx.hash, client: tx.sender, clientKey: tx.senderPubkey, model: b.model, prompt: b.prompt, options: { ...b.options }, maxFee: b.maxFee, maxPricePerSecond: b.maxPricePerSecond,
           messages: b.messages == null ? null : b.messages.map(m => ({ ...m })), modelDigest: b.modelDigest ?? null, maxPriceIn: b.maxPriceIn ?? null, maxPriceOut: b.maxPriceOut ?? null,
           unverified: b.unverified === true, checked: false, stakeLock: 0n, seed: jobSeed(id, b.options.seed), numPredict: b.options.numPredict ?? st.params.maxNumPredict,
           status: 'pending', submittedHeight: ctx.height, submittedTime: ctx.time, miner: null, pricePerSecond: null, priceIn: null, priceOut: null,
-          assignedHeight: null, assignedTime: null, assignTxHash: null, receiptId: null, settleTxHash: null, result: null, resultHash: null, metrics: null, details: null,
+          assignedHeight: null, assignedTime: null, assignTxHash: null, receiptId: null, settleTxHash: null, result: null, resultHash: null, sealed: null, metrics: null, details: null,
           error: null, paid: null, refund: null, slashed: null, settledHeight: null, settledTime: null, verification: null,
         })
         st.addTotal('escrow', b.maxFee)
