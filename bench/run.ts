@@ -5,12 +5,14 @@ import { runChainBench } from './chain.ts'
 import { runJobflowBench } from './jobflow.ts'
 import { runConsensusBench } from './consensus.ts'
 import { runCoordinatorBench } from './coordinator.ts'
+import { runVrfBench } from './vrf.ts'
 
 const sections: Record<string, () => Promise<void>> = {
   chain: runChainBench,
   jobflow: runJobflowBench,
   consensus: runConsensusBench,
   coordinator: runCoordinatorBench,
+  vrf: runVrfBench,
 }
 
 const wanted = process.argv.slice(2).filter(a => !a.startsWith('-'))
