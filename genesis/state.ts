@@ -1,5 +1,6 @@
 // The state a chain starts from, built from its genesis: the one definition the node and the
 // tests both use. Pure.
+import { genesisBeacon } from '../node/core/txs/beacon.ts'
 import { encodeChangeSet, newMiner, type Account, type ChangeSet, type Miner, type Totals, type ValidatorBond } from '../node/core/state.ts'
 import { EMPTY_HASH, nextAppHash } from '../node/core/block.ts'
 import type { Genesis } from './genesis.ts'
@@ -33,7 +34,7 @@ export function genesisState (g: Genesis): GenesisState {
   const balances = g.accounts.reduce((s, a) => s + a.balance, 0n)
   const bonded = g.miners.reduce((s, m) => s + m.stake, 0n) + g.validators.reduce((s, v) => s + v.stake, 0n)
   const totals: Totals = { supply: balances + bonded, balances, escrow: 0n, bonded, unbonding: 0n, burned: 0n }
-  const changes: ChangeSet = { accounts, miners, jobs: new Map(), bonds, totals }
+  const changes: ChangeSet = { accounts, miners, jobs: new Map(), bonds, totals, beacon: genesisBeacon(g.chainId, g.genesisTime) }
   return {
     changes,
     last: {

@@ -68,7 +68,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       if (meta.genesisHash !== this.genesis.hash) throw new Error(`the data folder holds chain ${meta.chainId} with genesis ${meta.genesisHash}, not this genesis (${this.genesis.hash})`)
       if ((meta.schema ?? 1) !== SCHEMA_VERSION) throw new Error(`the data folder was written by another version of aitbc (layout ${meta.schema ?? 1}, this one reads ${SCHEMA_VERSION}): remove its data folder and let the node sync again (on a devnet: aitbc devnet --fresh)`)
       const loaded = await this.store.loadState()
-      this.state.load(loaded.accounts, loaded.miners, loaded.openJobs, this.store.getTotals() as Totals, loaded.bonds)
+      this.state.load(loaded.accounts, loaded.miners, loaded.openJobs, this.store.getTotals() as Totals, loaded.bonds, this.store.getBeacon())
       this.setMeta(meta)
       this.log.info({ height: meta.height, appHash: meta.appHash }, 'loaded committed state')
       return
@@ -102,6 +102,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       if (j.receiptId !== null && before?.receiptId !== j.receiptId) ops.push(ChainStore.put(KEY.receipt(j.receiptId), j.id))
     }
     ops.push(ChainStore.put(KEY.totals, encodeTotals(c.totals)))
+    if (c.beacon !== undefined) ops.push(ChainStore.put(KEY.beacon, c.beacon))
     return ops
   }
 

@@ -4,11 +4,13 @@
 export function pad (n: number): string { return n.toString().padStart(12, '0') }
 
 /** The layout's version: a data folder of another one is refused (it would need its indexes rebuilt). */
-export const SCHEMA_VERSION = 2
+export const SCHEMA_VERSION = 3
 
 export const KEY = {
   meta: 'meta:chain',
   totals: 'meta:totals',
+  /** The chain's randomness (the last beacon's output). */
+  beacon: 'meta:beacon',
   genesis: 'meta:genesis',
   block: (h: number) => `b:${pad(h)}`,
   blockPrefix: 'b:',

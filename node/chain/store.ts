@@ -50,6 +50,11 @@ export class ChainStore {
     return b === undefined ? undefined : unpack<number>(b)
   }
 
+  getBeacon (): Uint8Array | undefined {
+    const b = this.getSync(KEY.beacon)
+    return b === undefined ? undefined : new Uint8Array(unpack(b) as Uint8Array)
+  }
+
   getTotals (): Totals | undefined {
     const b = this.getSync(KEY.totals)
     return b === undefined ? undefined : decodeTotals(unpack(b))

@@ -4,6 +4,7 @@
 import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { bech32 } from '@scure/base'
+import { vrfProve } from './vrf.ts'
 
 export const ADDRESS_PREFIX = 'aitbc'
 
@@ -54,6 +55,12 @@ export class SigningKey {
 
   sign (message: Uint8Array): Uint8Array {
     return new Uint8Array(nodeSign(null, message, this.key))
+  }
+
+  /** An ECVRF proof (RFC 9381, node/core/vrf.ts) of `alpha` under this key pair: the block beacon's. */
+  vrfProve (alpha: Uint8Array): Uint8Array {
+    const der = this.key.export({ format: 'der', type: 'pkcs8' })
+    return vrfProve(new Uint8Array(der.subarray(der.length - 32)), alpha)
   }
 
   toJSON (): object { return { address: this.address } }

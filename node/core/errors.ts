@@ -32,6 +32,7 @@ export const TxCode = {
   TX_ALREADY_COMMITTED: 28,
   RESULT_HASH_MISMATCH: 29,
   MINER_BUSY: 30,
+  BAD_BEACON: 31,
 } as const
 export type TxErrorCode = keyof typeof TxCode
 
@@ -59,7 +60,7 @@ export class TxError extends Error {
 export type BlockErrorCode =
   | 'BLOCK_DECODE' | 'BLOCK_WRONG_HEIGHT' | 'BLOCK_WRONG_PARENT' | 'BLOCK_WRONG_CHAIN'
   | 'BLOCK_BAD_TIME' | 'BLOCK_BAD_TX' | 'BLOCK_BAD_HASH' | 'BLOCK_BAD_PROPOSER'
-  | 'BLOCK_BAD_SIGNATURE' | 'BLOCK_BAD_COMMIT' | 'BLOCK_UNASSIGNED_JOB' | 'BLOCK_TOO_LARGE' | 'BLOCK_BAD_EVIDENCE'
+  | 'BLOCK_BAD_SIGNATURE' | 'BLOCK_BAD_COMMIT' | 'BLOCK_UNASSIGNED_JOB' | 'BLOCK_BEACON' | 'BLOCK_TOO_LARGE' | 'BLOCK_BAD_EVIDENCE'
 
 export class BlockError extends Error {
   readonly code: BlockErrorCode

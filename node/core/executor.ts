@@ -9,7 +9,8 @@ import { addressBytesFromPubkey, addressFromPubkey, bytesEqual, sha256, toHexUpp
 import { pack } from './codec.ts'
 import { Overlay, encodeChangeSet, type StateReader } from './state.ts'
 import { applyTx, beginBlock, checkEvidence, type BlockContext, type TxResult, type AbciEvent } from './transition.ts'
-import { assignableJobs, blockRandomness } from './draw.ts'
+import { assignableJobs } from './draw.ts'
+import { beaconAlpha, beaconRandomness, needsBeacon } from './txs/beacon.ts'
 import { txTypeDef } from './txs/registry.ts'
 import {
   blockHash, commitHash, dataHash, encodeBlock, nextAppHash, validatorsHash, verifyCommit, EMPTY_HASH,
@@ -79,8 +80,19 @@ export function lastBlockAfter (block: Block, exec: BlockExecution): LastBlock {
   return { height: block.header.height, hash: blockHash(block.header), time: block.header.time, appHash: block.header.appHash, resultsHash: resultsHash(exec.txResults) }
 }
 
-function contextFor (view: ChainView, height: number, time: number, proposer: string, evidence: Uint8Array[], lastCommit: Commit | null): BlockContext {
-  return { chainId: view.chainId, height, time, proposer, randomness: blockRandomness(lastCommit, view.last.hash), evidence, validators: [...view.validators] }
+/** A block's context; `randomness` is the block's beacon output (executeBlock sets it from the block), else the chain's. */
+function contextFor (view: ChainView, height: number, time: number, proposer: string, evidence: Uint8Array[], randomness: Uint8Array = view.state.beacon()): BlockContext {
+  return { chainId: view.chainId, height, time, proposer, randomness, evidence, validators: [...view.validators] }
+}
+
+/** The proposer's beacon for the next block (null when the block draws nothing and so carries none). */
+export function proposeBeacon (st: StateReader, signer: SigningKey, height: number, chainId: string): { tx: Tx, randomness: Uint8Array } | null {
+  if (!needsBeacon(st)) return null
+  const proof = signer.vrfProve(beaconAlpha(st.beacon(), height, chainId))
+  const tx = signTx(signer, { chainId, nonce: st.account(signer.address)?.nonce ?? 0, fee: 0n, body: { type: 'beacon', proof } })
+  const randomness = beaconRandomness(st, tx, height, chainId)
+  if (randomness === null) throw new Error('a beacon this node made does not verify')
+  return { tx, randomness }
 }
 
 /** Most pieces of evidence a block may carry. */
@@ -98,7 +110,7 @@ export function createProposal (view: ChainView, input: ProposalInput): Proposed
   const time = input.time
   if (!Number.isSafeInteger(time) || time <= view.last.time) throw new BlockError('BLOCK_BAD_TIME', `cannot propose block ${height} at time ${time}: it must be a safe integer after the last block's time ${view.last.time}`)
   const proposer = input.signer.address
-  const probe = contextFor(view, height, time, proposer, [], input.lastCommit)
+  const probe = contextFor(view, height, time, proposer, [])
   // Only evidence that is valid and new (each offence once) goes in.
   const seen = new Set<string>()
   const evidence = (input.evidence ?? []).filter(e => {
@@ -108,13 +120,20 @@ export function createProposal (view: ChainView, input: ProposalInput): Proposed
     seen.add(`${r.address}:${r.offence}`)
     return true
   })
-  const ctx = contextFor(view, height, time, proposer, evidence, input.lastCommit)
+  // The beacon, when the block draws, is its first tx; its output seeds the block's draws.
+  const beacon = proposeBeacon(view.state, input.signer, height, view.chainId)
+  const ctx = contextFor(view, height, time, proposer, evidence, beacon?.randomness)
   const overlay = new Overlay(view.state)
   const beginEvents = beginBlock(overlay, ctx)
   const txs: Tx[] = []
   const txResults: TxResult[] = []
   // The block's size with no txs, its header at its largest (hashes are fixed-size, the integers at most 9 bytes), plus the txs array's header at its largest.
   let size = emptyBlockSize(view, input.lastCommit, evidence)
+  if (beacon !== null) {
+    txResults.push(applyTx(overlay, beacon.tx, ctx, 'deliver'))
+    txs.push(beacon.tx)
+    size += binOverhead(beacon.tx.bytes.length) + beacon.tx.bytes.length
+  }
   const fits = (bytes: number): boolean => txs.length < p.maxBlockTxs && size + binOverhead(bytes) + bytes <= p.maxBlockBytes
   // Assigns first, drawn from the state at the start of the block: no tx of this block (a
   // proposer's own stake, say) can change a draw.
@@ -231,10 +250,10 @@ export function validateBlock (view: ChainView, block: Block, opts: ValidateOpti
       throw e
     }
   }
-  const ctx = contextFor(view, h.height, h.time, addressFromPubkey((proposer as Validator).pubKey), block.evidence, block.lastCommit)
-  // The assigns open the block. Every assignable job must be assigned, unless the assigns alone
-  // leave no room for one more (then the rest wait): no other tx can take their place.
-  const k = decoded.findIndex(t => t.type !== 'assign')
+  const ctx = contextFor(view, h.height, h.time, addressFromPubkey((proposer as Validator).pubKey), block.evidence)
+  // The assigns open the block (after its beacon). Every assignable job must be assigned, unless
+  // the assigns alone leave no room for one more (then the rest wait): no other tx can take their place.
+  const k = decoded.findIndex((t, i) => t.type !== 'assign' && !(i === 0 && t.type === 'beacon'))
   const prefix = k === -1 ? decoded.length : k
   const prefixSize = emptyBlockSize(view, block.lastCommit, block.evidence) +
     block.txs.slice(0, prefix).reduce((s, b) => s + binOverhead(b.length) + b.length, 0)
@@ -245,26 +264,43 @@ export function validateBlock (view: ChainView, block: Block, opts: ValidateOpti
 }
 
 /**
- * Executes a block's transactions against `base`: begin-block work, each tx (a tx that fails
- * makes the block invalid), then (unless the block is full) the check that the proposer assigned
- * every job it could.
+ * Executes a block's transactions against `base`: its beacon (the block's randomness: it replaces
+ * ctx.randomness), begin-block work, each tx (a tx that fails makes the block invalid), then
+ * (unless the block is full) the check that the proposer assigned every job it could.
  * Throws BlockError.
  */
-export function executeBlock (base: StateReader, txBytes: Uint8Array[], ctx: BlockContext, decoded?: Tx[], opts: { assignAll?: boolean } = {}): BlockExecution {
+export function executeBlock (base: StateReader, txBytes: Uint8Array[], ctx0: BlockContext, decoded?: Tx[], opts: { assignAll?: boolean } = {}): BlockExecution {
+  const decodeAt = (i: number): Tx => {
+    try {
+      return decoded?.[i] ?? decodeTx(txBytes[i])
+    } catch (e) {
+      if (e instanceof TxError) throw new BlockError('BLOCK_BAD_TX', `tx ${i} is invalid: ${e.code}: ${e.message}`)
+      throw e
+    }
+  }
+  // A block carries a beacon, first, exactly when its start has something to draw for.
+  const first = txBytes.length > 0 ? decodeAt(0) : undefined
+  const hasBeacon = first?.type === 'beacon'
+  const needs = needsBeacon(base)
+  if (needs && !hasBeacon) throw new BlockError('BLOCK_BEACON', `block ${ctx0.height} has jobs or checks to draw for: its first tx must be the proposer's beacon`)
+  if (!needs && hasBeacon) throw new BlockError('BLOCK_BEACON', `block ${ctx0.height} draws nothing: it carries no beacon`)
+  let ctx = ctx0
+  if (hasBeacon) {
+    const r = beaconRandomness(base, first as Tx, ctx0.height, ctx0.chainId)
+    if (r === null) throw new BlockError('BLOCK_BAD_TX', 'tx 0 is invalid: BAD_BEACON: the beacon proof does not verify under its signer key for this height and randomness')
+    ctx = { ...ctx0, randomness: r }
+  }
   const overlay = new Overlay(base)
   const beginEvents = beginBlock(overlay, ctx)
   const txs: Tx[] = []
   const txResults: TxResult[] = []
   let assigning = true
   for (let i = 0; i < txBytes.length; i++) {
-    let tx: Tx
-    try {
-      tx = decoded?.[i] ?? decodeTx(txBytes[i])
-    } catch (e) {
-      if (e instanceof TxError) throw new BlockError('BLOCK_BAD_TX', `tx ${i} is invalid: ${e.code}: ${e.message}`)
-      throw e
-    }
-    if (assigning && tx.type !== 'assign') {
+    const tx = i === 0 && first !== undefined ? first : decodeAt(i)
+    if (tx.type === 'beacon' && i > 0) throw new BlockError('BLOCK_BEACON', `tx ${i} is a beacon: a block's beacon is its first tx`)
+    if (tx.type === 'beacon') {
+      // its signer is checked against the proposer by its handler
+    } else if (assigning && tx.type !== 'assign') {
       assigning = false
       checkAllAssigned(overlay, ctx, opts)
     } else if (!assigning && tx.type === 'assign') {

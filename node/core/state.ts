@@ -256,6 +256,8 @@ export interface StateReader {
   /** Models that have pending jobs. */
   pendingModels (): Iterable<string>
   totals (): Totals
+  /** The chain's randomness: the last block beacon's output (node/core/txs/beacon.ts), or the genesis seed. */
+  beacon (): Uint8Array
 }
 
 export const EMPTY_ACCOUNT: Account = Object.freeze({ balance: 0n, nonce: 0 }) as Account
@@ -271,10 +273,14 @@ export class Overlay implements StateReader {
   private readonly newVerifying: string[] = []
   private t: Totals
   private minerList: string[] | null = null
+  private r: Uint8Array | undefined
 
   constructor (readonly base: StateReader) {
     this.t = { ...base.totals() }
   }
+
+  beacon (): Uint8Array { return this.r ?? this.base.beacon() }
+  setBeacon (r: Uint8Array): void { this.r = r }
 
   get params (): Params { return this.base.params }
   account (a: string): Account | undefined { return this.accounts.get(a) ?? this.base.account(a) }
@@ -335,7 +341,9 @@ export class Overlay implements StateReader {
 
   /** The writes, for committing into the base and for the app hash. */
   changes (): ChangeSet {
-    return { accounts: this.accounts, miners: this.miners, jobs: this.jobs, bonds: this.bonds, totals: this.t }
+    const c: ChangeSet = { accounts: this.accounts, miners: this.miners, jobs: this.jobs, bonds: this.bonds, totals: this.t }
+    if (this.r !== undefined) c.beacon = this.r
+    return c
   }
 }
 
@@ -345,6 +353,8 @@ export interface ChangeSet {
   jobs: ReadonlyMap<string, Job>
   bonds: ReadonlyMap<string, ValidatorBond>
   totals: Totals
+  /** The new randomness, when the block carried a beacon. */
+  beacon?: Uint8Array
 }
 
 /** Canonical bytes of a change set: sorted keys, tuple-encoded records. Feeds the app hash. */
@@ -354,6 +364,7 @@ export function encodeChangeSet (c: ChangeSet): Uint8Array {
   for (const [k, v] of c.miners) entries.push(['m/' + k, encodeMiner(v)])
   for (const [k, v] of c.jobs) entries.push(['j/' + k, encodeJob(v)])
   for (const [k, v] of c.bonds) entries.push(['v/' + k, encodeValidatorBond(v)])
+  if (c.beacon !== undefined) entries.push(['r', c.beacon])
   entries.sort((x, y) => x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)
   return pack([entries.map(e => [e[0], e[1]]), encodeTotals(c.totals)])
 }
@@ -374,6 +385,7 @@ export class MemState implements StateReader {
   private readonly verificationOrder = new Set<string>()
   private minerList: string[] = []
   private t: Totals = { supply: 0n, balances: 0n, escrow: 0n, bonded: 0n, unbonding: 0n, burned: 0n }
+  private r: Uint8Array = new Uint8Array(32)
 
   constructor (readonly params: Params, private readonly loadClosedJob?: (id: string) => Job | undefined, private readonly closedCacheSize = 10_000) {}
 
@@ -409,6 +421,7 @@ export class MemState implements StateReader {
     // and reloads its open jobs sorted by (height, id) iterates them exactly as one that did not.
     for (const id of [...c.jobs.keys()].sort()) this.putJob(c.jobs.get(id) as Job)
     this.t = { ...c.totals }
+    if (c.beacon !== undefined) this.r = c.beacon
   }
 
   private putJob (j: Job): void {
@@ -441,7 +454,10 @@ export class MemState implements StateReader {
   }
 
   /** Loads committed records at start-up (open jobs in any order; they are sorted here). */
-  load (accounts: Iterable<[string, Account]>, miners: Iterable<Miner>, openJobs: Job[], totals: Totals, bonds: Iterable<ValidatorBond> = []): void {
+  beacon (): Uint8Array { return this.r }
+
+  load (accounts: Iterable<[string, Account]>, miners: Iterable<Miner>, openJobs: Job[], totals: Totals, bonds: Iterable<ValidatorBond> = [], beacon?: Uint8Array): void {
+    if (beacon !== undefined) this.r = beacon
     for (const [a, acc] of accounts) this.accounts.set(a, acc)
     for (const b of bonds) this.bonds.set(b.address, b)
     for (const m of miners) this.miners.set(m.address, m)

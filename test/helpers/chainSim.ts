@@ -14,10 +14,11 @@ import {
   type Account, type Job, type Miner, type StateReader, type Totals,
 } from '../../node/core/state.ts'
 import { applyTx, beginBlock, type AbciEvent, type BlockContext, type TxResult } from '../../node/core/transition.ts'
-import { createProposal, lastBlockAfter, proposeAssigns, validateBlock, type ChainView } from '../../node/core/executor.ts'
+import { createProposal, lastBlockAfter, proposeAssigns, proposeBeacon, validateBlock, type ChainView } from '../../node/core/executor.ts'
 import { nextAppHash, validatorFromPubkey, type Block, type Validator } from '../../node/core/block.ts'
 import { genesisState, type LastBlock } from '../../genesis/state.ts'
-import { blockRandomness } from '../../node/core/draw.ts'
+import { vrfProofToHash } from '../../node/core/vrf.ts'
+import { beaconAlpha } from '../../node/core/txs/beacon.ts'
 import { jobIdFromTxHash, signTx, type Tx, type TxBody } from '../../node/core/tx.ts'
 
 export const GENESIS_TIME = '2024-01-01T00:00:00.000Z'
@@ -143,8 +144,10 @@ export class ChainSim {
   get time (): number { return this.last.time }
   /** The last block's hash (empty before the first block): seeds the draw. */
   get prevHash (): Uint8Array { return this.last.hash }
-  /** The next block's randomness (the sim's blocks carry no commit: the previous hash alone). */
-  get randomness (): Uint8Array { return blockRandomness(null, this.last.hash) }
+  /** The next block's randomness: its beacon's output (what the validator's VRF gives for the next height). */
+  get randomness (): Uint8Array {
+    return (vrfProofToHash(this.validator.vrfProve(beaconAlpha(this.mem.beacon(), this.height + 1, this.chainId))) as Uint8Array).slice(0, 32)
+  }
 
   /** What the block executor reads. */
   view (): ChainView {
@@ -198,12 +201,17 @@ export class ChainSim {
     return { chainId: this.chainId, height: this.height + 1, time: o.time ?? this.time + (o.dt ?? 1000), proposer: this.validator.address, randomness: this.randomness, evidence: [], validators: this.validators }
   }
 
-  /** An overlay for the next block with beginBlock already run. */
-  begin (o: BlockOptions = {}): { overlay: Overlay, ctx: BlockContext, beginEvents: AbciEvent[] } {
+  /**
+   * An overlay for the next block with beginBlock run and, when the block draws, its beacon
+   * applied (the block's first tx: a block made by hand starts with it).
+   */
+  begin (o: BlockOptions = {}): { overlay: Overlay, ctx: BlockContext, beginEvents: AbciEvent[], beacon: { tx: Tx, result: TxResult } | null } {
     const ctx = this.nextCtx(o)
     const overlay = new Overlay(this.mem)
+    const made = proposeBeacon(this.mem, this.validator, ctx.height, this.chainId)
     const beginEvents = beginBlock(overlay, ctx)
-    return { overlay, ctx, beginEvents }
+    const beacon = made === null ? null : { tx: made.tx, result: applyTx(overlay, made.tx, ctx, 'deliver') }
+    return { overlay, ctx, beginEvents, beacon }
   }
 
   /**
@@ -226,7 +234,8 @@ export class ChainSim {
     const checked = validateBlock(this.view(), block, { lastCommitVerified: true })
     expect(encodeChangeSet(checked.overlay.changes())).to.deep.equal(encodeChangeSet(exec.overlay.changes()))
     this.apply(exec.overlay, ctx, lastBlockAfter(block, exec))
-    return { ctx, overlay: exec.overlay, beginEvents: exec.beginEvents, results: exec.txResults.slice(0, txs.length), assigns: exec.txs.slice(txs.length), block }
+    // The block: its beacon (when it draws), the assigns, then these txs.
+    return { ctx, overlay: exec.overlay, beginEvents: exec.beginEvents, results: exec.txResults.slice(exec.txs.length - txs.length), assigns: exec.txs.filter(t => t.type === 'assign'), block }
   }
 
   private blockWithoutAssigns (txs: Tx[], o: BlockOptions): BlockOutcome {

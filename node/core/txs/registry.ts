@@ -15,6 +15,7 @@ import { assign } from './assign.ts'
 import { recordReceipt } from './recordReceipt.ts'
 import { commitResult } from './commitResult.ts'
 import { revealResult } from './revealResult.ts'
+import { beacon } from './beacon.ts'
 
 export const TX_TYPE_DEFS = {
   transfer,
@@ -28,6 +29,7 @@ export const TX_TYPE_DEFS = {
   record_receipt: recordReceipt,
   commit_result: commitResult,
   reveal_result: revealResult,
+  beacon,
 } satisfies { [K in string]: TxTypeDef<K, { type: K }> }
 
 type Defs = typeof TX_TYPE_DEFS
