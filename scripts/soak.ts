@@ -8,7 +8,7 @@
 // resident memory. Prints the figures and PASS, or FAIL with every violation; exits 1 on FAIL.
 // test/e2e/soak.test.ts runs `runSoak` in-process for 3 minutes.
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { startTestnet, type Testnet } from '../test/helpers/testnet.ts'
@@ -153,7 +153,7 @@ function monitors (r: Run, stop: Stopper, load: () => LoadStats, kills: () => nu
   })
   const progress = every(stop, PROGRESS_EVERY_MS, async () => {
     const s = load()
-    r.log(`${Math.round((Date.now() - r.startedAt) / 1000)} s: height ${checker.top}, ${checker.txsCommitted} txs committed, ${s.accepted} accepted, ${kills()} kills, ${checker.reports.size} reported, ${checker.lookups} looked up, ${violations.count} violations; ${members.map(m => `${m.name} ${m.state} ${m.height}`).join(', ')}`)
+    r.log(`${Math.round((Date.now() - r.startedAt) / 1000)} s (machine load ${loadavg()[0].toFixed(1)}): height ${checker.top}, ${checker.txsCommitted} txs committed, ${s.accepted} accepted, ${kills()} kills, ${checker.reports.size} reported, ${checker.lookups} looked up, ${violations.count} violations; ${members.map(m => `${m.name} ${m.state} ${m.height}`).join(', ')}`)
   })
   return [memory, watchdog, progress]
 }
@@ -301,11 +301,11 @@ export function formatReport (r: SoakReport): string {
   out.push(`refusals: ${[...r.load.refused].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}${r.load.unexpected.length > 0 ? `; unexpected: ${r.load.unexpected.join(' | ')}` : ''}`)
   out.push(`txs reported committed and looked up on every node: ${r.txsReported}; tx lookups ${r.txLookups}; supply readings ${r.supplyReadings}`)
   const rec = r.kills.map(k => k.recoverySec === null ? 'never' : `${k.recoverySec.toFixed(1)}`)
-  out.push(`kills: ${r.kills.length}${r.skippedKills > 0 ? ` (${r.skippedKills} skipped: a validator was not up)` : ''}; victims ${r.kills.map(k => k.victim.replace('validator-', 'v')).join(' ')}`)
-  out.push(`recovery (restart to caught up), s: ${rec.join(' ') || '-'}; worst ${r.worstRecoverySec === null ? '-' : r.worstRecoverySec.toFixed(1)} s; others' two blocks after a kill, worst ${r.kills.some(k => k.othersCommittedSec === null) ? 'never' : `${Math.max(0, ...r.kills.map(k => k.othersCommittedSec ?? 0)).toFixed(1)} s`}`)
+  out.push(`kills: ${r.kills.length}${r.skippedKills > 0 ? ` (${r.skippedKills} skipped: a validator was not up)` : ''}; victims ${r.kills.map(k => k.victim.replace('validator-', 'v')).join(' ') || '-'}`)
+  out.push(`recovery (restart to caught up), s: ${rec.join(' ') || '-'}; worst ${r.worstRecoverySec === null ? '-' : `${r.worstRecoverySec.toFixed(1)} s`}; others' two blocks after a kill, worst ${r.kills.length === 0 ? '-' : r.kills.some(k => k.othersCommittedSec === null) ? 'never' : `${Math.max(...r.kills.map(k => k.othersCommittedSec ?? 0)).toFixed(1)} s`}`)
   for (const v of r.memory) {
     const p = longestLived(v)
-    const growth = p === undefined ? '' : `; longest process ${((p.lastAt - p.startedAt) / 60_000).toFixed(1)} min: ${p.rssAfterOneMinuteMb === null ? '-' : mb(p.rssAfterOneMinuteMb)} after 1 min, ${mb(p.lastRssMb)} at its end`
+    const growth = p === undefined ? '' : `; longest process ${((p.lastAt - p.startedAt) / 60_000).toFixed(1)} min: ${p.rssAfterOneMinuteMb === null ? '-' : mb(p.rssAfterOneMinuteMb)} after 1 min, ${mb(p.lastRssMb)} at its end; VmRSS by minute ${p.rssByMinuteMb.map(x => Math.round(x)).join(' ') || '-'} MB`
     out.push(`memory ${v.name}: peak VmRSS ${mb(v.peakRssMb)} (VmHWM ${mb(v.hwmMb)}) over ${v.processes.length} processes${growth}`)
   }
   for (const l of r.logs) if (l.errors > 0 || l.doubleSignRefusals > 0) out.push(`log ${l.name}: ${l.errors} error lines, ${l.warnings} warnings, ${l.doubleSignRefusals} double-sign refusals; last: ${l.lastErrors.join(' | ')}`)

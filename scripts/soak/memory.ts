@@ -13,6 +13,8 @@ export interface ProcessMemory {
   /** The first sample at least one minute after the start. */
   rssAfterOneMinuteMb: number | null
   lastRssMb: number
+  /** VmRSS at each whole minute of its life (the first sample after each). */
+  rssByMinuteMb: number[]
 }
 
 export interface ValidatorMemory { name: string, peakRssMb: number, hwmMb: number, processes: ProcessMemory[] }
@@ -35,7 +37,7 @@ export class MemorySampler {
       const v = this.byName.get(m.name) as ValidatorMemory
       let p = v.processes.find(x => x.pid === pid)
       if (p === undefined) {
-        p = { pid, startedAt: now, lastAt: now, peakRssMb: 0, hwmMb: 0, rssAfterOneMinuteMb: null, lastRssMb: 0 }
+        p = { pid, startedAt: now, lastAt: now, peakRssMb: 0, hwmMb: 0, rssAfterOneMinuteMb: null, lastRssMb: 0, rssByMinuteMb: [] }
         v.processes.push(p)
       }
       p.lastAt = now
@@ -43,6 +45,7 @@ export class MemorySampler {
       p.peakRssMb = Math.max(p.peakRssMb, mem.rssMb)
       p.hwmMb = Math.max(p.hwmMb, mem.peakMb)
       if (p.rssAfterOneMinuteMb === null && now - p.startedAt >= 60_000) p.rssAfterOneMinuteMb = mem.rssMb
+      if (now - p.startedAt >= (p.rssByMinuteMb.length + 1) * 60_000) p.rssByMinuteMb.push(mem.rssMb)
       v.peakRssMb = Math.max(v.peakRssMb, mem.rssMb)
       v.hwmMb = Math.max(v.hwmMb, mem.peakMb)
     }
