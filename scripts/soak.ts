@@ -237,7 +237,6 @@ export async function runSoak (opts: Partial<SoakOptions> & { keepLogsOnFail?: b
   const guard = async (task: Promise<unknown>): Promise<void> => { await task.catch(error => { failure ??= { error }; onAbort() }) }
   o.signal?.addEventListener('abort', onAbort)
   if (o.signal?.aborted === true) onAbort()
-  let report: SoakReport | undefined
   try {
     const members = net.validators.map((n, i) => new Member(i, n))
     await Promise.all(members.map(async m => { await m.node.start(); m.starts++ }))
@@ -278,7 +277,7 @@ export async function runSoak (opts: Partial<SoakOptions> & { keepLogsOnFail?: b
     if (o.signal?.aborted === true) violations.add('harness', 'aborted', 'the run was aborted')
     run.memory.sample(members)
     await Promise.all(members.map(async m => await m.readHeight().catch(() => m.height)))
-    report = buildReport(run, { loadSeconds, load: load.stats, killer, dir: net.dir, pids })
+    const report = buildReport(run, { loadSeconds, load: load.stats, killer, dir: net.dir, pids })
     const keepTo = o.keepLogs ?? (opts.keepLogsOnFail === true && !report.pass ? mkdtempSync(join(tmpdir(), 'aitbc-soak-logs-')) : undefined)
     if (keepTo !== undefined) { keepLogs(net, keepTo); report.logsKeptIn = keepTo }
     return report

@@ -253,5 +253,4 @@ export class ChainChecker {
     return items.length
   }
 
-  pendingLookups (m: Member): number { return this.nodeProgress(m).queue.length }
 }
