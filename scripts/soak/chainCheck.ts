@@ -252,5 +252,4 @@ export class ChainChecker {
     p.queue = []
     return items.length
   }
-
 }
