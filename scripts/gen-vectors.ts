@@ -9,9 +9,10 @@
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { dirname, join, resolve } from 'node:path'
-import { SigningKey, sha256, sha256Concat, toHex, toHexUpper, utf8Bytes, addressBytesFromPubkey } from '../node/core/crypto.ts'
+import { SigningKey, fromHex, sha256, sha256Concat, toHex, toHexUpper, utf8Bytes, addressBytesFromPubkey } from '../node/core/crypto.ts'
+import { resultCommitment } from '../node/core/verification.ts'
 import { pack } from '../node/core/codec.ts'
-import { MemState, REPUTATION_INITIAL, newJob, newMiner, type Job, type Miner } from '../node/core/state.ts'
+import { MemState, REPUTATION_INITIAL, newJob, newMiner, type Job, type Miner, type StateReader } from '../node/core/state.ts'
 import { drawMiner, isEligible } from '../node/core/draw.ts'
 import { checkEvidence } from '../node/core/transition.ts'
 import { resultsHash } from '../node/core/executor.ts'
@@ -294,24 +295,40 @@ function goldenGenesis (): GenesisJSON {
     ],
     miners: [
       { address: key('miner-1').address, models: ['llama3'], pricePerSecond: 20_000n, capacity: 2, stake: 200n * AITBC },
-      { address: key('miner-2').address, models: ['llama3', 'mistral'], pricePerSecond: 50_000n, capacity: 1, stake: 300n * AITBC },
+      { address: key('miner-2').address, models: ['llama3', 'mistral'], pricePerSecond: 50_000n, capacity: 2, stake: 300n * AITBC },
     ],
-    params: { min_fee: '1000', min_miner_stake: '100000000', job_timeout_s: 60, assign_timeout_s: 600, slash_fraction: '0.1' },
+    params: { min_fee: '1000', min_miner_stake: '100000000', job_timeout_s: 60, assign_timeout_s: 600, slash_fraction: '0.1', verification_rate: '1' },
   })
 }
 
 interface CommitIn { round: number, signers: Array<{ validator: number, timestamp: number }> }
-interface PlanContext { jobs: string[], minerOf: (jobId: string) => string }
+interface PlanContext { jobs: string[], minerOf: (jobId: string) => string, verifierOf: (jobId: string) => string }
 interface BlockPlan { time: number, txs: (ctx: PlanContext) => Array<[string, TxBody]>, evidence: Array<{ signer: string, votes: [EvidenceVoteIn, EvidenceVoteIn] }>, commit: CommitIn }
 
 const submit = (model: string, prompt: string, maxFee: bigint, maxPricePerSecond: bigint | null = null): TxBody =>
   ({ type: 'submit_job', model, prompt, options: { temperature: null, numPredict: null, seed: null }, maxFee, maxPricePerSecond })
 
-/** The plan of the vector chain: five blocks covering every kind of write (see each block's comment). */
+const ANSWER = 'Rayleigh scattering: shorter wavelengths scatter more.'
+/** A salt of the vectors: 32 bytes of sha256(name). */
+const salt = (name: string): Uint8Array => sha256(utf8Bytes('aitbc-golden/salt/' + name))
+/** A stand-in for a sealed result (the chain checks only its size; a real one is node/sealedResult.ts's, made with a random key). */
+const sealedStandIn = (text: string): Uint8Array => new Uint8Array(80 + Buffer.byteLength(text)).fill(0x5e)
+const commitBody = (jobId: string, committer: string, text: string, sealed: boolean): TxBody => ({
+  type: 'commit_result', jobId, commitment: fromHex(resultCommitment(jobId, key(committer).address, salt(committer + jobId), text)),
+  metrics: { computeMs: 1500, promptTokens: 6, completionTokens: 9 }, sealed: sealed ? sealedStandIn(text) : null,
+  details: sealed ? { modelDigest: null, doneReason: 'stop', promptEvalMs: 40, evalMs: 900, firstTokenMs: 120, loadMs: 5 } : null,
+})
+const revealBody = (jobId: string, revealer: string, text: string): TxBody => ({ type: 'reveal_result', jobId, salt: salt(revealer + jobId), result: text })
+
+/**
+ * The plan of the vector chain (verification_rate 1: every checked job is sampled). Every kind of
+ * tx and block-begin work appears: see each block's comment. The proposer adds each block's
+ * beacon (when it draws) and its assigns.
+ */
 function blockPlans (): BlockPlan[] {
   const all = (ts: number): CommitIn => ({ round: 0, signers: VALIDATORS.map((_, i) => ({ validator: i, timestamp: ts + i })) })
   return [
-    // 1: a transfer; a job the draw assigns; a job no miner may take (price cap) that stays pending.
+    // 1: a transfer; a job two miners serve (checked); a job no miner may take (price cap), pending until cancelled.
     {
       time: T0 + 1000,
       txs: () => [
@@ -322,22 +339,45 @@ function blockPlans (): BlockPlan[] {
       evidence: [],
       commit: all(T0 + 1500),
     },
-    // 2: the assigned miner's receipt (settlement); the pending job cancelled; a new miner.
+    // 2: beacon, the assign of job 0; a chat job on a model one miner serves, the client accepting unverified work.
+    {
+      time: T0 + 2000,
+      txs: () => [
+        ['alice', {
+          type: 'submit_job', model: 'mistral', prompt: '', options: { temperature: 0, numPredict: 64, seed: 42 }, maxFee: 2n * AITBC, maxPricePerSecond: 60_000n,
+          messages: [{ role: 'system', content: 'Answer in French.' }, { role: 'user', content: 'Hello' }], modelDigest: null, maxPriceIn: null, maxPriceOut: null, unverified: true,
+        }],
+      ],
+      evidence: [],
+      commit: { round: 0, signers: [{ validator: 1, timestamp: T0 + 2400 }, { validator: 2, timestamp: T0 + 2500 }, { validator: 3, timestamp: T0 + 2600 }] },
+    },
+    // 3: beacon, the assign of the chat job; job 0's miner commits to its result (sealed to the
+    // client); the chat job settled by a receipt with details; the pending job cancelled; a new
+    // miner listing digests and token prices.
     {
       time: T0 + 3000,
       txs: ({ jobs, minerOf }) => [
-        [minerOf(jobs[0]), { type: 'record_receipt', jobId: jobs[0], status: 'completed', result: 'Rayleigh scattering.', resultHash: sha256(utf8Bytes('Rayleigh scattering.')), metrics: { computeMs: 1500, promptTokens: 6, completionTokens: 4 }, error: null }],
+        [minerOf(jobs[0]), commitBody(jobs[0], minerOf(jobs[0]), ANSWER, true)],
+        [minerOf(jobs[2]), {
+          type: 'record_receipt', jobId: jobs[2], status: 'completed', result: 'Bonjour !', resultHash: sha256(utf8Bytes('Bonjour !')), metrics: { computeMs: 800, promptTokens: 12, completionTokens: 4 }, error: null,
+          details: { modelDigest: null, doneReason: 'stop', promptEvalMs: 30, evalMs: 600, firstTokenMs: 90, loadMs: null },
+        }],
         ['bob', { type: 'cancel_job', jobId: jobs[1] }],
-        ['carol', { type: 'register_miner', models: ['llama3'], pricePerSecond: 10_000n, capacity: 1, stake: 150n * AITBC }],
+        ['carol', {
+          type: 'register_miner', models: ['llama3'], pricePerSecond: 10_000n, capacity: 1, stake: 150n * AITBC,
+          modelInfo: [{ name: 'llama3', digest: 'a6990ed6be41'.padEnd(64, '0'), quantization: 'Q4_K_M', parameterSize: '8.0B', contextLength: 8192 }],
+          priceIn: 100_000n, priceOut: 400_000n, maxNumPredict: 2048, endpoint: 'https://carol.example:8443/aitbc',
+        }],
       ],
       evidence: [],
-      commit: { round: 0, signers: [{ validator: 1, timestamp: T0 + 3400 }, { validator: 2, timestamp: T0 + 3500 }, { validator: 3, timestamp: T0 + 3600 }] },
+      commit: all(T0 + 3500),
     },
-    // 3: duplicate-vote evidence against validator-3 (slashes its bond); a job assigned among three miners; a price update.
+    // 4: beacon; the sample draws the verifier (the other miner of llama3's class), which commits;
+    // duplicate-vote evidence against validator-3 (slashes its bond); a price update.
     {
       time: T0 + 4000,
-      txs: () => [
-        ['alice', submit('llama3', 'Write a haiku about blocks.', 3n * AITBC)],
+      txs: ({ jobs, verifierOf }) => [
+        [verifierOf(jobs[0]), commitBody(jobs[0], verifierOf(jobs[0]), ANSWER, false)],
         ['miner-2', { type: 'update_miner', models: null, pricePerSecond: 45_000n, capacity: null, active: null }],
       ],
       evidence: [{
@@ -349,18 +389,33 @@ function blockPlans (): BlockPlan[] {
       }],
       commit: { round: 1, signers: [{ validator: 0, timestamp: T0 + 5000 }, { validator: 2, timestamp: T0 + 5001 }, { validator: 3, timestamp: T0 + 5002 }] },
     },
-    // 4: an empty block (its results hash is sha256 of an empty array).
-    { time: T0 + 6000, txs: () => [], evidence: [], commit: all(T0 + 6500) },
-    // 5: past job_timeout_s: the job of block 3 expires, its miner is slashed; a stake and an unstake.
+    // 5: beacon (a verification is open); both reveal: the verdict passes, the verifier is paid
+    // from the bill; a new job for the expiry of block 7.
     {
-      time: T0 + 4000 + 60_001,
+      time: T0 + 5500,
+      txs: ({ jobs, minerOf, verifierOf }) => [
+        [minerOf(jobs[0]), revealBody(jobs[0], minerOf(jobs[0]), ANSWER)],
+        [verifierOf(jobs[0]), revealBody(jobs[0], verifierOf(jobs[0]), ANSWER)],
+        ['alice', submit('llama3', 'Write a haiku about blocks.', 3n * AITBC)],
+      ],
+      evidence: [],
+      commit: all(T0 + 5800),
+    },
+    // 6: beacon and the assign of the haiku job, nothing else.
+    { time: T0 + 6000, txs: () => [], evidence: [], commit: all(T0 + 6500) },
+    // 7: past job_timeout_s: the haiku job expires, its miner is slashed; a stake and an unstake
+    // (no beacon: nothing left to draw for at the block's start... the job is assigned, not pending).
+    {
+      time: T0 + 6000 + 60_001,
       txs: () => [
         ['carol', { type: 'stake', amount: 10n * AITBC }],
         ['miner-1', { type: 'unstake', amount: 50n * AITBC }],
       ],
       evidence: [],
-      commit: all(T0 + 64_500),
+      commit: all(T0 + 66_500),
     },
+    // 8: an empty block (no tx, no beacon; its results hash is sha256 of an empty array).
+    { time: T0 + 67_000, txs: () => [], evidence: [], commit: all(T0 + 67_500) },
   ]
 }
 
@@ -383,14 +438,18 @@ function chainVectors (): unknown {
   const nonce = (name: string): number => nonces.get(name) ?? 0
   const jobs: string[] = []
   const names = new Map(['miner-1', 'miner-2', 'carol'].map(n => [key(n).address, n]))
-  const minerOf = (jobId: string): string => names.get(chain.mem.job(jobId)?.miner ?? '') ?? 'nobody'
+  // Who runs and who checks a job, as the block's own start decides (its beacon, its assigns): read from a dry run of the block.
+  let st: StateReader = chain.mem
+  const minerOf = (jobId: string): string => names.get(st.job(jobId)?.miner ?? '') ?? 'nobody'
+  const verifierOf = (jobId: string): string => names.get(st.job(jobId)?.verification?.runs[0]?.miner ?? '') ?? 'nobody'
   const blocks = []
   for (const plan of blockPlans()) {
     const height = chain.height + 1
     const proposerId = proposerOf(ids, height, 0)
     const proposerIndex = chain.validators.findIndex(v => toHexUpper(v.address) === proposerId)
     const proposer = key(VALIDATORS[proposerIndex])
-    const txs: Tx[] = plan.txs({ jobs, minerOf }).map(([name, b]) => {
+    st = chain.propose(proposer, plan.time, []).exec.overlay
+    const txs: Tx[] = plan.txs({ jobs, minerOf, verifierOf }).map(([name, b]) => {
       const tx = signTx(key(name), { chainId: CHAIN_ID, nonce: nonce(name), fee: 1000n, body: b })
       nonces.set(name, nonce(name) + 1)
       if (b.type === 'submit_job') jobs.push(jobIdFromTxHash(tx.hash))
@@ -439,10 +498,10 @@ function chainVectors (): unknown {
 export function generateVectors (): Record<string, unknown> {
   return {
     about: 'Golden vectors of AITBC, written by scripts/gen-vectors.ts (npm run vectors) and checked by test/unit/golden.test.ts. ' +
-      'Byte strings are hex; amounts are decimal strings. draw: the miner draw of docs/protocol.md 3.4 (seed = sha256(prev_block_hash || job id), chosen = address or null). ' +
+      'Byte strings are hex; amounts are decimal strings. draw: the miner draw of docs/protocol.md (seed = sha256(block randomness || job id), chosen = address or null). ' +
       'votes and proposals: sign bytes (domain tag || canonical tuple) and ed25519 signatures by the key of signer_seed. evidence: a duplicate vote as a block carries it. ' +
       'chain: blocks built by the block executor from the genesis, with their inputs (time, proposer = index into the validators, mempool txs, evidence, and the commit that certified the block) ' +
-      'and outputs (every tx of the block, assigns included; header; canonical header tuple bytes; block hash; app hash; results hash; commit tuple bytes and hash).',
+      'and outputs (every tx of the block, the beacon and the assigns included; header; canonical header tuple bytes; block hash; app hash; results hash; commit tuple bytes and hash).',
     draw: drawVectors(),
     votes: voteVectors(),
     proposals: proposalVectors(),

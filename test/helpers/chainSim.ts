@@ -18,7 +18,7 @@ import { createProposal, lastBlockAfter, proposeAssigns, proposeBeacon, validate
 import { nextAppHash, validatorFromPubkey, type Block, type Validator } from '../../node/core/block.ts'
 import { genesisState, type LastBlock } from '../../genesis/state.ts'
 import { vrfProofToHash } from '../../node/core/vrf.ts'
-import { beaconAlpha } from '../../node/core/txs/beacon.ts'
+import { beaconAlpha, needsBeacon } from '../../node/core/txs/beacon.ts'
 import { jobIdFromTxHash, signTx, type Tx, type TxBody } from '../../node/core/tx.ts'
 
 export const GENESIS_TIME = '2024-01-01T00:00:00.000Z'
@@ -179,9 +179,26 @@ export class ChainSim {
 
   totals (st: StateReader = this.mem): Totals { return { ...st.totals() } }
 
-  /** The next nonce for a key, counting txs signed by sign() since the last commit. */
+  /**
+   * The next nonce for a key, counting txs signed by sign() since the last commit. The
+   * validator's first one skips the next block's beacon, which comes first in the block.
+   */
   nextNonce (address: string): number {
-    return this.pendingNonces.get(address) ?? this.account(address).nonce
+    const pending = this.pendingNonces.get(address)
+    if (pending !== undefined) return pending
+    const n = this.account(address).nonce
+    return address === this.validator.address && needsBeacon(this.mem) ? n + 1 : n
+  }
+
+  /** The next block's beacon (null when it draws nothing): a block made by hand starts with it. */
+  nextBeacon (): Tx | null {
+    return proposeBeacon(this.mem, this.validator, this.height + 1, this.chainId)?.tx ?? null
+  }
+
+  /** A block's txs, with the next block's beacon first when it needs one. */
+  withBeacon (txs: Uint8Array[]): Uint8Array[] {
+    const b = this.nextBeacon()
+    return b === null ? txs : [b.bytes, ...txs]
   }
 
   /** Signs a tx (fee defaults to min_fee; nonce to the next one, which it then reserves). */
@@ -189,7 +206,7 @@ export class ChainSim {
     this.addKey(key)
     const nonce = o.nonce ?? this.nextNonce(key.address)
     if (o.nonce === undefined) this.pendingNonces.set(key.address, nonce + 1)
-    const fee = o.fee ?? (b.type === 'assign' ? 0n : this.params.minFee)
+    const fee = o.fee ?? (b.type === 'assign' || b.type === 'beacon' ? 0n : this.params.minFee)
     const tx = signTx(key, { chainId: o.chainId ?? this.chainId, nonce, fee, body: b })
     if (b.type === 'submit_job') this.jobIds.push(jobIdFromTxHash(tx.hash))
     if (b.type === 'transfer') this.addresses.add(b.to)

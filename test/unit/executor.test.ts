@@ -12,6 +12,7 @@ import { appHashAfter, createProposal, resultsHash, validateBlock, type ChainVie
 import { commitHash, dataHash, voteSignBytes, BLOCK_ID_FLAG_ABSENT, EMPTY_HASH, VOTE_PREVOTE, type Block, type Commit, type Header } from '../../node/core/block.ts'
 import { decodeTx, signTx, jobIdFromTxHash, type Tx, type TxBody } from '../../node/core/tx.ts'
 import { pack } from '../../node/core/codec.ts'
+import { beaconAlpha } from '../../node/core/txs/beacon.ts'
 import { encodeDuplicateVote } from '../../node/consensus/evidence.ts'
 import { proposerOf } from '../../node/consensus/machine.ts'
 import type { SignedVote } from '../../node/consensus/messages.ts'
@@ -306,7 +307,7 @@ describe('block executor: changed blocks whose header hashes cover the change', 
   let chain: MemChain
   let view: ChainView
   let block: Block
-  let parts: { assign: Uint8Array, alice0: Uint8Array, alice1: Uint8Array, bob: Uint8Array, submit: Uint8Array, receipt: Uint8Array }
+  let parts: { beacon: Uint8Array, assign: Uint8Array, alice0: Uint8Array, alice1: Uint8Array, bob: Uint8Array, submit: Uint8Array, receipt: Uint8Array }
   let evidence: Uint8Array
 
   before(() => {
@@ -331,9 +332,10 @@ describe('block executor: changed blocks whose header hashes cover the change', 
     view = chain.view()
     const built = chain.propose(proposerKey(3), T0 + 3000, txs, { evidence: [evidence] })
     block = built.block
-    expect(block.txs).to.have.length(6)
+    expect(block.txs).to.have.length(7)
     expect(block.evidence).to.have.length(1)
-    parts = { assign: block.txs[0], alice0: block.txs[1], alice1: block.txs[2], bob: block.txs[3], submit: block.txs[4], receipt: block.txs[5] }
+    parts = { beacon: block.txs[0], assign: block.txs[1], alice0: block.txs[2], alice1: block.txs[3], bob: block.txs[4], submit: block.txs[5], receipt: block.txs[6] }
+    expect(decodeTx(parts.beacon).type).to.equal('beacon')
     expect(decodeTx(parts.assign).type).to.equal('assign')
   })
 
@@ -342,21 +344,27 @@ describe('block executor: changed blocks whose header hashes cover the change', 
   })
 
   const cases: Array<{ name: string, make: () => Block, code: BlockErrorCode, message: RegExp }> = [
-    { name: 'the assign dropped', make: () => withContents(block, { txs: block.txs.slice(1) }), code: 'BLOCK_UNASSIGNED_JOB', message: /unassigned/ },
-    { name: 'a tx dropped whose sender has a later one', make: () => withContents(block, { txs: [parts.assign, parts.alice1, parts.bob, parts.submit, parts.receipt] }), code: 'BLOCK_BAD_TX', message: /NONCE_SKIPPED/ },
-    { name: 'a sender\'s only tx dropped', make: () => withContents(block, { txs: [parts.assign, parts.alice0, parts.alice1, parts.submit, parts.receipt] }), code: 'BLOCK_BAD_HASH', message: /app_hash/ },
-    { name: 'the receipt dropped (the draw, made at block start, does not change)', make: () => withContents(block, { txs: [parts.assign, parts.alice0, parts.alice1, parts.bob, parts.submit] }), code: 'BLOCK_BAD_HASH', message: /app_hash/ },
-    { name: 'two txs of one sender reordered', make: () => withContents(block, { txs: [parts.assign, parts.alice1, parts.alice0, parts.bob, parts.submit, parts.receipt] }), code: 'BLOCK_BAD_TX', message: /NONCE_SKIPPED/ },
-    { name: 'the assign before other txs and again after them (assigns open the block)', make: () => withContents(block, { txs: [parts.assign, parts.alice0, parts.assign, parts.alice1, parts.bob, parts.submit, parts.receipt] }), code: 'BLOCK_BAD_TX', message: /assigns open the block/ },
-    { name: 'the assign after other txs (the prefix left its job unassigned)', make: () => withContents(block, { txs: [parts.alice0, parts.assign, parts.alice1, parts.bob, parts.submit, parts.receipt] }), code: 'BLOCK_UNASSIGNED_JOB', message: /unassigned/ },
+    { name: 'the assign dropped', make: () => withContents(block, { txs: [parts.beacon, ...block.txs.slice(2)] }), code: 'BLOCK_UNASSIGNED_JOB', message: /unassigned/ },
+    { name: 'a tx dropped whose sender has a later one', make: () => withContents(block, { txs: [parts.beacon, parts.assign, parts.alice1, parts.bob, parts.submit, parts.receipt] }), code: 'BLOCK_BAD_TX', message: /NONCE_SKIPPED/ },
+    { name: 'a sender\'s only tx dropped', make: () => withContents(block, { txs: [parts.beacon, parts.assign, parts.alice0, parts.alice1, parts.submit, parts.receipt] }), code: 'BLOCK_BAD_HASH', message: /app_hash/ },
+    { name: 'the receipt dropped (the draw, made at block start, does not change)', make: () => withContents(block, { txs: [parts.beacon, parts.assign, parts.alice0, parts.alice1, parts.bob, parts.submit] }), code: 'BLOCK_BAD_HASH', message: /app_hash/ },
+    { name: 'two txs of one sender reordered', make: () => withContents(block, { txs: [parts.beacon, parts.assign, parts.alice1, parts.alice0, parts.bob, parts.submit, parts.receipt] }), code: 'BLOCK_BAD_TX', message: /NONCE_SKIPPED/ },
+    { name: 'the assign before other txs and again after them (assigns open the block)', make: () => withContents(block, { txs: [parts.beacon, parts.assign, parts.alice0, parts.assign, parts.alice1, parts.bob, parts.submit, parts.receipt] }), code: 'BLOCK_BAD_TX', message: /assigns open the block/ },
+    { name: 'the assign after other txs (the prefix left its job unassigned)', make: () => withContents(block, { txs: [parts.beacon, parts.alice0, parts.assign, parts.alice1, parts.bob, parts.submit, parts.receipt] }), code: 'BLOCK_UNASSIGNED_JOB', message: /unassigned/ },
     { name: 'a valid tx added', make: () => withContents(block, { txs: [...block.txs, signTx(BOB, { chainId: chain.chainId, nonce: 1, fee: FEE, body: { type: 'transfer', to: ALICE.address, amount: 1n } }).bytes] }), code: 'BLOCK_BAD_HASH', message: /app_hash/ },
-    { name: 'a tx added twice', make: () => withContents(block, { txs: [parts.assign, parts.alice0, parts.alice0, ...block.txs.slice(2)] }), code: 'BLOCK_BAD_TX', message: /NONCE_USED/ },
+    { name: 'a tx added twice', make: () => withContents(block, { txs: [parts.beacon, parts.assign, parts.alice0, parts.alice0, ...block.txs.slice(3)] }), code: 'BLOCK_BAD_TX', message: /NONCE_USED/ },
     { name: 'a tx of another chain added', make: () => withContents(block, { txs: [...block.txs, signTx(BOB, { chainId: 'another-chain', nonce: 1, fee: FEE, body: { type: 'transfer', to: ALICE.address, amount: 1n } }).bytes] }), code: 'BLOCK_BAD_TX', message: /WRONG_CHAIN_ID/ },
-    { name: 'an assign added by someone else than the proposer', make: () => withContents(block, { txs: [signTx(ALICE, { chainId: chain.chainId, nonce: 1, fee: 0n, body: { type: 'assign', jobId: (decodeTx(parts.assign).body as Extract<TxBody, { type: 'assign' }>).jobId, miner: M1.address } }).bytes, ...block.txs.slice(1)] }), code: 'BLOCK_BAD_TX', message: /NOT_PROPOSER/ },
-    { name: 'the assign altered to name a miner the draw did not pick', make: () => { const a = decodeTx(parts.assign); const body = a.body as Extract<TxBody, { type: 'assign' }>; const other = [M1, M2].find(k => k.address !== body.miner) as SigningKey; return withContents(block, { txs: [signTx(proposerKey(3), { chainId: chain.chainId, nonce: a.nonce, fee: 0n, body: { ...body, miner: other.address } }).bytes, ...block.txs.slice(1)] }) }, code: 'BLOCK_BAD_TX', message: /WRONG_ASSIGNMENT/ },
-    { name: 'a tx\'s signature altered', make: () => { const t = new Uint8Array(parts.bob); t[t.length - 1] ^= 1; return withContents(block, { txs: [parts.assign, parts.alice0, parts.alice1, t, parts.submit, parts.receipt] }) }, code: 'BLOCK_BAD_TX', message: /does not decode/ },
-    { name: 'a tx\'s amount altered (signature no longer covers it)', make: () => { const t = new Uint8Array(parts.bob); const i = Buffer.from(t).lastIndexOf(Buffer.from(pack(1n * AITBC)), t.length - 67); t[i + 8] ^= 1; return withContents(block, { txs: [parts.assign, parts.alice0, parts.alice1, t, parts.submit, parts.receipt] }) }, code: 'BLOCK_BAD_TX', message: /BAD_SIGNATURE|signature/ },
-    { name: 'a tx replaced by bytes that do not decode', make: () => withContents(block, { txs: [parts.assign, new Uint8Array([0x93, 1, 2]), ...block.txs.slice(2)] }), code: 'BLOCK_BAD_TX', message: /does not decode/ },
+    { name: 'an assign added by someone else than the proposer', make: () => withContents(block, { txs: [parts.beacon, signTx(ALICE, { chainId: chain.chainId, nonce: 1, fee: 0n, body: { type: 'assign', jobId: (decodeTx(parts.assign).body as Extract<TxBody, { type: 'assign' }>).jobId, miner: M1.address } }).bytes, ...block.txs.slice(2)] }), code: 'BLOCK_BAD_TX', message: /NOT_PROPOSER/ },
+    { name: 'the assign altered to name a miner the draw did not pick', make: () => { const a = decodeTx(parts.assign); const body = a.body as Extract<TxBody, { type: 'assign' }>; const other = [M1, M2].find(k => k.address !== body.miner) as SigningKey; return withContents(block, { txs: [parts.beacon, signTx(proposerKey(3), { chainId: chain.chainId, nonce: a.nonce, fee: 0n, body: { ...body, miner: other.address } }).bytes, ...block.txs.slice(2)] }) }, code: 'BLOCK_BAD_TX', message: /WRONG_ASSIGNMENT/ },
+    { name: 'a tx\'s signature altered', make: () => { const t = new Uint8Array(parts.bob); t[t.length - 1] ^= 1; return withContents(block, { txs: [parts.beacon, parts.assign, parts.alice0, parts.alice1, t, parts.submit, parts.receipt] }) }, code: 'BLOCK_BAD_TX', message: /does not decode/ },
+    { name: 'a tx\'s amount altered (signature no longer covers it)', make: () => { const t = new Uint8Array(parts.bob); const i = Buffer.from(t).lastIndexOf(Buffer.from(pack(1n * AITBC)), t.length - 67); t[i + 8] ^= 1; return withContents(block, { txs: [parts.beacon, parts.assign, parts.alice0, parts.alice1, t, parts.submit, parts.receipt] }) }, code: 'BLOCK_BAD_TX', message: /BAD_SIGNATURE|signature/ },
+    { name: 'a tx replaced by bytes that do not decode', make: () => withContents(block, { txs: [parts.beacon, parts.assign, new Uint8Array([0x93, 1, 2]), ...block.txs.slice(3)] }), code: 'BLOCK_BAD_TX', message: /does not decode/ },
+    { name: 'the beacon dropped (the block draws a miner)', make: () => withContents(block, { txs: block.txs.slice(1) }), code: 'BLOCK_BEACON', message: /beacon/ },
+    { name: 'the beacon after the assign', make: () => withContents(block, { txs: [parts.assign, parts.beacon, ...block.txs.slice(2)] }), code: 'BLOCK_BEACON', message: /beacon/ },
+    { name: 'the beacon given twice', make: () => withContents(block, { txs: [parts.beacon, parts.assign, parts.beacon, ...block.txs.slice(2)] }), code: 'BLOCK_BEACON', message: /first tx/ },
+    { name: 'the beacon\'s proof for another height (re-signed by the proposer)', make: () => withContents(block, { txs: [signTx(proposerKey(3), { chainId: chain.chainId, nonce: decodeTx(parts.beacon).nonce, fee: 0n, body: { type: 'beacon', proof: proposerKey(3).vrfProve(beaconAlpha(view.state.beacon(), 4, chain.chainId)) } }).bytes, ...block.txs.slice(1)] }), code: 'BLOCK_BAD_TX', message: /BAD_BEACON/ },
+    { name: 'the beacon\'s proof altered (a bit)', make: () => { const b = decodeTx(parts.beacon); const proof = new Uint8Array((b.body as Extract<TxBody, { type: 'beacon' }>).proof); proof[40] ^= 1; return withContents(block, { txs: [signTx(proposerKey(3), { chainId: chain.chainId, nonce: b.nonce, fee: 0n, body: { type: 'beacon', proof } }).bytes, ...block.txs.slice(1)] }) }, code: 'BLOCK_BAD_TX', message: /BAD_BEACON/ },
+    { name: 'a beacon by another validator (its own valid proof)', make: () => { const other = VALS.find(k => k !== proposerKey(3)) as SigningKey; return withContents(block, { txs: [signTx(other, { chainId: chain.chainId, nonce: view.state.account(other.address)?.nonce ?? 0, fee: 0n, body: { type: 'beacon', proof: other.vrfProve(beaconAlpha(view.state.beacon(), 3, chain.chainId)) } }).bytes, ...block.txs.slice(1)] }) }, code: 'BLOCK_BAD_TX', message: /NOT_PROPOSER/ },
     { name: 'the evidence altered (a signature bit)', make: () => { const e = new Uint8Array(evidence); e[e.length - 1] ^= 1; return withContents(block, { evidence: [e] }) }, code: 'BLOCK_BAD_EVIDENCE', message: /signature/ },
     { name: 'the evidence dropped', make: () => withContents(block, { evidence: [] }), code: 'BLOCK_BAD_HASH', message: /app_hash/ },
     { name: 'the evidence given twice (one offence)', make: () => withContents(block, { evidence: [evidence, evidence] }), code: 'BLOCK_BAD_EVIDENCE', message: /already punished/ },
@@ -382,6 +390,14 @@ describe('block executor: changed blocks whose header hashes cover the change', 
     expect(outcome(fresh.view(), b.block)).to.equal('accepted')
     const other = VALS.find(k => k !== proposerKey(1)) as SigningKey
     expectRefused(outcome(fresh.view(), withHeader(b.block, { proposerAddress: addressBytesFromPubkey(other.publicKey) })), 'BLOCK_BAD_HASH', /app_hash/)
+  })
+
+  it('a beacon in a block that draws nothing → BLOCK_BEACON (the proposer may not choose to move the randomness)', () => {
+    const fresh = new MemChain(GENESIS)
+    const b = fresh.propose(proposerKey(1), T0 + 1000, [])
+    expect(b.block.txs).to.deep.equal([])
+    const beacon = signTx(proposerKey(1), { chainId: fresh.chainId, nonce: 0, fee: 0n, body: { type: 'beacon', proof: proposerKey(1).vrfProve(beaconAlpha(fresh.view().state.beacon(), 1, fresh.chainId)) } })
+    expectRefused(outcome(fresh.view(), withContents(b.block, { txs: [beacon.bytes] })), 'BLOCK_BEACON', /draws nothing/)
   })
 
   // The block time a proposer picks is checked against each validator's own clock by the consensus

@@ -200,10 +200,10 @@ function runChain (blocks: Array<{ burst: number, dt: number, txs: Intent[] }>):
   const settled = new Map<string, string>()
   let seq = 0
   for (const blk of blocks) {
-    const { overlay: ov, ctx, beginEvents } = sim.begin({ dt: blk.dt })
+    const { overlay: ov, ctx, beginEvents, beacon } = sim.begin({ dt: blk.dt })
     stats.slashed += beginEvents.filter(e => e.type === 'slash').length
     stats.unbonded += beginEvents.filter(e => e.type === 'unbond').length
-    const accepted: Tx[] = []
+    const accepted: Tx[] = beacon === null ? [] : [beacon.tx]
     const run = (it: Intent): void => {
       const tx = build(sim, ov, ctx, known, it, seq++)
       stats.txs++

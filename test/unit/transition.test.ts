@@ -9,10 +9,10 @@ import {
   Overlay, REPUTATION_EXPIRED, REPUTATION_INITIAL, decodeAccount, decodeJob, decodeMiner, encodeAccount, encodeChangeSet,
   encodeJob, encodeMiner, supplyHolds, type Job, type Miner,
 } from '../../node/core/state.ts'
-import { applyTx, beginBlock, type BlockContext, type Mode } from '../../node/core/transition.ts'
+import { applyTx, type BlockContext, type Mode } from '../../node/core/transition.ts'
 import { assignableJobs, drawMiner } from '../../node/core/draw.ts'
 import { executeBlock } from '../../node/core/executor.ts'
-import { jobIdFromTxHash, receiptIdFromTxHash, type Tx } from '../../node/core/tx.ts'
+import { decodeTx, jobIdFromTxHash, receiptIdFromTxHash, type Tx } from '../../node/core/tx.ts'
 import type { SigningKey } from '../../node/core/crypto.ts'
 import { ChainSim, body, keyOf, type BlockOptions, type ParamsJSON, type SimMinerSpec } from '../helpers/chainSim.ts'
 
@@ -73,19 +73,21 @@ function otherMiner (m: SigningKey): SigningKey { return m.address === M1.addres
  * mode also runs it as a block through executeBlock (BLOCK_BAD_TX) and checks nothing was committed.
  */
 function expectReject (sim: ChainSim, tx: Tx, code: TxErrorCode, mode: Mode = 'deliver'): void {
-  const ctx = sim.nextCtx()
-  const ov = new Overlay(sim.mem)
+  // The next block as far as its beacon (when it draws), as a block made by hand starts.
+  const { overlay: ov, ctx } = sim.begin()
   const before = sim.dump(ov)
+  const written = (): number => ov.accounts.size + ov.miners.size + ov.jobs.size
+  const writtenBefore = written()
   let err: unknown
   try { applyTx(ov, tx, ctx, mode) } catch (e) { err = e }
   expect(err, 'applyTx should throw').to.be.instanceOf(TxError)
   expect((err as TxError).code).to.equal(code)
   expect(sim.dump(ov)).to.deep.equal(before)
-  expect(ov.accounts.size + ov.miners.size + ov.jobs.size, 'records written').to.equal(0)
+  expect(written(), 'records written').to.equal(writtenBefore)
   if (mode === 'deliver') {
     const committed = sim.dump()
     let berr: unknown
-    try { executeBlock(sim.mem, [tx.bytes], ctx, undefined, { assignAll: false }) } catch (e) { berr = e }
+    try { executeBlock(sim.mem, sim.withBeacon([tx.bytes]), ctx, undefined, { assignAll: false }) } catch (e) { berr = e }
     expect(berr).to.be.instanceOf(BlockError)
     expect((berr as BlockError).code).to.equal('BLOCK_BAD_TX')
     expect((berr as BlockError).message).to.contain(code)
@@ -640,23 +642,23 @@ describe('transition: executeBlock', () => {
     // The job is pending at the start of the block: its assign must open the block.
     for (const txs of [[transfer.bytes], []]) {
       let err: unknown
-      try { executeBlock(sim.mem, txs, ctx) } catch (e) { err = e }
+      try { executeBlock(sim.mem, sim.withBeacon(txs), ctx) } catch (e) { err = e }
       expect(err).to.be.instanceOf(BlockError)
       expect((err as BlockError).code).to.equal('BLOCK_UNASSIGNED_JOB')
     }
     // the proposer's block, its assign first, is accepted and identical
-    const ov = new Overlay(sim.mem)
-    beginBlock(ov, ctx)
-    const assigns = sim.assignAll(ov, ctx)
-    applyTx(ov, transfer, ctx, 'deliver')
+    const { overlay: ov, ctx: bctx, beacon } = sim.begin()
+    const assigns = sim.assignAll(ov, bctx)
+    applyTx(ov, transfer, bctx, 'deliver')
     expect(assigns).to.have.length(1)
-    const ex = executeBlock(sim.mem, [...assigns.map(a => a.bytes), transfer.bytes], ctx)
+    const ex = executeBlock(sim.mem, [(beacon as { tx: Tx }).tx.bytes, ...assigns.map(a => a.bytes), transfer.bytes], ctx)
     expect(toHex(encodeChangeSet(ex.overlay.changes()))).to.equal(toHex(encodeChangeSet(ov.changes())))
-    expect(ex.txResults.map(r => r.code)).to.deep.equal([0, 0])
+    expect(ex.txResults.map(r => r.code)).to.deep.equal([0, 0, 0])
     // an assign after another tx: the prefix left the job unassigned; a second copy of the assign
     // after the transfer is refused as an assign out of place
-    expect(() => executeBlock(sim.mem, [transfer.bytes, ...assigns.map(a => a.bytes)], ctx)).to.throw(BlockError, /unassigned/)
-    expect(() => executeBlock(sim.mem, [...assigns.map(a => a.bytes), transfer.bytes, ...assigns.map(a => a.bytes)], ctx)).to.throw(BlockError, /assigns open the block/)
+    const b = (beacon as { tx: Tx }).tx.bytes
+    expect(() => executeBlock(sim.mem, [b, transfer.bytes, ...assigns.map(a => a.bytes)], ctx)).to.throw(BlockError, /unassigned/)
+    expect(() => executeBlock(sim.mem, [b, ...assigns.map(a => a.bytes), transfer.bytes, ...assigns.map(a => a.bytes)], ctx)).to.throw(BlockError, /assigns open the block/)
   })
 
   it('accepts a block that leaves unassigned only jobs no miner can take', () => {
@@ -664,6 +666,9 @@ describe('transition: executeBlock', () => {
     const submit = sim.sign(ALICE, body.submit('phi3', 'hi', AITBC))
     const ex = executeBlock(sim.mem, [submit.bytes], ctxOf(sim))
     expect(ex.txs).to.have.length(1)
+    // the next block has a pending job (nobody serves it): it carries a beacon, and draws nobody
+    sim.block([submit])
+    expect(sim.block([]).block?.txs.map(t => decodeTx(t).type)).to.deep.equal(['beacon'])
   })
 
   it('refuses a block with an invalid tx after valid ones, and commits nothing', () => {
@@ -683,7 +688,7 @@ describe('transition: executeBlock', () => {
     const chosen = drawMiner(sim.mem, sim.job(jobIdFromTxHash(submit.hash)), ctx.randomness) as Miner
     const wrong = sim.sign(sim.validator, body.assign(jobIdFromTxHash(submit.hash), otherMiner(sim.keyFor(chosen.address)).address))
     let err: unknown
-    try { executeBlock(sim.mem, [wrong.bytes], ctx) } catch (e) { err = e }
+    try { executeBlock(sim.mem, sim.withBeacon([wrong.bytes]), ctx) } catch (e) { err = e }
     expect((err as BlockError).code).to.equal('BLOCK_BAD_TX')
     expect((err as BlockError).message).to.contain('WRONG_ASSIGNMENT')
   })
@@ -692,7 +697,7 @@ describe('transition: executeBlock', () => {
     const sim = mkSim({ params: { unbonding_blocks: 1 } })
     const id = pendingJob(sim)
     sim.block([sim.sign(M2, body.unstake(AITBC))])
-    const ex = executeBlock(sim.mem, [], ctxOf(sim, { dt: 61_000 }))
+    const ex = executeBlock(sim.mem, sim.withBeacon([]), ctxOf(sim, { dt: 61_000 }))
     expect(ex.beginEvents.map(e => e.type)).to.deep.equal(['unbond', 'expire_job'])
     expect(ex.overlay.job(id)?.status).to.equal('expired')
     expect(supplyHolds(ex.overlay.totals())).to.equal(true)
