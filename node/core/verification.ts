@@ -41,7 +41,8 @@ export function resultCommitment (jobId: string, committer: string, salt: Uint8A
 export function stakeLockFor (p: Params, maxFee: bigint): bigint {
   if (p.verificationRatePpm === 0) return 0n
   const rate = BigInt(p.verificationRatePpm)
-  return (2n * maxFee * PPM + rate - 1n) / rate
+  // twice max_fee / rate, each rounded up: never below lieSlash (whose bill is at most max_fee)
+  return 2n * ((maxFee * PPM + rate - 1n) / rate)
 }
 
 /** What a caught lie (or a miner's silence after its commitment) costs: max_fee / rate + bill / rate, at most its stake. */
@@ -294,7 +295,9 @@ function finish (st: Overlay, j: Job, ctx: BlockContext, events: AbciEvent[], ou
     if (vm === undefined) return r
     if (r.paid > 0n) credit(st, r.miner, r.paid)
     st.setMiner({ ...vm, earned: vm.earned + r.paid, verificationsRun: vm.verificationsRun + (r.outcome === 'agree' || r.outcome === 'disagree' ? 1 : 0) })
-    const out = r.outcome === 'disagree' ? { ...r, slashed: slashVerifier(st, r.miner, r.assignedHeight, 'verifier_outvoted', j.id, events) } : r
+    // Outvoted by a majority: slashed. With no majority nobody is (its 'disagree' only says it differed from the miner).
+    const outvoted = r.outcome === 'disagree' && (outcome === 'pass' || outcome === 'fail')
+    const out = outvoted ? { ...r, slashed: slashVerifier(st, r.miner, r.assignedHeight, 'verifier_outvoted', j.id, events) } : r
     events.push(ev('verifier_result', { job_id: j.id, verifier: r.miner, outcome: out.outcome ?? '', paid: out.paid, slashed: out.slashed }))
     return out
   })
@@ -313,14 +316,23 @@ function finish (st: Overlay, j: Job, ctx: BlockContext, events: AbciEvent[], ou
 
 function min (a: bigint, b: bigint): bigint { return a < b ? a : b }
 
-/** A verifier that kept silent or was outvoted: slashed as for a job it let expire, and it frees its slot. */
-function slashVerifier (st: Overlay, address: string, since: number, reason: string, jobId: string, events: AbciEvent[]): bigint {
+/**
+ * A verifier that kept silent: slashed as a miner that lets a job expire (slash_fraction of its
+ * stake, reputation −500), and it frees its slot. One outvoted by the majority: slashed the job's
+ * max_fee (a bounded cost, since an honest run can fork on other hardware), reputation −2000.
+ */
+function slashVerifier (st: Overlay, address: string, since: number, reason: 'verifier_silent' | 'verifier_outvoted', jobId: string, events: AbciEvent[]): bigint {
   const m = st.miner(address)
   if (m === undefined) return 0n
-  const { miner, slash } = slashMiner(st, m, since, st.params.slashFractionPpm)
-  st.setMiner({ ...miner, activeJobs: reason === 'verifier_silent' ? Math.max(0, miner.activeJobs - (isBusyWith(st, address, jobId) ? 1 : 0)) : miner.activeJobs, reputation: Math.max(0, miner.reputation - REPUTATION_EXPIRED) })
+  const silent = reason === 'verifier_silent'
+  const { miner, slash } = silent ? slashMiner(st, m, since, st.params.slashFractionPpm) : slashMiner(st, m, since, 0, (st.job(jobId) as Job).maxFee)
+  st.setMiner({
+    ...miner,
+    activeJobs: silent ? Math.max(0, miner.activeJobs - (isBusyWith(st, address, jobId) ? 1 : 0)) : miner.activeJobs,
+    reputation: Math.max(0, miner.reputation - (silent ? REPUTATION_EXPIRED : REPUTATION_REJECTED)),
+  })
   if (slash.total > 0n) events.push(ev('slash', { miner: address, amount: slash.total, reason, job_id: jobId }))
-  if (reason === 'verifier_silent') events.push(ev('verifier_silent', { job_id: jobId, verifier: address, slashed: slash.total }))
+  if (silent) events.push(ev('verifier_silent', { job_id: jobId, verifier: address, slashed: slash.total }))
   return slash.total
 }
 

@@ -51,6 +51,8 @@ export interface BlockOptions {
   time?: number
   /** Whether the proposer assigns every assignable job (default true). */
   assign?: boolean
+  /** Leave out txs no longer valid when the block is built, as a proposer does (default: throw their TxError). */
+  dropInvalid?: boolean
 }
 
 export interface BlockOutcome {
@@ -112,6 +114,8 @@ export class ChainSim {
   /** Every address and job id the sim has seen, for dumps. */
   readonly addresses = new Set<string>()
   readonly jobIds: string[] = []
+  /** Txs left out of blocks built with dropInvalid, and why. */
+  readonly dropped: Array<{ tx: Tx, error: Error }> = []
   private readonly keys = new Map<string, SigningKey>()
   /** Nonces handed out by sign() and not yet committed. */
   private readonly pendingNonces = new Map<string, number>()
@@ -241,7 +245,7 @@ export class ChainSim {
     const ctx = this.nextCtx(o)
     let built
     try {
-      built = createProposal(this.view(), { signer: this.validator, time: ctx.time, lastCommit: null, txs, onTxRejected: (_tx, e) => { throw e } })
+      built = createProposal(this.view(), { signer: this.validator, time: ctx.time, lastCommit: null, txs, onTxRejected: (tx, e) => { if (o.dropInvalid !== true) throw e; this.dropped.push({ tx, error: e }) } })
     } catch (e) {
       this.pendingNonces.clear()
       throw e
@@ -252,7 +256,8 @@ export class ChainSim {
     expect(encodeChangeSet(checked.overlay.changes())).to.deep.equal(encodeChangeSet(exec.overlay.changes()))
     this.apply(exec.overlay, ctx, lastBlockAfter(block, exec))
     // The block: its beacon (when it draws), the assigns, then these txs.
-    return { ctx, overlay: exec.overlay, beginEvents: exec.beginEvents, results: exec.txResults.slice(exec.txs.length - txs.length), assigns: exec.txs.filter(t => t.type === 'assign'), block }
+    const own = exec.txs.filter(t => t.type !== 'assign' && t.type !== 'beacon').length
+    return { ctx, overlay: exec.overlay, beginEvents: exec.beginEvents, results: exec.txResults.slice(exec.txs.length - own), assigns: exec.txs.filter(t => t.type === 'assign'), block }
   }
 
   private blockWithoutAssigns (txs: Tx[], o: BlockOptions): BlockOutcome {
