@@ -36,17 +36,18 @@ export function isStoredResult (v: unknown): v is StoredResult {
 }
 
 export class ResultStore {
+  private opened = false
+
   constructor (readonly dir: string) {}
 
-  /** Creates the folder (mode 0700) if needed. */
-  open (): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 })
-    chmodSync(this.dir, 0o700)
-  }
-
-  /** Writes the entry atomically (temp file, fsync, rename, fsync of the folder), mode 0600. */
+  /** Writes the entry atomically (temp file, fsync, rename, fsync of the folder), mode 0600; creates the folder (mode 0700) when needed. */
   save (r: StoredResult): void {
     if (!JOB_ID_RE.test(r.jobId)) throw new Error(`not a job id: ${r.jobId}`)
+    if (!this.opened) {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 })
+      chmodSync(this.dir, 0o700)
+      this.opened = true
+    }
     const file = this.file(r.jobId)
     const tmp = join(this.dir, `.${r.jobId}.json.tmp-${process.pid}`)
     const fd = openSync(tmp, 'w', 0o600)
