@@ -578,6 +578,7 @@ describe('e2e: the job flow with real node, miner and dev-ollama processes', fun
       'Status: completed',
       `Result: ${String(job.result)}`,
       `Receipt: ${String(job.receipt_id)}`,
+      'Verified: no (unchecked: verification is off, the client accepted unverified work, or no second miner serves the model digest)',
       `Completed in: ${secs} seconds`,
       `Cost: ${formatAitbc(paid)} AITBC`,
     ].join('\n') + '\n')
