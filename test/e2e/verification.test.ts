@@ -7,7 +7,7 @@
 import { expect } from 'chai'
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort, spawnAitbc, startTestNode, tempDir, until, type Proc, type TestNode } from '../helpers/procs.ts'
+import { aitbc, freePort, spawnAitbc, startTestNode, tempDir, until, type Proc, type TestNode } from '../helpers/procs.ts'
 import { Keyring } from '../../cli/keyring.ts'
 import { signTx, jobIdFromTxHash } from '../../node/core/tx.ts'
 import { formatAitbc } from '../../node/core/amount.ts'
@@ -158,6 +158,59 @@ function report (label: string, jobs: JobJSON[], liar: MinerJSON, before: Holdin
   process.stdout.write(line)
 }
 
+describe('e2e: a miner restarted between its commitment and its reveal', function () {
+  this.timeout(120_000)
+  let node: TestNode | undefined
+  let dir = ''
+  const procs: Proc[] = []
+  const ollamas: DevOllamaServer[] = []
+  after(async () => {
+    await Promise.all(procs.map(async p => await p.stop('SIGKILL')))
+    await Promise.all(ollamas.map(async o => await o.close()))
+    await node?.stop()
+    if (dir !== '') rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('reveals from the salt it saved and is paid; the verifier is not slashed', async () => {
+    dir = tempDir('aitbc-verify-restart-')
+    node = await startTestNode({ keys: ['alice', 'm1', 'm2'], fund: { alice: '1000', m1: '1000', m2: '1000' }, blockTimeMs: 200, params: { verification_rate: '1', job_timeout_s: 15, assign_timeout_s: 60 } })
+    const n = node
+    // Slow answers: the miner waits committed while the verifier re-runs the job.
+    for (let i = 0; i < 2; i++) ollamas.push(await startDevOllama({ port: 0, logger: silentLogger(), latencyMs: 3000 }))
+    const start = (k: 'm1' | 'm2', i: number): Proc => spawnAitbc(['miner', 'start', '--key', k, '--node', n.url, '--ollama', ollamas[i].url, '--port', '0', '--capacity', '2', '--data', join(dir, `data-${k}`)], n.env, join(dir, `${k}.log`))
+    const miners: Record<string, Proc> = { m1: start('m1', 0), m2: start('m2', 1) }
+    procs.push(miners.m1, miners.m2)
+    await until('two active miners', async () => (await n.client.call('aitbc_miners', { model: MODEL })).miners.filter(x => x.active).length === 2, 60_000, 100)
+    const kr = new Keyring(n.aitbcHome)
+    const alice = kr.get('alice')
+    const params = await n.client.params()
+    const acct = await n.client.account(alice.address)
+    const tx = signTx(alice, {
+      chainId: String((await n.client.status()).node_info.network), nonce: Number(acct.pending_nonce), fee: BigInt(params.min_fee),
+      body: { type: 'submit_job', model: MODEL, prompt: 'What is a commitment scheme?', options: { temperature: null, numPredict: 32, seed: null }, maxFee: MAX_FEE, maxPricePerSecond: null },
+    })
+    expect((await n.client.broadcastSync(tx.bytes)).code).to.equal(0)
+    const jobId = jobIdFromTxHash(tx.hash)
+    // The miner has committed and the verifier is re-running it: kill the miner there.
+    const committed = await until('the job in its commit phase', async () => { const j = await n.client.job(jobId); return j.verification?.phase === 'commit' ? j : false }, 30_000, 50)
+    const key = Object.entries({ m1: kr.get('m1'), m2: kr.get('m2') }).find(([, k]) => k.address === committed.miner)?.[0] as 'm1' | 'm2'
+    const saved = join(dir, `data-${key}`, `${jobId}.json`)
+    const { statSync } = await import('node:fs')
+    expect(statSync(saved).mode & 0o777, 'the saved salt is private').to.equal(0o600)
+    await miners[key].stop('SIGKILL')
+    const again = start(key, key === 'm1' ? 0 : 1)
+    procs.push(again)
+    const job = await until('the job settled', async () => { const j = await n.client.job(jobId); return FINAL.has(j.status) ? j : false }, 60_000, 100)
+    expect(job.status, JSON.stringify(job.verification)).to.equal('completed')
+    expect(job.verification?.outcome).to.equal('pass')
+    expect(job.verification?.miner_revealed).to.equal(true)
+    expect(BigInt(job.paid as string) > 0n).to.equal(true)
+    for (const k of ['m1', 'm2']) expect((await n.client.miner(kr.get(k).address)).slashed).to.equal('0')
+    expect(readFileSync(again.logFile, 'utf8')).to.match(/resuming a saved commitment/)
+    await until('the saved salt forgotten after the reveal', () => { try { statSync(saved); return false } catch { return true } }, 10_000)
+  })
+})
+
 describe('e2e: pay only for verified work (two honest miners and a liar)', function () {
   this.timeout(180_000)
 
@@ -190,6 +243,39 @@ describe('e2e: pay only for verified work (two honest miners and a liar)', funct
       const liarAfter = await holdings(m, m.keys.liar)
       expect(total(liarAfter) < total(liarBefore)).to.equal(true)
       report('rate 1', jobs, liar, liarBefore, liarAfter)
+    })
+
+    it('aitbc submit chat defaults its price caps from the listed prices and says so; --wait, aitbc status and aitbc node status print Verified:', async () => {
+      const mk = m as Market
+      const args = ['--node', mk.node.url]
+      const r = await aitbc(['submit', 'chat', '--model', MODEL, '--system', 'Answer briefly.', '--user', 'What is verification by re-execution?', '--max-fee', '1', '--wait', '--from', 'alice', ...args], mk.node.env)
+      // Every miner bills by tokens: the per-second cap is the chain's default price.
+      const pps = BigInt((await mk.node.client.params()).default_price_per_second)
+      expect(r.stderr).to.include(`Price caps: ${PRICE_IN} AITBC in / ${PRICE_OUT} AITBC out per million tokens, ${formatAitbc(pps)} AITBC per second`)
+      expect(r.stderr).to.match(/--max-price-in, --max-price-out, --max-price-per-second defaulted from the highest prices of the 3 active miner\(s\) of llama3\.2:latest/)
+      const id = /^Job ID: (job_[0-9a-f]{16})$/m.exec(r.stdout)?.[1] as string
+      const job = await mk.node.client.job(id)
+      expect(job.kind).to.equal('chat')
+      expect([job.max_price_in, job.max_price_out, job.max_price_per_second]).to.deep.equal([String(BigInt(PRICE_IN) * 1_000_000n), String(BigInt(PRICE_OUT) * 1_000_000n), pps.toString()])
+      if (job.miner === mk.keys.liar.address) {
+        expect(r.code).to.equal(2)
+        expect(r.stdout).to.match(/^Status: rejected$/m)
+        expect(r.stdout).to.match(/^Verified: no \(rejected: /m)
+      } else {
+        expect(r.code, r.stderr).to.equal(0)
+        expect(r.stdout).to.match(/^Status: completed$/m)
+        expect(r.stdout).to.match(/^Verified: yes \(passed: similarity 100\.0%; verifiers aitbc1\w+ \(agree\)/m)
+      }
+      const liarJob = (await mk.node.client.jobs({ miner: mk.keys.liar.address, status: 'rejected' })).jobs[0]
+      const st = await aitbc(['status', liarJob.job_id, ...args], mk.node.env)
+      expect(st.code, st.stderr).to.equal(0)
+      expect(st.stdout).to.match(/^Status: rejected$/m)
+      expect(st.stdout).to.match(/^Verified: no \(rejected: similarity \d+\.\d%; verifiers .*\(agree\).*; the miner was slashed [\d.]+ AITBC and the client refunded, settled at height \d+\)$/m)
+      expect(st.stdout).to.match(/^Rejected in: [\d.]+ seconds$/m)
+      expect(st.stdout).to.match(/^Cost: 0 AITBC$/m)
+      const ns = await aitbc(['node', 'status', ...args], mk.node.env)
+      expect(ns.code, ns.stderr).to.equal(0)
+      expect(ns.stdout).to.match(/^Verified: \d+ result\(s\) passed verification, [1-9]\d* rejected, [1-9]\d* verification run\(s\), over 3 miner\(s\) \(verification_rate 1\)$/m)
     })
   })
 
