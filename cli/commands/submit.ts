@@ -30,7 +30,7 @@ export function messageArg (v: string, previous: ChatMessage[] = []): ChatMessag
   const i = v.indexOf(':')
   const role = (i < 0 ? '' : v.slice(0, i)).trim().toLowerCase()
   if (!(CHAT_ROLES as readonly string[]).includes(role)) throw new InvalidArgumentError('write ROLE:CONTENT with ROLE system, user or assistant, e.g. "user:What is AI?"')
-  const content = v.slice(i + 1)
+  const content = v.slice(i + 1).trimStart()
   if (content.trim() === '') throw new InvalidArgumentError(`the ${role} message is empty`)
   return [...previous, { role: role as ChatRole, content }]
 }
