@@ -25,6 +25,8 @@ export interface DevnetOptions {
   clientKey: string
   withCoordinator: boolean
   log: Logger
+  /** verification_rate of a new devnet's genesis ("0.1" when absent). */
+  verificationRate?: string
 }
 
 export type Role = 'validator' | 'full-node' | 'miner' | 'coordinator' | 'dev-ollama'
@@ -107,6 +109,10 @@ export class Devnet {
     if (existsSync(genesisFile)) {
       const g = parseGenesis(JSON.parse(readFileSync(genesisFile, 'utf8')))
       this.chainId = g.chainId
+      const rate = (JSON.parse(readFileSync(genesisFile, 'utf8')) as { app_state?: { params?: { verification_rate?: string } } }).app_state?.params?.verification_rate ?? '0.1'
+      if (o.verificationRate !== undefined && o.verificationRate !== rate) {
+        o.log.warn({ genesis: rate, asked: o.verificationRate }, 'the existing devnet keeps the verification_rate of its genesis; run with --fresh to change it')
+      }
       if (g.validators.length !== o.validators) throw new Error(`the devnet in ${this.rel(o.dir)} has ${g.validators.length} validator(s); start it with --validators ${g.validators.length}, or use --fresh`)
       const client = userKeyring.get(o.clientKey).address
       if (!g.accounts.some(a => a.address === client)) {
@@ -124,7 +130,7 @@ export class Devnet {
       chainId: this.chainId,
       validators: validatorHomes.map((h, i) => ({ pubKey: readKeyFile(homePaths(h).privKey).publicKey, name: `validator-${i}`, stake: parseAitbc('1000') })),
       accounts,
-      params: { block_time_ms: o.blockTimeMs },
+      params: { block_time_ms: o.blockTimeMs, verification_rate: o.verificationRate ?? '0.1' },
     })
     parseGenesis(g)
     writeFileSync(genesisFile, JSON.stringify(g, null, 2) + '\n')
@@ -199,7 +205,8 @@ export class Devnet {
       const port = 8010 + i
       this.procs.push({
         name: k, role: 'miner', ports: { http: port }, home: minerHome,
-        command: ['node', bin, 'miner', 'start', '--key', k, '--node', nodeUrl, '--ollama', ollamaUrl, '--port', String(port), '--stake', '100'],
+        // Capacity 4: a miner also re-runs the checked jobs of the others (verification).
+        command: ['node', bin, 'miner', 'start', '--key', k, '--node', nodeUrl, '--ollama', ollamaUrl, '--port', String(port), '--stake', '100', '--capacity', '4'],
         child: null, url: `http://127.0.0.1:${port}`, health: `http://127.0.0.1:${port}/health`,
       })
     })

@@ -12,7 +12,13 @@ export interface ChainParams {
   minMinerStake: bigint
   defaultPricePerSecond: bigint
   maxResultBytes: number
+  /** The most tokens a job may ask for (a listing's max_num_predict is at most this). */
+  maxNumPredict: number
+  /** The share of checked jobs whose result is re-run by other miners, as the genesis states it (e.g. "0.1"). */
+  verificationRate: string
 }
+
+const DEFAULT_MAX_NUM_PREDICT = 4096
 
 export function chainParamsFromJSON (p: ParamsResult, chainId: string): ChainParams {
   return {
@@ -23,6 +29,9 @@ export function chainParamsFromJSON (p: ParamsResult, chainId: string): ChainPar
     minMinerStake: parseUaitbc(p.min_miner_stake, 'min_miner_stake'),
     defaultPricePerSecond: parseUaitbc(p.default_price_per_second, 'default_price_per_second'),
     maxResultBytes: p.max_result_bytes,
+    maxNumPredict: typeof p.max_num_predict === 'number' ? p.max_num_predict : DEFAULT_MAX_NUM_PREDICT,
+    // A genesis that omits it has the protocol's default, 0.1.
+    verificationRate: typeof p.verification_rate === 'string' ? p.verification_rate : '0.1',
   }
 }
 

@@ -1,6 +1,9 @@
 // `aitbc miner start`: runs the miner daemon in the foreground.
-// Ctrl-C or SIGTERM once: take no new jobs, finish those in flight, exit. Twice: fail the jobs in
-// flight (failed receipts: the clients get a full refund) and exit. Three times: exit at once.
+// Ctrl-C or SIGTERM once: take no new jobs, finish those in flight (verifications and reveals
+// included), exit. Twice: fail the jobs in flight that are not committed yet (failed receipts: the
+// clients get a full refund) and exit; committed results are revealed at the next start from the
+// salts saved in --data. Three times: exit at once.
+import { join } from 'node:path'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { amountArg, intArg } from '../cli/args.ts'
 import { Keyring } from '../cli/keyring.ts'
@@ -24,6 +27,10 @@ interface StartOpts {
   stake?: bigint
   pricePerSecond?: bigint
   capacity?: number
+  priceIn?: bigint
+  priceOut?: bigint
+  maxNumPredict?: number
+  data?: string
   port: number
   host: string
 }
@@ -37,7 +44,11 @@ export function addMinerStartCommand (miner: Command): void {
     .option('--models <list>', 'models to serve, comma-separated (default: every model Ollama has); only those Ollama has are listed', modelsArg)
     .option('--stake <aitbc>', 'stake to keep bonded (default: min_miner_stake)', amountArg)
     .option('--price-per-second <aitbc>', 'price per second of compute (default for a new miner: default_price_per_second)', amountArg)
-    .option('--capacity <n>', 'jobs at once (default for a new miner: 1)', intArg(1, 1000))
+    .option('--capacity <n>', 'jobs at once, verification runs included (default for a new miner: 1)', intArg(1, 1000))
+    .option('--price-in <aitbc>', 'price per million input (prompt) tokens; with --price-in or --price-out the miner bills by tokens', amountArg)
+    .option('--price-out <aitbc>', 'price per million output (generated) tokens', amountArg)
+    .option('--max-num-predict <n>', 'the most tokens generated per job that this miner accepts (default: the chain\'s max_num_predict)', intArg(1, 1_000_000))
+    .option('--data <dir>', 'where the salts of committed results are kept until revealed (default: $AITBC_HOME/miner/<address>)')
     .addOption(new Option('--port <n>', 'HTTP port of /health, /status, /metrics (0: a free port)').env('AITBC_MINER_PORT').default(8010).argParser(intArg(0, 65535)))
     .addOption(new Option('--host <host>', 'HTTP interface').env('AITBC_MINER_HOST').default('127.0.0.1'))
     .action(async (o: StartOpts) => {
@@ -45,12 +56,13 @@ export function addMinerStartCommand (miner: Command): void {
       const kr = new Keyring()
       const key = kr.get(o.key)
       const nodeUrl = o.node ?? kr.settings().node ?? DEFAULT_NODE
+      const dataDir = o.data ?? join(kr.home, 'miner', key.address)
       const logger = createLogger({ name: 'aitbc-miner' })
       let running
       try {
         running = await startMiner({
           key, nodeUrl, ollamaUrl: o.ollama, models: o.models, stake: o.stake, pricePerSecond: o.pricePerSecond, capacity: o.capacity,
-          httpHost: o.host, httpPort: o.port, logger,
+          priceIn: o.priceIn, priceOut: o.priceOut, maxNumPredict: o.maxNumPredict, dataDir, httpHost: o.host, httpPort: o.port, logger,
         })
       } catch (e) {
         if (e instanceof MinerError) throw new CliError(e.message)

@@ -1,12 +1,15 @@
 // dev-ollama: a STAND-IN for an Ollama server, for machines (CI, laptops, devnets) without Ollama.
 //
 // It is NOT a language model. It speaks the subset of Ollama's HTTP API the miner uses
-// (GET /api/version, GET /api/tags, POST /api/generate, POST /api/chat, and `GET /` / `HEAD /`)
-// with Ollama's request/response shapes, and answers with deterministic, sentence-like filler
-// text. It labels itself everywhere it can:
+// (GET /api/version, GET /api/tags, POST /api/show, POST /api/generate, POST /api/chat, and
+// `GET /` / `HEAD /`) with Ollama's request/response shapes, and answers with deterministic,
+// sentence-like filler text. It labels itself everywhere it can:
 //   - GET /api/version answers {"version":"0.0.0-aitbc-dev"}
 //   - every response carries the header `X-Aitbc-Dev-Ollama: 1`
-//   - /api/tags lists models with format/family "aitbc-dev" and size 0
+//   - /api/tags lists models with format/family "aitbc-dev", size 0 and a digest that is the
+//     sha256 of "aitbc-dev-ollama:<name>" (so every dev-ollama serves a model with one digest);
+//   - /api/show answers model_info with general.architecture "aitbc-dev" and
+//     "aitbc-dev.context_length" 8192, and a modelfile comment that says it is a stand-in;
 //   - startup logs a line saying it is a stand-in and NOT a real model
 //
 // Text generator: the output is a pure function of (model, prompt, seed, temperature):
@@ -36,6 +39,10 @@
 //   - latencyMs: one delay before the first token (time to first token, reported as
 //     load_duration); the tokens then follow without further delay. For stream:false it delays
 //     the single answer by the same amount.
+//   - lie: a LYING stand-in, for tests of verification: instead of its generator's output it
+//     answers at once (no latencyMs) with fixed lorem-ipsum filler of the same token count (so
+//     eval_count, prompt_eval_count, done_reason and the durations look like an honest answer's),
+//     as a miner that answers garbage without running the model would. Logged at startup.
 //
 // Errors use Ollama's shapes: unknown model -> 404 {"error":"model \"NAME\" not found, try pulling
 // it first"}; malformed JSON, missing model or wrongly typed fields -> 400 {"error": "..."};
@@ -66,6 +73,8 @@ export interface DevOllamaOptions {
   failRate?: number
   /** Accept generate/chat requests and never answer them. Default false. */
   hang?: boolean
+  /** Answer filler of the honest token count at once instead of the generator's text (a liar, for tests). Default false. */
+  lie?: boolean
   /** Receives the startup line and test-knob events. Default: a pino logger on stdout. */
   logger?: { info(obj: object, msg?: string): void }
 }
@@ -138,6 +147,19 @@ function topicOf(text: string): string {
   const topic = words.join(' ')
   return topic[0]!.toUpperCase() + topic.slice(1)
 }
+
+const FILLER = ['lorem', 'ipsum', 'dolor', 'sit', 'amet', 'consectetur', 'adipiscing', 'elit', 'sed', 'do',
+  'eiusmod', 'tempor', 'incididunt', 'ut', 'labore', 'et', 'dolore', 'magna', 'aliqua']
+
+/** The liar's answer: n tokens of lorem-ipsum filler, whatever was asked. */
+export function fillerTokens(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => {
+    const w = FILLER[i % FILLER.length]!
+    return i === 0 ? w[0]!.toUpperCase() + w.slice(1) : ` ${w}`
+  })
+}
+
+export const DEV_CONTEXT_LENGTH = 8192
 
 export function countWords(text: string): number {
   return text.split(/\s+/).filter(w => w.length > 0).length
@@ -249,6 +271,7 @@ export async function startDevOllama(opts: DevOllamaOptions = {}): Promise<DevOl
   const latencyMs = Math.max(0, opts.latencyMs ?? 0)
   const failRate = Math.min(1, Math.max(0, opts.failRate ?? 0))
   const hang = opts.hang ?? false
+  const lie = opts.lie ?? false
   const logger = opts.logger ?? pino({ name: 'dev-ollama' })
   const startedAt = new Date().toISOString()
 
@@ -278,16 +301,34 @@ export async function startDevOllama(opts: DevOllamaOptions = {}): Promise<DevOl
       modified_at: startedAt,
       size: 0,
       digest: createHash('sha256').update(`aitbc-dev-ollama:${name}`).digest('hex'),
-      details: {
-        parent_model: '',
-        format: 'aitbc-dev',
-        family: 'aitbc-dev',
-        families: ['aitbc-dev'],
-        parameter_size: '0B',
-        quantization_level: 'none',
-      },
+      details: detailsBody(),
     })),
   })
+
+  function detailsBody() {
+    return { parent_model: '', format: 'aitbc-dev', family: 'aitbc-dev', families: ['aitbc-dev'], parameter_size: '0B', quantization_level: 'none' }
+  }
+
+  async function handleShow(req: http.IncomingMessage, res: http.ServerResponse) {
+    const raw = await readBody(req)
+    let body: unknown
+    try { body = JSON.parse(raw) } catch (e) { throw new HttpError(400, `invalid JSON body: ${(e as Error).message}`) }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'request body must be a JSON object')
+    const b = body as Record<string, unknown>
+    const model = b.model ?? b.name
+    if (typeof model !== 'string' || model === '') throw new HttpError(400, 'model is required')
+    if (!modelSet.has(normaliseModel(model))) throw new HttpError(404, `model '${model}' not found`)
+    sendJson(res, 200, {
+      license: '',
+      modelfile: '# aitbc dev-ollama: a STAND-IN for Ollama, NOT a real model\nFROM aitbc-dev\n',
+      parameters: '',
+      template: '{{ .Prompt }}',
+      details: detailsBody(),
+      model_info: { 'general.architecture': 'aitbc-dev', 'general.parameter_count': 0, 'aitbc-dev.context_length': DEV_CONTEXT_LENGTH },
+      capabilities: ['completion'],
+      modified_at: startedAt,
+    })
+  }
 
   async function handleInference(kind: 'generate' | 'chat', req: http.IncomingMessage, res: http.ServerResponse) {
     const t0 = nowNs()
@@ -355,11 +396,12 @@ export async function startDevOllama(opts: DevOllamaOptions = {}): Promise<DevOl
       return
     }
 
-    if (!(await wait(latencyMs, res))) return
+    if (!(await wait(lie ? 0 : latencyMs, res))) return
     const t1 = nowNs()
     const all = devTokens({ model, prompt, topicSource, seed: options.seed, temperature: options.temperature })
     const capped = options.numPredict > 0 && options.numPredict < all.length
-    const tokens = capped ? all.slice(0, options.numPredict) : all
+    const honest = capped ? all.slice(0, options.numPredict) : all
+    const tokens = lie ? fillerTokens(honest.length) : honest
     const t2 = nowNs()
 
     const final = (t3: bigint, text: string) => ({
@@ -401,6 +443,7 @@ export async function startDevOllama(opts: DevOllamaOptions = {}): Promise<DevOl
       }
       if (path === '/api/version' && method === 'GET') return sendJson(res, 200, { version: DEV_OLLAMA_VERSION })
       if (path === '/api/tags' && method === 'GET') return sendJson(res, 200, tagsBody())
+      if (path === '/api/show' && method === 'POST') return await handleShow(req, res)
       if (path === '/api/generate' && method === 'POST') return await handleInference('generate', req, res)
       if (path === '/api/chat' && method === 'POST') return await handleInference('chat', req, res)
       return sendText(res, 404, '404 page not found')
@@ -418,8 +461,10 @@ export async function startDevOllama(opts: DevOllamaOptions = {}): Promise<DevOl
   const port = (server.address() as AddressInfo).port
   const urlHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host
   const url = `http://${urlHost}:${port}`
-  logger.info({ url, models, latencyMs, failRate, hang, version: DEV_OLLAMA_VERSION },
-    'dev-ollama listening: a STAND-IN for Ollama that answers with deterministic filler text; it is NOT a real model')
+  logger.info({ url, models, latencyMs, failRate, hang, lie, version: DEV_OLLAMA_VERSION },
+    lie
+      ? 'dev-ollama listening: a LYING STAND-IN for Ollama that answers lorem-ipsum filler instead of its generator\'s text (for verification tests); it is NOT a real model'
+      : 'dev-ollama listening: a STAND-IN for Ollama that answers with deterministic filler text; it is NOT a real model')
 
   let closed: Promise<void> | undefined
   const close = (): Promise<void> => {

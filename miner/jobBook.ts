@@ -1,12 +1,13 @@
 // JobBook: the jobs this process has taken up and not yet finished (queued, running on Ollama,
-// or awaiting their receipt), and how many ended each way. It feeds /status, the jobs metrics and
+// or awaiting their receipt, commitment or reveal), as their miner or as a verifier, and how many
+// ended each way. It feeds /status, the jobs metrics and
 // the graceful stop, which waits until the book is empty.
-import type { InferenceJob } from './inferenceJob.ts'
+import type { InferenceJob, JobRole } from './inferenceJob.ts'
 import type { JobOutcome, MinerMetrics } from './metrics.ts'
 
-export type JobState = 'queued' | 'running' | 'reporting'
+export type JobState = 'queued' | 'running' | 'reporting' | 'committed'
 
-export interface MinerJobView { job_id: string, state: JobState, model: string, assigned_at: string, deadline: string }
+export interface MinerJobView { job_id: string, role: JobRole, state: JobState, model: string, assigned_at: string, deadline: string }
 
 export interface JobBookModules {
   metrics: Pick<MinerMetrics, 'jobs' | 'jobsInFlight'>
@@ -14,7 +15,7 @@ export interface JobBookModules {
 
 export class JobBook {
   private readonly entries = new Map<string, { job: InferenceJob, state: JobState }>()
-  private readonly counts: Record<JobOutcome, number> = { completed: 0, failed: 0, abandoned: 0, lost: 0 }
+  private readonly counts: Record<JobOutcome, number> = { completed: 0, failed: 0, rejected: 0, verified: 0, abandoned: 0, lost: 0 }
   private readonly idleWaiters: Array<() => void> = []
 
   constructor (private readonly modules: JobBookModules) {}
@@ -24,8 +25,8 @@ export class JobBook {
   /** How many jobs ended with each outcome since the process started. */
   get outcomes (): Readonly<Record<JobOutcome, number>> { return this.counts }
 
-  add (job: InferenceJob): void {
-    this.entries.set(job.id, { job, state: 'queued' })
+  add (job: InferenceJob, state: JobState = 'queued'): void {
+    this.entries.set(job.id, { job, state })
     this.modules.metrics.jobsInFlight.set(this.entries.size)
   }
 
@@ -44,7 +45,7 @@ export class JobBook {
   }
 
   views (): MinerJobView[] {
-    return [...this.entries.values()].map(({ job, state }) => ({ job_id: job.id, state, model: job.model, assigned_at: job.assignedAt, deadline: new Date(job.deadlineMs).toISOString() }))
+    return [...this.entries.values()].map(({ job, state }) => ({ job_id: job.id, role: job.role, state, model: job.model, assigned_at: job.assignedAt, deadline: new Date(job.deadlineMs).toISOString() }))
   }
 
   /** Resolves once no job is in the book. */

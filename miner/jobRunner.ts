@@ -1,28 +1,31 @@
-// JobRunner: runs inference jobs on Ollama, at most `capacity` at once (the others wait in
-// order), and only while there is time. A job's time ends deadlineMarginMs before its chain
-// deadline, which leaves time for a receipt to reach a block: a job still waiting then, or whose
-// deadline is already that close when it arrives, is abandoned without running; a running one has
-// its Ollama request aborted and is abandoned. An abandoned job gets no receipt: the chain expires
-// it. compute_ms is the wall time of the Ollama call.
+// JobRunner: runs inference jobs on Ollama (/api/generate for a prompt, /api/chat for messages),
+// at most `capacity` at once (the others wait in order), and only while there is time. A job's
+// time ends deadlineMarginMs before its chain deadline, which leaves time for a transaction to
+// reach a block: a job still waiting then, or whose deadline is already that close when it
+// arrives, ends failed with the error "timeout" without running; a running one has its Ollama
+// request aborted and ends failed "timeout". A failed receipt before the deadline refunds the
+// client and costs the miner nothing, where silence would be slashed. compute_ms is the wall time
+// of the Ollama call.
 //
-// The runner only turns a job into an outcome: sending receipts is the receipt reporter's work.
+// The runner only turns a job into an outcome: sending transactions is the reporters' work.
 import type { Logger } from 'pino'
 import { systemClock, type Clock, type TimerHandle } from './clock.ts'
-import type { InferenceJob, InferenceOutcome } from './inferenceJob.ts'
+import { TIMEOUT_ERROR, type InferenceJob, type InferenceOutcome, type RunDetails } from './inferenceJob.ts'
 import type { MinerMetrics } from './metrics.ts'
-import { OllamaError, type GenerateCallOptions, type GenerateRequest, type GenerateResult } from './ollamaClient.ts'
+import { OllamaError, type ChatRequest, type GenerateCallOptions, type GenerateRequest, type GenerateResult } from './ollamaClient.ts'
 
 /** What the runner needs of an Ollama client. Failures should be OllamaErrors (their code is a metric label). */
 export interface InferenceClient {
   generate: (req: GenerateRequest, opts: GenerateCallOptions) => Promise<GenerateResult>
+  chat: (req: ChatRequest, opts: GenerateCallOptions) => Promise<GenerateResult>
 }
 
-export type RunOutcome = InferenceOutcome | { kind: 'abandoned', reason: string }
+export type RunOutcome = InferenceOutcome
 
 export interface JobRunnerOptions {
   /** Jobs on Ollama at once. */
   capacity: number
-  /** A job is abandoned this long before its deadline. */
+  /** A job's run ends (failed "timeout") this long before its deadline. */
   deadlineMarginMs: number
 }
 
@@ -68,13 +71,13 @@ export class JobRunner {
   get queuedCount (): number { return this.queue.length }
   get runningCount (): number { return this.running.size }
 
-  /** Runs the job when a slot is free; resolves with its outcome, or abandoned when its time ran out. */
+  /** Runs the job when a slot is free; resolves with its outcome (failed "timeout" when its time ran out). */
   async run (job: InferenceJob, hooks: RunHooks = {}): Promise<RunOutcome> {
     return await new Promise<RunOutcome>((resolve, reject) => {
       const slot: Slot = { job, hooks, done: resolve, failed: reject }
-      const abandonIn = job.deadlineMs - this.marginMs - this.clock.now()
-      if (abandonIn <= 0) { this.abandon(slot, 'the deadline is too close to run the job'); return }
-      slot.timer = this.clock.setTimeout(() => this.onDeadline(slot), abandonIn)
+      const endIn = job.deadlineMs - this.marginMs - this.clock.now()
+      if (endIn <= 0) { this.timeOut(slot, 'the deadline is too close to run the job', 0); return }
+      slot.timer = this.clock.setTimeout(() => this.onDeadline(slot), endIn)
       this.queue.push(slot)
       this.pump()
     })
@@ -110,7 +113,7 @@ export class JobRunner {
     const i = this.queue.indexOf(slot)
     if (i >= 0) {
       this.queue.splice(i, 1)
-      this.abandon(slot, 'the deadline passed while the job waited for a free slot')
+      this.timeOut(slot, 'the deadline came while the job waited for a free slot', 0)
     } else if (this.running.has(slot)) {
       slot.stopReason ??= 'deadline'
       slot.abort?.abort(new Error('job deadline'))
@@ -127,10 +130,12 @@ export class JobRunner {
     const elapsedMs = (): number => Math.max(0, Math.round(this.clock.monotonicMs() - t0))
     let outcome: InferenceOutcome
     try {
-      const r = await this.modules.ollama.generate({ model: job.model, prompt: job.prompt, options: job.options }, { signal: abort.signal })
+      const r = job.messages !== null
+        ? await this.modules.ollama.chat({ model: job.model, messages: job.messages, options: job.options }, { signal: abort.signal })
+        : await this.modules.ollama.generate({ model: job.model, prompt: job.prompt, options: job.options }, { signal: abort.signal })
       const computeMs = elapsedMs()
       this.modules.onOllamaReachable?.(true)
-      outcome = { kind: 'completed', result: r.response, computeMs, promptTokens: count(r.promptTokens), completionTokens: count(r.completionTokens) }
+      outcome = { kind: 'completed', result: r.response, computeMs, promptTokens: count(r.promptTokens), completionTokens: count(r.completionTokens), details: runDetails(r) }
       this.modules.metrics.tokens.inc({ kind: 'prompt' }, outcome.promptTokens)
       this.modules.metrics.tokens.inc({ kind: 'completion' }, outcome.completionTokens)
     } catch (e) {
@@ -138,7 +143,7 @@ export class JobRunner {
       if (slot.stopReason === 'shutdown') {
         outcome = { kind: 'failed', error: 'the miner was stopped before the job finished', computeMs }
       } else if (slot.stopReason === 'deadline') {
-        outcome = { kind: 'failed', error: 'deadline', computeMs } // not reported: abandoned below
+        outcome = { kind: 'failed', error: TIMEOUT_ERROR, computeMs } // logged below
       } else {
         const code = e instanceof OllamaError ? e.code : 'UNKNOWN'
         if (code === 'OLLAMA_UNREACHABLE') this.modules.onOllamaReachable?.(false)
@@ -153,26 +158,32 @@ export class JobRunner {
       this.pump()
     }
     this.clearTimer(slot)
-    // An answer that came in the last half of the margin would leave no time for the receipt.
+    // An answer that came in the last half of the margin would leave too little time for its transaction.
     if (slot.stopReason === 'deadline' || (slot.stopReason === undefined && this.clock.now() >= job.deadlineMs - this.marginMs / 2)) {
-      return this.abandoned(job, 'Ollama did not answer before the job\'s deadline')
+      return this.timedOut(job, 'Ollama did not answer before the job\'s deadline', outcome.computeMs)
     }
     return outcome
   }
 
-  private abandon (slot: Slot, why: string): void {
+  private timeOut (slot: Slot, why: string, computeMs: number): void {
     this.clearTimer(slot)
-    slot.done(this.abandoned(slot.job, why))
+    slot.done(this.timedOut(slot.job, why, computeMs))
   }
 
-  private abandoned (job: InferenceJob, why: string): RunOutcome {
-    this.log.warn({ job: job.id, model: job.model, deadline: new Date(job.deadlineMs).toISOString(), reason: why }, 'job abandoned: no receipt sent, the chain will expire it')
-    return { kind: 'abandoned', reason: why }
+  private timedOut (job: InferenceJob, why: string, computeMs: number): RunOutcome {
+    this.log.warn({ job: job.id, role: job.role, model: job.model, deadline: new Date(job.deadlineMs).toISOString(), reason: why }, 'job timed out: its run ends failed "timeout"')
+    return { kind: 'failed', error: TIMEOUT_ERROR, computeMs }
   }
 
   private clearTimer (slot: Slot): void {
     if (slot.timer !== undefined) { this.clock.clearTimeout(slot.timer); slot.timer = undefined }
   }
+}
+
+/** Ollama's done_reason and durations as a receipt's details (what Ollama did not say is null). */
+export function runDetails (r: GenerateResult): RunDetails {
+  const ms = (v: number | undefined): number | null => v === undefined ? null : count(v)
+  return { doneReason: r.doneReason ?? null, promptEvalMs: ms(r.promptEvalMs), evalMs: ms(r.evalMs), firstTokenMs: ms(r.firstTokenMs), loadMs: ms(r.loadMs) }
 }
 
 /** A token count as a receipt carries it: a non-negative safe integer, whatever Ollama answered. */

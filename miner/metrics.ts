@@ -3,11 +3,18 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { OllamaErrorCode } from './ollamaClient.ts'
 
-export type JobOutcome = 'completed' | 'failed' | 'abandoned' | 'lost'
+/**
+ * How a job ended for this miner: completed (paid, or revealed and passed), failed (a failed
+ * receipt: refunded), rejected (its result failed verification), verified (a verification run
+ * revealed), abandoned (nothing sent: a verification run that could not finish, or a hard stop
+ * with a saved commitment left for the next start), lost (a transaction not recorded in time).
+ */
+export type JobOutcome = 'completed' | 'failed' | 'rejected' | 'verified' | 'abandoned' | 'lost'
+export const JOB_OUTCOMES: JobOutcome[] = ['completed', 'failed', 'rejected', 'verified', 'abandoned', 'lost']
 
 export interface MinerMetrics {
   registry: Registry
-  /** Jobs by how they ended: completed, failed (receipt recorded), abandoned (deadline), lost (receipt not recorded). */
+  /** Jobs by how they ended (JobOutcome). */
   jobs: Counter<'outcome'>
   /** Wall time of Ollama generate calls, successful or not. */
   inferenceSeconds: Histogram
@@ -26,7 +33,7 @@ export function createMinerMetrics (): MinerMetrics {
     jobs: new Counter({ name: 'aitbc_miner_jobs_total', help: 'Jobs handled, by outcome', labelNames: ['outcome'], registers }),
     inferenceSeconds: new Histogram({
       name: 'aitbc_miner_inference_seconds',
-      help: 'Wall time of Ollama generate calls',
+      help: 'Wall time of Ollama generate and chat calls',
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       registers,
     }),
@@ -36,7 +43,7 @@ export function createMinerMetrics (): MinerMetrics {
     jobsInFlight: new Gauge({ name: 'aitbc_miner_jobs_in_flight', help: 'Jobs queued, running on Ollama or awaiting their receipt', registers }),
   }
   // Every label value from the start, so that rates work from the first scrape.
-  for (const outcome of ['completed', 'failed', 'abandoned', 'lost'] satisfies JobOutcome[]) m.jobs.inc({ outcome }, 0)
+  for (const outcome of JOB_OUTCOMES) m.jobs.inc({ outcome }, 0)
   for (const kind of ['prompt', 'completion']) m.tokens.inc({ kind }, 0)
   for (const code of ['OLLAMA_UNREACHABLE', 'OLLAMA_HTTP', 'OLLAMA_PROTOCOL', 'OLLAMA_ABORTED'] satisfies OllamaErrorCode[]) m.ollamaErrors.inc({ code }, 0)
   return m

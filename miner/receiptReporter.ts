@@ -1,11 +1,12 @@
 // ReceiptReporter: the one place that turns a job's outcome into a transaction. A completed job
-// gets a record_receipt with its result (cut to max_result_bytes), the result's sha256 and the
-// metrics; a failed one gets a record_receipt with the error, an empty result and no tokens (the
+// of an unchecked job gets a record_receipt with its result (cut to max_result_bytes), the result's
+// sha256, the metrics and Ollama's details (the model digest run, done_reason, durations); a
+// failed one (of any job of this miner's, before it committed to a result) gets a record_receipt with the error, an empty result and no tokens (the
 // client is refunded in full). Every receipt goes through the miner's TxQueue (consecutive
 // nonces) and is followed until the chain shows the job settled; a receipt the mempool dropped is
 // sent again, and one that cannot be recorded in time is counted lost.
 import type { Logger } from 'pino'
-import { sha256, TxCode, utf8Bytes, type NodeClient, type TxBody } from '../node/client.ts'
+import { sha256, TxCode, utf8Bytes, type NodeClient, type ReceiptDetails, type TxBody } from '../node/client.ts'
 import { systemClock, type Clock } from './clock.ts'
 import type { InferenceJob, InferenceOutcome } from './inferenceJob.ts'
 import type { JobOutcome } from './metrics.ts'
@@ -25,11 +26,32 @@ export function truncateUtf8 (s: string, maxBytes: number): string {
   return new TextDecoder().decode(bytes.subarray(0, cut))
 }
 
+/** Longest done_reason a receipt carries, in UTF-8 bytes (the chain's limit). */
+const MAX_DONE_REASON_BYTES = 64
+
+/** The details of a completed run: the digest of the model as listed, and what Ollama reported (null when it did not). */
+export function receiptDetails (o: InferenceOutcome & { kind: 'completed' }, modelDigest: string | null): ReceiptDetails | null {
+  const d = o.details
+  if (d === undefined && modelDigest === null) return null
+  return {
+    modelDigest,
+    doneReason: d?.doneReason == null ? null : truncateUtf8(d.doneReason, MAX_DONE_REASON_BYTES),
+    promptEvalMs: d?.promptEvalMs ?? null,
+    evalMs: d?.evalMs ?? null,
+    firstTokenMs: d?.firstTokenMs ?? null,
+    loadMs: d?.loadMs ?? null,
+  }
+}
+
 /** The record_receipt of a job's outcome; a result longer than maxResultBytes is cut to fit. */
-export function receiptTx (jobId: string, o: InferenceOutcome, maxResultBytes: number): ReceiptTx {
+export function receiptTx (jobId: string, o: InferenceOutcome, maxResultBytes: number, modelDigest: string | null = null): ReceiptTx {
   if (o.kind === 'completed') {
     const result = truncateUtf8(o.result, maxResultBytes)
-    return { type: 'record_receipt', jobId, status: 'completed', result, resultHash: sha256(utf8Bytes(result)), metrics: { computeMs: o.computeMs, promptTokens: o.promptTokens, completionTokens: o.completionTokens }, error: null }
+    const details = receiptDetails(o, modelDigest)
+    return {
+      type: 'record_receipt', jobId, status: 'completed', result, resultHash: sha256(utf8Bytes(result)), metrics: { computeMs: o.computeMs, promptTokens: o.promptTokens, completionTokens: o.completionTokens }, error: null,
+      ...(details === null ? {} : { details }),
+    }
   }
   return { type: 'record_receipt', jobId, status: 'failed', result: '', resultHash: sha256(utf8Bytes('')), metrics: { computeMs: o.computeMs, promptTokens: 0, completionTokens: 0 }, error: truncateUtf8(o.error, MAX_ERROR_BYTES) }
 }
@@ -38,6 +60,8 @@ export interface ReceiptReporterOptions {
   address: string
   maxResultBytes: number
   blockTimeMs: number
+  /** The digest this miner lists for a model (for the receipt's details); absent: none. */
+  digestOf?: (model: string) => string | null
 }
 
 export interface ReceiptReporterModules {
@@ -52,7 +76,7 @@ export interface ReportResult { outcome: Extract<JobOutcome, 'completed' | 'fail
 
 /** One receipt being reported. */
 interface Attempt {
-  job: Pick<InferenceJob, 'id' | 'deadlineMs'>
+  job: ReportedJob
   body: ReceiptTx
   giveUpAt: number
   /** Hashes of every copy sent: any of them may be the one that settles the job. */
@@ -61,6 +85,8 @@ interface Attempt {
   sent: SentTx | undefined
   backoff: number
 }
+
+type ReportedJob = Pick<InferenceJob, 'id' | 'deadlineMs'> & { model?: string }
 
 /** After a hard stop, give up on receipts not yet accepted after this long. */
 const FORCED_GIVE_UP_MS = 5000
@@ -79,11 +105,11 @@ export class ReceiptReporter {
   force (): void { this.forcedAt ??= this.clock.now() }
 
   /** Sends the job's receipt and follows it until the chain shows the job settled. */
-  async report (job: Pick<InferenceJob, 'id' | 'deadlineMs'>, o: InferenceOutcome): Promise<ReportResult> {
+  async report (job: ReportedJob, o: InferenceOutcome): Promise<ReportResult> {
     if (o.kind === 'completed' && utf8Bytes(o.result).length > this.opts.maxResultBytes) {
       this.log.warn({ job: job.id, bytes: utf8Bytes(o.result).length, max_result_bytes: this.opts.maxResultBytes }, 'result longer than max_result_bytes: truncated')
     }
-    const body = receiptTx(job.id, o, this.opts.maxResultBytes)
+    const body = receiptTx(job.id, o, this.opts.maxResultBytes, job.model === undefined ? null : this.opts.digestOf?.(job.model) ?? null)
     const pollMs = Math.max(100, Math.floor(this.opts.blockTimeMs / 2))
     const a: Attempt = { job, body, giveUpAt: job.deadlineMs + 2 * this.opts.blockTimeMs + 5000, sentHashes: [], sent: undefined, backoff: 250 }
     for (;;) {

@@ -20,11 +20,23 @@ export interface MinerStatus {
   models: string[]
   capacity: number
   price_per_second: string
+  /** uaitbc per million input / output tokens (null: billed by the second). */
+  price_in: string | null
+  price_out: string | null
+  max_num_predict: number | null
+  /** The digest listed for each model (null: Ollama gave none). */
+  model_digests: Record<string, string | null>
+  /** Where the salts of unrevealed commitments are kept. */
+  commitments_dir: string
   stopping: boolean
   jobs_in_flight: number
   jobs: MinerJobView[]
   done: number
   failed: number
+  /** This miner's results that failed verification (or found no majority). */
+  rejected: number
+  /** Verification runs of other miners' jobs this miner revealed. */
+  verified: number
   abandoned: number
   lost: number
   earnings_uaitbc: string

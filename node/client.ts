@@ -7,6 +7,8 @@ export type { BatchAnswer, BatchCall, RpcClientOptions, SubscribeOptions, Subscr
 export type * from './rpc/types.ts'
 export { signTx, decodeTx, jobIdFromTxHash, receiptIdFromTxHash, JOB_ID_RE, RECEIPT_ID_RE, TX_TYPES } from './core/tx.ts'
 export type { Tx, TxBody, TxType, UnsignedTx, JobOptions, ReceiptMetrics } from './core/tx.ts'
+export type { ReceiptDetails, ModelInfo } from './core/state.ts'
+export { resultCommitment } from './core/verification.ts'
 export { SigningKey, addressFromPubkey, isAddress, sha256, toHex, toHexUpper, toBase64, fromHex, utf8Bytes } from './core/crypto.ts'
 export { parseAitbc, formatAitbc, parseUaitbc, UAITBC_PER_AITBC } from './core/amount.ts'
 export { TxCode, TxError, type TxErrorCode } from './core/errors.ts'

@@ -1,12 +1,19 @@
 // `aitbc devnet`: the whole system on this machine, in the foreground, until Ctrl-C or SIGTERM.
-import type { Command } from 'commander'
+import { InvalidArgumentError, type Command } from 'commander'
 import { resolve } from 'node:path'
 import { intArg } from '../args.ts'
 import { CliError } from '../output.ts'
 import { untilStopSignal } from '../signals.ts'
 import { createLogger } from '../../node/logger.ts'
 
-interface DevnetOpts { validators: number, miners: number, blockTime: number, fresh?: boolean, ollama: string, key: string }
+interface DevnetOpts { validators: number, miners: number, blockTime: number, fresh?: boolean, ollama: string, key: string, verificationRate?: string }
+
+/** --verification-rate: a share from 0 to 1 with at most 6 decimals, as the genesis writes it ("0.1"). */
+export function rateArg (v: string): string {
+  const t = v.trim()
+  if (!/^(0(\.\d{1,6})?|1(\.0{1,6})?|\.\d{1,6})$/.test(t)) throw new InvalidArgumentError('must be a number from 0 to 1 with at most 6 decimals, e.g. 0.1 (1 checks every job)')
+  return t.startsWith('.') ? `0${t}` : t
+}
 
 /** The repository root: the devnet runs bin/aitbc.mjs from it and keeps its data under it. */
 const REPO_ROOT = resolve(new URL('../..', import.meta.url).pathname)
@@ -19,6 +26,7 @@ export function registerDevnetCommand (program: Command): void {
     .option('--fresh', 'wipe the devnet\'s data first')
     .option('--ollama <url>', 'Ollama URL (env AITBC_OLLAMA_URL)', process.env.AITBC_OLLAMA_URL ?? 'http://127.0.0.1:11434')
     .option('--key <name>', 'the funded client key (made the keyring default)', 'alice')
+    .option('--verification-rate <x>', 'share of checked jobs re-run by other miners, written into a new devnet\'s genesis (default 0.1; 1 checks every job)', rateArg)
     .action(async (o: DevnetOpts) => { await runDevnet(o, program.commands.some(c => c.name() === 'coordinator')) })
 }
 
@@ -28,7 +36,7 @@ async function runDevnet (o: DevnetOpts, withCoordinator: boolean): Promise<void
   const log = createLogger({ name: 'aitbc-devnet' })
   const devnet = new Devnet({
     root: REPO_ROOT, dir: devnetDir(REPO_ROOT), validators: o.validators, miners: o.miners, blockTimeMs: o.blockTime, fresh: o.fresh === true,
-    ollamaUrl: o.ollama, basePort: 8006, clientKey: o.key, withCoordinator, log,
+    ollamaUrl: o.ollama, basePort: 8006, clientKey: o.key, withCoordinator, log, verificationRate: o.verificationRate,
   })
   const stopped = untilStopSignal()
   try {

@@ -16,6 +16,7 @@ import { makeGenesisJSON } from '../../genesis/build.ts'
 import { GenesisError } from '../../node/core/errors.ts'
 import { initHome, homePaths, loadConfig, readKeySeed } from '../../node/config.ts'
 import { createLogger } from '../../node/logger.ts'
+import type { NodeClient } from '../../node/rpc/client.ts'
 
 interface InitOpts { home: string, chainId: string, fund?: string, moniker?: string, blockTime?: number, emptyBlockInterval?: number, genesis?: string, json?: boolean }
 
@@ -44,7 +45,7 @@ export function registerNodeCommands (program: Command, ctx: CliContext): void {
     .requiredOption('--home <dir>', 'node home folder')
     .option('--json', 'machine-readable output')
     .action(showNodeId)
-  clientOptions(node.command('status').description('the node\'s chain, height and sync state'))
+  clientOptions(node.command('status').description('the node\'s chain, height and sync state, and how many results passed or failed verification'))
     .action(async (o: ClientOpts) => { await showNodeStatus(ctx, o) })
 }
 
@@ -106,11 +107,28 @@ async function showNodeId (o: { home: string, json?: boolean }): Promise<void> {
 }
 
 async function showNodeStatus (ctx: CliContext, o: ClientOpts): Promise<void> {
-  const s = await ctx.client(o).status()
+  const c = ctx.client(o)
+  const s = await c.status()
   if (o.json === true) { printJSON(s); return }
   printLines([
     `Chain: ${s.node_info.network}`, `Node: ${s.node_info.moniker} (${s.node_info.id})`,
     `Height: ${s.sync_info.latest_block_height}`, `Latest block: ${s.sync_info.latest_block_hash} at ${s.sync_info.latest_block_time}`,
     `App hash: ${s.sync_info.latest_app_hash}`, `Catching up: ${s.sync_info.catching_up}`, `Voting power: ${s.validator_info.voting_power}`,
+    await verifiedTotals(c),
   ])
+}
+
+/** `Verified:` the chain's totals over every miner: results that passed a check, that were rejected, and the re-runs done. */
+export async function verifiedTotals (c: Pick<NodeClient, 'call' | 'params'>): Promise<string> {
+  try {
+    const [r, p] = await Promise.all([c.call('aitbc_miners', {}), c.params()])
+    let passed = 0
+    let rejected = 0
+    let runs = 0
+    for (const m of r.miners) { passed += m.jobs_verified; rejected += m.jobs_rejected; runs += m.verifications_run }
+    const rate = typeof p.verification_rate === 'string' ? p.verification_rate : '0.1'
+    return `Verified: ${passed} result(s) passed verification, ${rejected} rejected, ${runs} verification run(s), over ${r.miners.length} miner(s) (verification_rate ${rate})`
+  } catch (e) {
+    return `Verified: unknown (${(e as Error).message})`
+  }
 }

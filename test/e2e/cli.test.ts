@@ -24,12 +24,16 @@ describe('e2e: aitbc CLI input checks', function () {
     ['a height that is not a number', ['block', 'ten'], /not a height/],
     ['a --max-fee with junk', ['submit', 'inference', '--prompt', 'hi', '--model', 'm', '--max-fee', '1e3'], /not an amount/],
     ['a --capacity of 0', ['miner', 'register', '--models', 'm', '--stake', '100', '--capacity', '0'], /integer from 1 to 1000/],
+    ['a chat --message without a role', ['submit', 'chat', '--model', 'm', '--message', 'hello'], /ROLE:CONTENT/],
+    ['a chat without a user message', ['submit', 'chat', '--model', 'm', '--system', 'be brief'], /needs a user message/],
+    ['a --model-digest that is not one', ['submit', 'inference', '--prompt', 'hi', '--model', 'm', '--model-digest', 'latest'], /64 hex digits/],
+    ['a --verification-rate above 1', ['devnet', '--verification-rate', '1.5'], /from 0 to 1/],
     ['a key name with a slash', ['keys', 'add', '../evil'], /not a key name/],
     ['adding a key twice', ['keys', 'add', 'alice'], /already exists/],
   ]
   for (const [name, args, msg] of cases) {
     it(`refuses ${name}`, async () => {
-      const r = await aitbc(args[0] === 'keys' ? args : [...args, '--node', deadNode], env)
+      const r = await aitbc(args[0] === 'keys' || args[0] === 'devnet' ? args : [...args, '--node', deadNode], env)
       expect(r.code, r.stdout).to.not.equal(0)
       expect(r.stderr).to.match(msg)
     })

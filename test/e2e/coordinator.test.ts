@@ -15,7 +15,7 @@ import { signTx, jobIdFromTxHash, type Tx, type TxBody } from '../../node/core/t
 import { toBase64, addressFromBytes, fromHex, type SigningKey } from '../../node/core/crypto.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { startDevOllama, type DevOllamaOptions, type DevOllamaServer } from '../../miner/devOllama.ts'
-import { startMiner, type RunningMiner } from '../../miner/daemon.ts'
+import { startMiner, type MinerOptions, type RunningMiner } from '../../miner/daemon.ts'
 import { startCoordinator, rebuildIndex, type RunningCoordinator } from '../../coordinator-module/coordinator.ts'
 
 const MODEL = 'llama3.2:latest'
@@ -104,11 +104,11 @@ describe('e2e: the coordinator with a real node, a miner and dev-ollama', functi
     for (const d of dirs) rmSync(d, { recursive: true, force: true })
   })
 
-  async function restartMiner (o: DevOllamaOptions = {}): Promise<void> {
+  async function restartMiner (o: DevOllamaOptions = {}, minerOpts: Partial<MinerOptions> = {}): Promise<void> {
     await miner?.stop()
     await ollama?.close()
     ollama = await startDevOllama({ port: 0, logger: silentLogger(), ...o })
-    miner = await startMiner({ key: bob, nodeUrl: node.url, ollamaUrl: ollama.url, httpPort: 0, capacity: 2, logger: silentLogger() })
+    miner = await startMiner({ key: bob, nodeUrl: node.url, ollamaUrl: ollama.url, httpPort: 0, capacity: 2, logger: silentLogger(), ...minerOpts })
   }
 
   async function nextNonce (k: SigningKey): Promise<number> {
@@ -610,8 +610,9 @@ describe('e2e: the coordinator with a real node, a miner and dev-ollama', functi
     // expired while pending: nobody serves the model
     const expirePending = await submitVia(base, 'Nobody will take me', { model: NOBODY_SERVES })
     for (const id of served) await settled(id)
-    // expired while assigned: Ollama never answers; the miner abandons the job; the chain expires it and slashes
-    await restartMiner({ hang: true })
+    // expired while assigned: Ollama never answers and the miner gives up only at the deadline (no
+    // margin left for a failed "timeout" receipt), so it stays silent; the chain expires the job and slashes
+    await restartMiner({ hang: true }, { deadlineMarginMs: 0 })
     const expireAssigned = await submitVia(base, 'A model that hangs')
     // Restart the coordinator half-way, kill it again, then restart for good.
     run = await startCli(['--node', node.url, '--port', '0', '--data', data], node.env)

@@ -1,10 +1,12 @@
-// AssignmentFollower against a fake node: the subscription query, the assign events it reads, and
-// that a job heard of by subscription and by catch-up listing (at start, on connect, later) is
-// handed on once, only while it is still assigned to this miner.
+// AssignmentFollower against a fake node: the subscription queries, the assign and sample events
+// it reads, and that a job heard of by subscription and by catch-up listing (at start, on
+// connect, later) is handed on once: as an assignment while it is still assigned to this miner
+// and not yet committed, as a verification while this miner is one of its verifiers that has not
+// committed in its commit phase.
 import { expect } from 'chai'
 import { silentLogger } from '../../node/logger.ts'
-import { RpcClientError, type JobJSON, type JobsResult, type SubscriptionEvent, type TxEventData, type EventJSON, type Subscription } from '../../node/client.ts'
-import { AssignmentFollower, assignedJobIds, type AssignedJob, type AssignmentSource } from '../../miner/assignmentFollower.ts'
+import { RpcClientError, type JobJSON, type JobsResult, type SubscriptionEvent, type TxEventData, type EventJSON, type Subscription, type VerificationJSON, type VerifierRunJSON } from '../../node/client.ts'
+import { AssignmentFollower, assignedJobIds, isVerifierDuty, sampledJobIds, type AssignedJob, type AssignmentSource } from '../../miner/assignmentFollower.ts'
 
 const ME = 'aitbc1me'
 const OTHER = 'aitbc1other'
@@ -38,21 +40,23 @@ class FakeNode {
   readonly queries: string[] = []
   readonly listings: Array<Record<string, unknown>> = []
   jobReads = 0
-  private onEvent: ((e: SubscriptionEvent<TxEventData>) => void) | undefined
-  private onClose: ((reason: string) => void) | undefined
+  /** The open subscriptions, by query. */
+  private readonly subs = new Map<string, { onEvent: (e: SubscriptionEvent<any>) => void, onClose?: (reason: string) => void }>()
 
   async subscribe<D> (query: string, onEvent: (e: SubscriptionEvent<D>) => void, onClose?: (reason: string) => void): Promise<Subscription> {
     this.queries.push(query)
-    this.onEvent = onEvent as unknown as (e: SubscriptionEvent<TxEventData>) => void
-    this.onClose = onClose
-    return { close: () => { const c = this.onClose; this.onClose = undefined; this.onEvent = undefined; c?.('closed') } }
+    this.subs.set(query, { onEvent: onEvent as (e: SubscriptionEvent<any>) => void, onClose })
+    return { close: () => { const s = this.subs.get(query); this.subs.delete(query); s?.onClose?.('closed') } }
   }
 
-  emit (e: SubscriptionEvent<TxEventData>): void { this.onEvent?.(e) }
+  /** A tx event to the assignment subscription. */
+  emit (e: SubscriptionEvent<TxEventData>): void { for (const [q, s] of this.subs) if (q.startsWith("tm.event='Tx'")) s.onEvent(e) }
+  /** A block event to the sample subscription. */
+  emitBlock (e: SubscriptionEvent): void { for (const [q, s] of this.subs) if (q.startsWith("tm.event='NewBlockHeader'")) s.onEvent(e) }
 
   async jobs (q: { miner?: string, status?: string, page?: string | number, per_page?: string | number } = {}): Promise<JobsResult> {
     this.listings.push(q)
-    const all = [...this.jobsById.values()].filter(j => j.miner === q.miner && j.status === q.status)
+    const all = [...this.jobsById.values()].filter(j => (q.miner === undefined || j.miner === q.miner) && j.status === q.status)
     const per = Number(q.per_page ?? 30)
     const page = Number(q.page ?? 1)
     return { jobs: all.slice((page - 1) * per, page * per), total_count: String(all.length), page: String(page), per_page: String(per) }
@@ -160,6 +164,25 @@ describe('miner AssignmentFollower', () => {
     expect(handed).to.deep.equal([])
   })
 
+  it('does not hand on a job assigned to this miner whose result it has committed already', async () => {
+    const f = follow()
+    await f.start()
+    node.jobsById.set(jobId(13), jobJSON(jobId(13), { checked: true, verification: verification() }))
+    node.emit(txEvent([assign(ME, jobId(13))]))
+    await f.catchUp('poll')
+    await f.idle()
+    expect(handed).to.deep.equal([])
+  })
+
+  it('markSeen: a job this process takes up another way (a saved commitment) is never handed on', async () => {
+    node.jobsById.set(jobId(14), jobJSON(jobId(14)))
+    const f = follow()
+    f.markSeen([jobId(14)])
+    await f.start()
+    await f.idle()
+    expect(handed).to.deep.equal([])
+  })
+
   it('stop() closes the subscription and ends the reconnect loop', async () => {
     const f = follow()
     await f.start()
@@ -170,5 +193,87 @@ describe('miner AssignmentFollower', () => {
     node.emit(txEvent([assign(ME, jobId(12))]))
     expect(handed).to.deep.equal([])
     expect(node.queries).to.have.length(1)
+  })
+})
+
+function verification (over: Partial<VerificationJSON> = {}): VerificationJSON {
+  return { commitment: 'c'.repeat(64), committed_height: '3', bill: '1', sampled: true, phase: 'commit', phase_height: '4', miner_revealed: false, outcome: null, similarity: null, verifiers: [], ...over }
+}
+const vrun = (miner: string, over: Partial<VerifierRunJSON> = {}): VerifierRunJSON => ({ miner, assigned_height: '4', committed: false, committed_height: null, revealed: false, outcome: null, paid: '0', slashed: '0', ...over })
+
+function blockEvent (samples: Array<[string, string]>): SubscriptionEvent {
+  return {
+    query: '',
+    data: { type: 'tendermint/event/NewBlockHeader', value: { header: {} as never } },
+    events: { 'tm.event': ['NewBlockHeader'], 'sample.job_id': samples.map(x => x[0]), 'sample.sampled': samples.map(() => 'true'), 'sample.verifiers': samples.map(x => x[1]) },
+  }
+}
+
+describe('miner AssignmentFollower: verifier duties', () => {
+  let node: FakeNode
+  let assigned: string[]
+  let verify: Array<{ id: string, source: AssignmentSource }>
+  let follower: AssignmentFollower | undefined
+
+  function follow (): AssignmentFollower {
+    follower = new AssignmentFollower({ address: ME, pollIntervalMs: 0 }, {
+      node, logger: silentLogger(), onAssigned: job => assigned.push(job.job_id), onVerify: (job, source) => verify.push({ id: job.job_id, source }),
+    })
+    return follower
+  }
+  const duty = (i: number, over: Partial<VerificationJSON> = {}, job: Partial<JobJSON> = {}): JobJSON =>
+    jobJSON(jobId(i), { status: 'verifying', miner: OTHER, checked: true, verification: verification({ verifiers: [vrun(ME), vrun('aitbc1v2')], ...over }), ...job })
+
+  beforeEach(() => { node = new FakeNode(); assigned = []; verify = [] })
+  afterEach(async () => { await follower?.stop(); follower = undefined })
+
+  it('subscribes to the blocks whose sample draws this miner, besides its assignments', async () => {
+    const f = follow()
+    await f.start()
+    expect(node.queries).to.have.members([`tm.event='Tx' AND assign.miner='${ME}'`, `tm.event='NewBlockHeader' AND sample.verifiers CONTAINS '${ME}'`])
+    expect(f.subscribed).to.equal(true)
+    expect(node.listings.some(q => q.status === 'verifying' && q.miner === undefined)).to.equal(true)
+  })
+
+  it('sampledJobIds: the jobs whose verifiers include this miner, one job_id and one verifiers value per sample event', () => {
+    const cases: Array<[Array<[string, string]>, string[]]> = [
+      [[[jobId(1), `${ME},aitbc1v2`]], [jobId(1)]],
+      [[[jobId(1), 'aitbc1v2,aitbc1v3'], [jobId(2), `aitbc1v3,${ME}`]], [jobId(2)]],
+      // A verifier whose address contains ours is not us (CONTAINS matched it).
+      [[[jobId(3), `${ME}x`]], []],
+      [[['not-a-job', ME]], []],
+      [[], []],
+    ]
+    for (const [samples, want] of cases) expect(sampledJobIds(blockEvent(samples), ME), JSON.stringify(samples)).to.deep.equal(want)
+  })
+
+  it('isVerifierDuty: only a verifying job in its commit phase where this miner has not committed', () => {
+    const cases: Array<[string, JobJSON, boolean]> = [
+      ['drawn, not committed', duty(1), true],
+      ['committed already', duty(1, { verifiers: [vrun(ME, { committed: true })] }), false],
+      ['counted silent', duty(1, { verifiers: [vrun(ME, { outcome: 'silent' })] }), false],
+      ['reveal phase', duty(1, { phase: 'reveal' }), false],
+      ['not drawn', duty(1, { verifiers: [vrun('aitbc1v2')] }), false],
+      ['settled', duty(1, { phase: 'done' }, { status: 'completed' }), false],
+      ['no verification', jobJSON(jobId(1)), false],
+    ]
+    for (const [what, job, want] of cases) expect(isVerifierDuty(job, ME), what).to.equal(want)
+  })
+
+  it('hands on a duty heard of by a sample event once, and one listed at start', async () => {
+    node.jobsById.set(jobId(20), duty(20))
+    const f = follow()
+    await f.start()
+    await f.idle()
+    node.jobsById.set(jobId(21), duty(21))
+    node.jobsById.set(jobId(22), duty(22, { verifiers: [vrun('aitbc1v2')] }))
+    node.emitBlock(blockEvent([[jobId(21), `${ME},aitbc1v2`], [jobId(22), `aitbc1v2,${ME}`]]))
+    node.emitBlock(blockEvent([[jobId(21), `${ME},aitbc1v2`]]))
+    await f.idle()
+    await f.catchUp('poll')
+    await f.idle()
+    expect(verify.map(v => v.id).sort()).to.deep.equal([jobId(20), jobId(21)])
+    expect(verify.find(v => v.id === jobId(21))?.source).to.equal('event')
+    expect(assigned).to.deep.equal([])
   })
 })

@@ -1,32 +1,39 @@
-// JobRunner with a fake Ollama client and a fake clock: capacity, queue order, the deadline
-// (too close to start, passed while queued, passed while running, answered too late), Ollama
-// errors and a hard stop.
+// JobRunner with a fake Ollama client and a fake clock: capacity, queue order, chat jobs, the
+// deadline (too close to start, passed while queued, passed while running, answered too late:
+// each ends failed "timeout", for a failed receipt before the chain's deadline), Ollama errors
+// and a hard stop.
 import { expect } from 'chai'
 import { silentLogger } from '../../node/logger.ts'
 import { JobRunner, type InferenceClient, type RunOutcome } from '../../miner/jobRunner.ts'
 import type { InferenceJob } from '../../miner/inferenceJob.ts'
 import { createMinerMetrics, type MinerMetrics } from '../../miner/metrics.ts'
-import { OllamaError, type GenerateCallOptions, type GenerateRequest, type GenerateResult } from '../../miner/ollamaClient.ts'
+import { OllamaError, type ChatRequest, type GenerateCallOptions, type GenerateRequest, type GenerateResult } from '../../miner/ollamaClient.ts'
 import { FakeClock, flush } from '../helpers/fakeClock.ts'
 
-interface Call { req: GenerateRequest, signal: AbortSignal, answer: (text: string, tokens?: [number, number]) => void, fail: (e: Error) => void }
+interface Call { api: 'generate' | 'chat', req: GenerateRequest & Partial<ChatRequest>, signal: AbortSignal, answer: (text: string, tokens?: [number, number], extra?: Partial<GenerateResult>) => void, fail: (e: Error) => void }
 
-/** An Ollama whose every generate call waits until the test answers or fails it; an abort rejects it as Ollama's client does. */
+/** An Ollama whose every generate/chat call waits until the test answers or fails it; an abort rejects it as Ollama's client does. */
 class FakeOllama implements InferenceClient {
   readonly calls: Call[] = []
-  async generate (req: GenerateRequest, opts: GenerateCallOptions): Promise<GenerateResult> {
+  async generate (req: GenerateRequest, opts: GenerateCallOptions): Promise<GenerateResult> { return await this.call('generate', req, opts) }
+  async chat (req: ChatRequest, opts: GenerateCallOptions): Promise<GenerateResult> { return await this.call('chat', req as unknown as GenerateRequest, opts) }
+  private async call (api: Call['api'], req: GenerateRequest, opts: GenerateCallOptions): Promise<GenerateResult> {
     return await new Promise<GenerateResult>((resolve, reject) => {
       const signal = opts.signal as AbortSignal
       signal.addEventListener('abort', () => reject(new OllamaError('OLLAMA_ABORTED', 'Ollama request aborted')))
       this.calls.push({
+        api,
         req,
         signal,
-        answer: (text, [p, c] = [3, 5]) => resolve({ response: text, promptTokens: p, completionTokens: c, totalDurationMs: 1 }),
+        answer: (text, [p, c] = [3, 5], extra = {}) => resolve({ response: text, promptTokens: p, completionTokens: c, totalDurationMs: 1, ...extra }),
         fail: reject,
       })
     })
   }
 }
+
+const NO_DETAILS = { doneReason: null, promptEvalMs: null, evalMs: null, firstTokenMs: null, loadMs: null }
+const TIMED_OUT = (computeMs = 0): RunOutcome => ({ kind: 'failed', error: 'timeout', computeMs })
 
 const MARGIN = 1000
 const TIMEOUT_S = 60
@@ -42,9 +49,12 @@ describe('miner JobRunner', () => {
   }
 
   let n = 0
-  function job (deadlineInMs = TIMEOUT_S * 1000): InferenceJob {
+  function job (deadlineInMs = TIMEOUT_S * 1000, over: Partial<InferenceJob> = {}): InferenceJob {
     n++
-    return { id: `job_${n.toString(16).padStart(16, '0')}`, model: 'llama3.2:latest', prompt: `prompt ${n}`, options: { temperature: 0.5, seed: 7 }, assignedAt: new Date(clock.now()).toISOString(), deadlineMs: clock.now() + deadlineInMs }
+    return {
+      id: `job_${n.toString(16).padStart(16, '0')}`, role: 'miner', model: 'llama3.2:latest', prompt: `prompt ${n}`, messages: null, options: { temperature: 0.5, seed: 7, num_predict: 64 },
+      checked: false, assignedAt: new Date(clock.now()).toISOString(), deadlineMs: clock.now() + deadlineInMs, ...over,
+    }
   }
 
   /** Tracks a run's promise so a test can see whether it has settled. */
@@ -75,14 +85,29 @@ describe('miner JobRunner', () => {
     await flush()
     expect(started).to.equal(true)
     expect(ollama.calls).to.have.length(1)
-    expect(ollama.calls[0].req).to.deep.equal({ model: j.model, prompt: j.prompt, options: { temperature: 0.5, seed: 7 } })
+    expect(ollama.calls[0].api).to.equal('generate')
+    expect(ollama.calls[0].req).to.deep.equal({ model: j.model, prompt: j.prompt, options: { temperature: 0.5, seed: 7, num_predict: 64 } })
     await clock.advance(1234)
     ollama.calls[0].answer('hello', [4, 9])
-    expect(await p).to.deep.equal({ kind: 'completed', result: 'hello', computeMs: 1234, promptTokens: 4, completionTokens: 9 })
+    expect(await p).to.deep.equal({ kind: 'completed', result: 'hello', computeMs: 1234, promptTokens: 4, completionTokens: 9, details: NO_DETAILS })
     expect(reachability).to.deep.equal([true])
     expect(await metric('aitbc_miner_tokens_total', { kind: 'prompt' })).to.equal(4)
     expect(await metric('aitbc_miner_tokens_total', { kind: 'completion' })).to.equal(9)
     expect(clock.pendingTimers, 'the deadline timer is cleared').to.equal(0)
+  })
+
+  it('runs a chat job on /api/chat with its messages and options; Ollama\'s done_reason and durations become details', async () => {
+    const r = runner(1)
+    const messages = [{ role: 'system' as const, content: 'Be brief.' }, { role: 'user' as const, content: 'What is AI?' }]
+    const p = r.run(job(undefined, { prompt: '', messages, role: 'verifier', checked: true }))
+    await flush()
+    expect(ollama.calls[0].api).to.equal('chat')
+    expect(ollama.calls[0].req).to.deep.equal({ model: 'llama3.2:latest', messages, options: { temperature: 0.5, seed: 7, num_predict: 64 } })
+    ollama.calls[0].answer('AI is...', [7, 3], { doneReason: 'stop', promptEvalMs: 12, evalMs: 30, loadMs: 2, firstTokenMs: 15.6 })
+    expect(await p).to.deep.equal({
+      kind: 'completed', result: 'AI is...', computeMs: 0, promptTokens: 7, completionTokens: 3,
+      details: { doneReason: 'stop', promptEvalMs: 12, evalMs: 30, firstTokenMs: 15, loadMs: 2 },
+    })
   })
 
   it('runs at most `capacity` jobs at once; the others start in order as slots free up', async () => {
@@ -105,21 +130,21 @@ describe('miner JobRunner', () => {
     expect([r.runningCount, r.queuedCount]).to.deep.equal([2, 0])
   })
 
-  it('abandons at once, without calling Ollama, a job whose deadline is within the margin', async () => {
+  it('ends failed "timeout" at once, without calling Ollama, a job whose deadline is within the margin', async () => {
     const r = runner(1)
-    expect(await r.run(job(MARGIN))).to.deep.equal({ kind: 'abandoned', reason: 'the deadline is too close to run the job' })
+    expect(await r.run(job(MARGIN))).to.deep.equal(TIMED_OUT())
     expect(ollama.calls).to.have.length(0)
     expect(clock.pendingTimers).to.equal(0)
   })
 
-  it('abandons a queued job whose time runs out while it waits for a slot, and keeps the running one', async () => {
+  it('ends failed "timeout" a queued job whose time runs out while it waits for a slot, and keeps the running one', async () => {
     const r = runner(1)
     const long = track(r.run(job(60_000)))
     const short = track(r.run(job(10_000)))
     await clock.advance(10_000 - MARGIN - 1)
     expect(short.outcome).to.equal(undefined)
     await clock.advance(1)
-    expect(short.outcome).to.deep.equal({ kind: 'abandoned', reason: 'the deadline passed while the job waited for a free slot' })
+    expect(short.outcome).to.deep.equal(TIMED_OUT())
     expect(ollama.calls).to.have.length(1)
     expect(ollama.calls[0].signal.aborted).to.equal(false)
     ollama.calls[0].answer('done')
@@ -127,7 +152,7 @@ describe('miner JobRunner', () => {
     expect(long.outcome?.kind).to.equal('completed')
   })
 
-  it('aborts a running job\'s Ollama call `margin` before its deadline and abandons it', async () => {
+  it('aborts a running job\'s Ollama call `margin` before its deadline and ends it failed "timeout"', async () => {
     const r = runner(1)
     const run = track(r.run(job(5000)))
     const next = track(r.run(job(60_000)))
@@ -136,21 +161,21 @@ describe('miner JobRunner', () => {
     expect(ollama.calls[0].signal.aborted).to.equal(false)
     await clock.advance(1)
     expect(ollama.calls[0].signal.aborted).to.equal(true)
-    expect(run.outcome).to.deep.equal({ kind: 'abandoned', reason: 'Ollama did not answer before the job\'s deadline' })
+    expect(run.outcome).to.deep.equal(TIMED_OUT(5000 - MARGIN))
     expect(await metric('aitbc_miner_ollama_errors_total', { code: 'OLLAMA_ABORTED' }), 'an abort at the deadline is not an Ollama error').to.equal(0)
     // The freed slot goes to the next job.
     expect(ollama.calls).to.have.length(2)
     expect(next.outcome).to.equal(undefined)
   })
 
-  it('abandons a job whose answer is read in the last half of the margin (its deadline timer late)', async () => {
+  it('ends failed "timeout" a job whose answer is read in the last half of the margin (its deadline timer late)', async () => {
     const r = runner(1)
     const run = track(r.run(job(5000)))
     await flush()
     clock.jump(5000 - MARGIN / 2)
     ollama.calls[0].answer('too late')
     await flush()
-    expect(run.outcome).to.deep.equal({ kind: 'abandoned', reason: 'Ollama did not answer before the job\'s deadline' })
+    expect(run.outcome).to.deep.equal(TIMED_OUT(5000 - MARGIN / 2))
   })
 
   it('keeps an answer that comes just before the last half of the margin', async () => {

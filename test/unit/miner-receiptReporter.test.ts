@@ -19,6 +19,16 @@ describe('miner receipts: receiptTx', () => {
     expect(body.metrics).to.deep.equal({ computeMs: 812, promptTokens: 12, completionTokens: 20 })
   })
 
+  it('a completed job carries Ollama\'s details and the listed digest; without either, no details', () => {
+    const details = { doneReason: 'length', promptEvalMs: 5, evalMs: 80, firstTokenMs: 12, loadMs: 1 }
+    const body = receiptTx(JOB, { kind: 'completed', result: 'r', computeMs: 1, promptTokens: 1, completionTokens: 1, details }, 100, 'e'.repeat(64))
+    expect(body.details).to.deep.equal({ modelDigest: 'e'.repeat(64), ...details })
+    const noDigest = receiptTx(JOB, { kind: 'completed', result: 'r', computeMs: 1, promptTokens: 1, completionTokens: 1, details: { ...details, doneReason: 'x'.repeat(100) } }, 100)
+    expect(noDigest.details).to.deep.include({ modelDigest: null, doneReason: 'x'.repeat(64) })
+    expect(receiptTx(JOB, { kind: 'completed', result: 'r', computeMs: 1, promptTokens: 1, completionTokens: 1 }, 100)).to.not.have.property('details')
+    expect(receiptTx(JOB, { kind: 'failed', error: 'timeout', computeMs: 1 }, 100, 'e'.repeat(64))).to.not.have.property('details')
+  })
+
   it('a result longer than max_result_bytes is cut on a character boundary, and the hash is of what is sent', () => {
     const result = 'ab' + 'é'.repeat(10) // 2 + 20 bytes
     const body = receiptTx(JOB, { kind: 'completed', result, computeMs: 1, promptTokens: 1, completionTokens: 1 }, 7)

@@ -3,7 +3,9 @@ import http from 'node:http'
 import net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { startDevOllama, type DevOllamaOptions } from '../../miner/devOllama.ts'
-import { OllamaClient, OllamaError } from '../../miner/ollamaClient.ts'
+import { OllamaClient, OllamaError, contextLengthOf, normaliseDigest } from '../../miner/ollamaClient.ts'
+import { DEV_CONTEXT_LENGTH, fillerTokens } from '../../miner/devOllama.ts'
+import { similarityPpm } from '../../node/core/similarity.ts'
 
 type Server = Awaited<ReturnType<typeof startDevOllama>>
 type Json = Record<string, any>
@@ -258,6 +260,116 @@ describe('dev-ollama + OllamaClient', () => {
     })
   })
 
+  describe('the client\'s chat, model details and /api/show (the official ollama package underneath)', () => {
+    let s: Server & { logger: ReturnType<typeof captureLogger> }
+    let client: OllamaClient
+    before(async () => {
+      s = await start({ models: ['llama3.2:latest'] })
+      client = new OllamaClient({ baseUrl: s.url })
+    })
+
+    it('chat() streams the assistant message, with counters and details, the same as the server\'s own answer', async () => {
+      const messages = [{ role: 'system' as const, content: 'Be brief.' }, { role: 'user' as const, content: PROMPT }]
+      const seen: string[] = []
+      const r = await client.chat({ model: 'llama3.2:latest', messages, options: { seed: 5, num_predict: 12 } }, { onToken: t => seen.push(t) })
+      const one = await (await post(s.url, '/api/chat', { model: 'llama3.2:latest', messages, options: { seed: 5, num_predict: 12 }, stream: false })).json() as Json
+      expect(r.response).to.equal(one.message.content)
+      expect(seen.join('')).to.equal(r.response)
+      expect(r).to.include({ promptTokens: 6, completionTokens: 12, doneReason: 'length' })
+      for (const k of ['promptEvalMs', 'evalMs', 'loadMs', 'firstTokenMs'] as const) expect(r[k], k).to.be.a('number').and.at.least(0)
+    })
+
+    it('models(): each model with its digest, quantization and parameter size; tags() the names', async () => {
+      const [m] = await client.models()
+      expect(m).to.deep.include({ name: 'llama3.2:latest', quantization: 'none', parameterSize: '0B', remoteHost: null })
+      expect(m.digest).to.match(/^[0-9a-f]{64}$/)
+      expect(await client.tags()).to.deep.equal(['llama3.2:latest'])
+    })
+
+    it('show(): the context length from model_info; an unknown model is OLLAMA_HTTP 404', async () => {
+      expect(await client.show('llama3.2:latest')).to.deep.equal({ contextLength: DEV_CONTEXT_LENGTH })
+      const e = await ollamaError(client.show('mistral:7b'))
+      expect(e).to.include({ code: 'OLLAMA_HTTP', status: 404 })
+      const raw = await (await post(s.url, '/api/show', { model: 'llama3.2' })).json() as Json
+      expect(raw.modelfile).to.match(/STAND-IN/)
+      expect(raw.model_info['general.architecture']).to.equal('aitbc-dev')
+    })
+
+    it('models() reads remote_host, a "sha256:" digest, missing details; a bad /api/tags is OLLAMA_PROTOCOL', async () => {
+      const bodies: Record<string, string> = {
+        '/good': JSON.stringify({ models: [
+          { name: 'local:1b', model: 'local:1b', digest: 'sha256:' + 'd'.repeat(64), details: { quantization_level: 'Q8_0', parameter_size: '1B' } },
+          { name: 'gpt-oss:120b-cloud', model: 'gpt-oss:120b-cloud', digest: 'e'.repeat(64), remote_host: 'https://ollama.com:443', remote_model: 'gpt-oss:120b', details: {} },
+          { name: 'bare' },
+        ] }),
+        '/bad': JSON.stringify({ models: [{ model: 'no name' }] }),
+        '/notjson': 'hello',
+      }
+      const srv = http.createServer((req, res) => {
+        const body = bodies[(req.url ?? '').replace(/\/api\/tags$/, '')]
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(body)
+      })
+      await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
+      const base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`
+      try {
+        expect(await new OllamaClient({ baseUrl: base + '/good' }).models()).to.deep.equal([
+          { name: 'local:1b', digest: 'd'.repeat(64), quantization: 'Q8_0', parameterSize: '1B', remoteHost: null },
+          { name: 'gpt-oss:120b-cloud', digest: 'e'.repeat(64), quantization: null, parameterSize: null, remoteHost: 'https://ollama.com:443' },
+          { name: 'bare', digest: null, quantization: null, parameterSize: null, remoteHost: null },
+        ])
+        expect((await ollamaError(new OllamaClient({ baseUrl: base + '/bad' }).models())).code).to.equal('OLLAMA_PROTOCOL')
+        expect((await ollamaError(new OllamaClient({ baseUrl: base + '/notjson' }).models())).code).to.equal('OLLAMA_PROTOCOL')
+      } finally {
+        srv.closeAllConnections()
+        await new Promise<void>(resolve => srv.close(() => resolve()))
+      }
+    })
+
+    const digests: Array<[unknown, string | null]> = [
+      ['a'.repeat(64), 'a'.repeat(64)],
+      ['sha256:' + 'b'.repeat(64), 'b'.repeat(64)],
+      ['C'.repeat(64), 'c'.repeat(64)],
+      ['a'.repeat(63), null],
+      ['g'.repeat(64), null],
+      [42, null],
+      [undefined, null],
+    ]
+    for (const [v, want] of digests) it(`normaliseDigest(${JSON.stringify(v)?.slice(0, 20)}...) is ${want === null ? 'null' : 'the hex'}`, () => { expect(normaliseDigest(v)).to.equal(want) })
+
+    const infos: Array<[string, unknown, number | null]> = [
+      ['the architecture\'s key', { 'general.architecture': 'llama', 'llama.context_length': 131072, 'bert.context_length': 512 }, 131072],
+      ['another *.context_length when the architecture has none', { 'general.architecture': 'x', 'qwen2.context_length': 32768 }, 32768],
+      ['no context length', { 'general.architecture': 'llama' }, null],
+      ['a non-integer', { 'general.architecture': 'llama', 'llama.context_length': 1.5 }, null],
+      ['zero', { 'general.architecture': 'llama', 'llama.context_length': 0 }, null],
+      ['not an object', 'nope', null],
+      ['absent', undefined, null],
+    ]
+    for (const [what, info, want] of infos) it(`contextLengthOf: ${what}`, () => { expect(contextLengthOf(info)).to.equal(want) })
+  })
+
+  describe('lie: a lying stand-in for verification tests', () => {
+    it('answers filler of the honest token count with the same accounting; its text scores far below the honest one', async () => {
+      const honest = await start()
+      const liar = await start({ lie: true })
+      expect(liar.logger.lines[0]!.msg).to.match(/LYING STAND-IN/)
+      const req = { model: 'llama3.2:latest', prompt: PROMPT, options: { seed: 11 } }
+      const h = await new OllamaClient({ baseUrl: honest.url }).generate(req)
+      const l = await new OllamaClient({ baseUrl: liar.url }).generate(req)
+      expect(l.response).to.equal(fillerTokens(h.completionTokens).join(''))
+      expect(l.response).to.not.equal(h.response)
+      expect(l).to.include({ promptTokens: h.promptTokens, completionTokens: h.completionTokens, doneReason: h.doneReason })
+      expect(similarityPpm({ text: l.response, completionTokens: l.completionTokens }, { text: h.response, completionTokens: h.completionTokens })).to.be.below(100_000)
+      // num_predict cuts the filler as it cuts the honest answer.
+      const cut = await new OllamaClient({ baseUrl: liar.url }).generate({ ...req, options: { seed: 11, num_predict: 4 } })
+      expect(cut).to.include({ completionTokens: 4, doneReason: 'length', response: 'Lorem ipsum dolor sit' })
+      // Chat too.
+      const chat = await new OllamaClient({ baseUrl: liar.url }).chat({ model: 'llama3.2', messages: [{ role: 'user', content: PROMPT }], options: { seed: 1 } })
+      expect(chat.response.startsWith('Lorem ipsum')).to.equal(true)
+    })
+  })
+
   describe('test knobs', () => {
     it('failRate 1: every generate/chat answers 500; OllamaError status 500', async () => {
       const s = await start({ failRate: 1 })
@@ -433,12 +545,13 @@ describe('dev-ollama + OllamaClient', () => {
       })
 
       it('accepts a final line without a trailing newline', async () => {
-        const r = await gen('/nonl')
+        const { firstTokenMs, ...r } = await gen('/nonl')
         expect(r).to.deep.equal({ response: 'Hi', promptTokens: 2, completionTokens: 1, totalDurationMs: 2, doneReason: 'stop' })
+        expect(firstTokenMs).to.be.a('number').and.at.least(0)
       })
 
       it('reassembles lines and UTF-8 split across chunks; missing counters are 0', async () => {
-        const r = await gen('/split')
+        const { firstTokenMs: _t, ...r } = await gen('/split')
         expect(r).to.deep.equal({ response: 'été', promptTokens: 0, completionTokens: 1, totalDurationMs: 0 })
       })
 
