@@ -11,6 +11,7 @@
 //
 // A miner restarted between 1 and 3 resumes from what it saved (resume()). A result nobody
 // reveals costs its miner its stake: a silent miner fails its job, a silent verifier is slashed.
+import { sealResult } from '../node/sealedResult.ts'
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import { fromHex, resultCommitment, toHex, type JobJSON, type NodeClient, type VerificationJSON } from '../node/client.ts'
@@ -75,6 +76,11 @@ export function verificationOver (job: JobJSON): boolean {
   return job.verification?.phase === 'done' || FINAL.has(job.status)
 }
 
+function sealFor (job: InferenceJob, salt: Uint8Array, text: string): Uint8Array {
+  if (job.clientKey == null) throw new Error(`job ${job.id} names no client key to seal its result to`)
+  return sealResult(fromHex(job.clientKey), job.id, salt, text)
+}
+
 export class CommitRevealReporter {
   private readonly log: Logger
   private readonly clock: Clock
@@ -108,7 +114,12 @@ export class CommitRevealReporter {
     const details = receiptDetails(o, this.opts.digestOf?.(job.model) ?? null)
     const committed = await sendAndFollow({
       jobId: job.id,
-      body: { type: 'commit_result', jobId: job.id, commitment: fromHex(commitment), metrics: { computeMs: o.computeMs, promptTokens: o.promptTokens, completionTokens: o.completionTokens }, ...(details === null ? {} : { details }) },
+      body: {
+        type: 'commit_result', jobId: job.id, commitment: fromHex(commitment), metrics: { computeMs: o.computeMs, promptTokens: o.promptTokens, completionTokens: o.completionTokens },
+        // The miner's result sealed to the client: it reads its text at once, the verifiers cannot (node/sealedResult.ts).
+        sealed: job.role === 'miner' ? sealFor(job, salt, text) : null,
+        ...(details === null ? {} : { details }),
+      },
       sendBy: job.deadlineMs,
       giveUpAt: job.deadlineMs + 2 * this.opts.blockTimeMs + 5000,
       pollMs: this.pollMs,

@@ -21,6 +21,8 @@ export interface InferenceJob {
   options: OllamaGenerateOptions
   /** Whether the result goes through commit_result / reveal_result (a checked job, or any verification run). */
   checked: boolean
+  /** The client's ed25519 public key (hex): the miner of a checked job seals its result to it. */
+  clientKey?: string | null
   /** When this run's time began (RFC 3339, chain time): the assignment, or the verifier's draw. */
   assignedAt: string
   /** The chain's deadline for this run's transaction, in ms since the epoch. */
@@ -60,6 +62,7 @@ export function inferenceJobFromChain (job: JobJSON & { assigned_at: string }, j
     messages: job.kind === 'chat' && job.messages !== null ? job.messages.map(m => ({ role: m.role, content: m.content })) : null,
     options: runOptions(job),
     checked: job.checked === true,
+    clientKey: job.client_pubkey,
     assignedAt: job.assigned_at,
     deadlineMs: Date.parse(job.assigned_at) + jobTimeoutS * 1000,
   }

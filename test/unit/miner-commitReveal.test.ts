@@ -7,6 +7,7 @@
 import { expect } from 'chai'
 import { silentLogger } from '../../node/logger.ts'
 import { fromHex, resultCommitment, toHex, TxCode, type AccountResult, type JobJSON, type TxBody, type VerificationJSON, type VerifierRunJSON } from '../../node/client.ts'
+import { publicKeyFromSeed } from '../../node/core/crypto.ts'
 import { CommitRevealReporter, myPart, revealOpen, verificationOver, type CheckedResult } from '../../miner/commitRevealReporter.ts'
 import type { InferenceJob } from '../../miner/inferenceJob.ts'
 import type { StoredResult } from '../../miner/resultStore.ts'
@@ -19,14 +20,16 @@ const V2 = 'aitbc1v2'
 const JOB = 'job_00000000000000c1'
 const SALT = new Uint8Array(32).fill(7)
 const TIMEOUT_S = 10
+/** The client's ed25519 public key the miner seals to (any valid key). */
+const CLIENT_KEY = toHex(publicKeyFromSeed(new Uint8Array(32).fill(9)))
 
 type Scenario = 'unsampled' | 'pass' | 'fail'
 
 function baseJob (over: Partial<JobJSON> = {}): JobJSON {
   return {
-    job_id: JOB, status: 'assigned', client: 'aitbc1client', model: 'm', kind: 'prompt', prompt: 'p', messages: null, options: { temperature: null, num_predict: null, seed: null },
+    job_id: JOB, status: 'assigned', client: 'aitbc1client', client_pubkey: CLIENT_KEY, model: 'm', kind: 'prompt', prompt: 'p', messages: null, options: { temperature: null, num_predict: null, seed: null },
     seed: 1, num_predict: 32, max_fee: '1000000', max_price_per_second: null, max_price_in: null, max_price_out: null, model_digest: null, checked: true, verified: null, stake_lock: '2000000',
-    miner: ME, price_per_second: '0', price_in: '1', price_out: '1', model_digest_used: null, done_reason: null, verification: null, result: null, result_hash: null, error: null, receipt_id: null, metrics: null,
+    miner: ME, price_per_second: '0', price_in: '1', price_out: '1', model_digest_used: null, done_reason: null, verification: null, result: null, result_hash: null, sealed_result: null, error: null, receipt_id: null, metrics: null,
     cost: null, paid: null, refund: null, slashed: null, submit_tx: 'AA', submitted_height: '1', submitted_at: '2025-01-01T00:00:00Z',
     assign_tx: 'BB', assigned_height: '2', assigned_at: '2025-01-01T00:00:00Z', settle_tx: null, settled_height: null, completed_at: null, ...over,
   }
@@ -147,7 +150,7 @@ describe('miner CommitRevealReporter', () => {
   }
 
   function inference (role: 'miner' | 'verifier', over: Partial<InferenceJob> = {}): InferenceJob {
-    return { id: JOB, role, model: 'm', prompt: 'p', messages: null, options: {}, checked: true, assignedAt: '2025-01-01T00:00:00Z', deadlineMs: Date.parse('2025-01-01T00:00:10Z'), ...over }
+    return { id: JOB, role, model: 'm', prompt: 'p', messages: null, options: {}, checked: true, clientKey: CLIENT_KEY, assignedAt: '2025-01-01T00:00:00Z', deadlineMs: Date.parse('2025-01-01T00:00:10Z'), ...over }
   }
   const completed = { kind: 'completed' as const, result: 'the honest answer', computeMs: 40, promptTokens: 3, completionTokens: 4, details: { doneReason: 'stop', promptEvalMs: 1, evalMs: 2, firstTokenMs: 3, loadMs: 0 } }
 

@@ -192,11 +192,11 @@ describe('miner jobs: the chain\'s job record and the job book', () => {
   it('an assigned job\'s deadline is assigned_at + job_timeout_s; Ollama gets the chain\'s seed and num_predict, and the temperature when set', () => {
     const j = {
       job_id: 'job_00000000000000aa', kind: 'prompt', model: 'llama3.2:latest', prompt: 'hi', messages: null, assigned_at: '2025-01-01T00:00:01.500Z', checked: true,
-      options: { temperature: 0, num_predict: null, seed: null }, seed: 123456, num_predict: 4096,
+      options: { temperature: 0, num_predict: null, seed: null }, seed: 123456, num_predict: 4096, client_pubkey: 'ab'.repeat(32),
     } as unknown as JobJSON & { assigned_at: string }
     expect(inferenceJobFromChain(j, 60)).to.deep.equal({
       id: 'job_00000000000000aa', role: 'miner', model: 'llama3.2:latest', prompt: 'hi', messages: null, options: { temperature: 0, seed: 123456, num_predict: 4096 }, checked: true,
-      assignedAt: '2025-01-01T00:00:01.500Z', deadlineMs: Date.parse('2025-01-01T00:01:01.500Z'),
+      clientKey: 'ab'.repeat(32), assignedAt: '2025-01-01T00:00:01.500Z', deadlineMs: Date.parse('2025-01-01T00:01:01.500Z'),
     })
     const noTemp = { ...j, options: { temperature: null, num_predict: 20, seed: 7 }, seed: 7, num_predict: 20, checked: false }
     expect(inferenceJobFromChain(noTemp, 60)).to.deep.include({ options: { seed: 7, num_predict: 20 }, checked: false })
