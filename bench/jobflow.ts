@@ -1,7 +1,7 @@
 // Benchmark of the job flow's chain overhead: from the broadcast of a submit_job to the block
 // that settles it, minus the time Ollama spent (the receipt's compute_ms), over many jobs with
 // 1000 ms blocks, dev-ollama answering at once, and real miner processes.
-import { rmSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { Keyring } from '../cli/keyring.ts'
@@ -12,7 +12,12 @@ import { NodeClient } from '../node/rpc/client.ts'
 import { startDevOllama } from '../miner/devOllama.ts'
 import { percentile, fmt } from './lib.ts'
 
+/** The job flow at each verification rate (BENCH_VERIFICATION_RATES, default "0,0.1,1"): what checking costs in latency. */
 export async function runJobflowBench (): Promise<void> {
+  for (const rate of (process.env.BENCH_VERIFICATION_RATES ?? '0,0.1,1').split(',')) await runJobflowAt(rate)
+}
+
+async function runJobflowAt (verificationRate: string): Promise<void> {
   const jobs = Number(process.env.BENCH_JOBS ?? 200)
   const rate = Number(process.env.BENCH_JOB_RATE ?? 20)
   const blockTimeMs = Number(process.env.BENCH_BLOCK_MS ?? 1000)
@@ -20,12 +25,17 @@ export async function runJobflowBench (): Promise<void> {
   const clientHome = join(dir, 'client')
   const kr = new Keyring(clientHome)
   const alice = kr.add('alice')
-  const minerNames = ['miner-0', 'miner-1']
+  // Three miners: a checked job's committee is two other miners of its model.
+  const minerNames = ['miner-0', 'miner-1', 'miner-2']
   const minerKeys = minerNames.map(n => kr.add(n))
   const home = join(dir, 'node')
   const env = { AITBC_HOME: clientHome, AITBC_LOG_LEVEL: 'warn' }
   const r = await aitbc(['node', 'init', '--home', home, '--chain-id', 'aitbc-bench', '--block-time', String(blockTimeMs), '--fund', ['alice', ...minerNames].map(n => `${n}=100000`).join(',')], env)
   if (r.code !== 0) throw new Error(r.stderr)
+  const genesisFile = join(home, 'config', 'genesis.json')
+  const g = JSON.parse(readFileSync(genesisFile, 'utf8'))
+  g.app_state.params.verification_rate = verificationRate
+  writeFileSync(genesisFile, JSON.stringify(g, null, 2))
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const procs: Proc[] = []
@@ -35,7 +45,7 @@ export async function runJobflowBench (): Promise<void> {
     const client = new NodeClient(url, { retries: 0 })
     await until('node up', async () => await client.call('health').then(() => true, () => false), 30_000)
     for (const [i, n] of minerNames.entries()) {
-      procs.push(spawnAitbc(['miner', 'start', '--key', n, '--node', url, '--ollama', ollama.url, '--port', '0', '--capacity', '16', '--stake', '100'], env, join(dir, `${n}.log`)))
+      procs.push(spawnAitbc(['miner', 'start', '--key', n, '--node', url, '--ollama', ollama.url, '--port', '0', '--capacity', '16', '--stake', '2000'], env, join(dir, `${n}.log`)))
       await until(`${n} registered`, async () => await client.call('aitbc_miner', { address: minerKeys[i].address }).then(m => m.active === true && m.capacity === 16, () => false), 60_000)
     }
     const chainId = (await client.status()).node_info.network
@@ -45,14 +55,16 @@ export async function runJobflowBench (): Promise<void> {
     let done = 0
     const ws = new WebSocket(url.replace('http', 'ws') + '/websocket')
     await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+    // A job settles in a record_receipt (unchecked) or in the reveal that brings its verdict.
     ws.send(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'subscribe', params: { query: "tm.event='Tx' AND message.action='record_receipt'" } }))
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'subscribe', params: { query: "tm.event='Tx' AND message.action='reveal_result'" } }))
     const finished = new Promise<void>(resolve => {
       ws.on('message', (data) => {
         const msg = JSON.parse(data.toString())
         const events: any[] | undefined = msg.result?.data?.value?.TxResult?.result?.events
         if (events === undefined) return
         const now = performance.now()
-        const rr = events.find(e => e.type === 'record_receipt')
+        const rr = events.find(e => e.type === 'record_receipt' || e.type === 'verdict')
         const jobId = rr?.attributes.find((a: any) => a.key === 'job_id')?.value
         const t0 = sent.get(jobId)
         if (t0 === undefined) return
@@ -82,7 +94,8 @@ export async function runJobflowBench (): Promise<void> {
     }
     overhead.sort((a, b) => a - b)
     total.sort((a, b) => a - b)
-    console.log(`job flow: ${jobs} jobs at ${rate}/s, ${blockTimeMs} ms blocks, 2 miner processes, dev-ollama answering at once: ` +
+    const checked = (await Promise.all(pendingCompute.map(async p => await client.job(p.jobId)))).filter(j => j.verification?.sampled === true).length
+    console.log(`job flow, verification_rate ${verificationRate} (${checked} of ${jobs} jobs re-run by two verifiers): ${jobs} jobs at ${rate}/s, ${blockTimeMs} ms blocks, 3 miner processes, dev-ollama answering at once: ` +
       `chain overhead (broadcast to settling block, minus Ollama time) p50 ${fmt(percentile(overhead, 50))} ms, p99 ${fmt(percentile(overhead, 99))} ms; ` +
       `end to end p50 ${fmt(percentile(total, 50))} ms, p99 ${fmt(percentile(total, 99))} ms`)
   } finally {

@@ -14,6 +14,7 @@ import { resultCommitment } from '../node/core/verification.ts'
 import { pack } from '../node/core/codec.ts'
 import { MemState, REPUTATION_INITIAL, newJob, newMiner, type Job, type Miner, type StateReader } from '../node/core/state.ts'
 import { drawMiner, isEligible } from '../node/core/draw.ts'
+import { drawWeight } from '../node/core/verification.ts'
 import { checkEvidence } from '../node/core/transition.ts'
 import { resultsHash } from '../node/core/executor.ts'
 import {
@@ -64,7 +65,8 @@ export function pendingJob (id: string, model: string, maxPricePerSecond: bigint
 
 /** A state holding exactly these miners, with min_miner_stake set. */
 export function drawState (minMinerStake: string, miners: DrawMinerInput[]): MemState {
-  const st = new MemState(parseParams({ min_miner_stake: minMinerStake }))
+  // verification off: these vectors are of the draw alone (verification's conditions are in the chain vectors)
+  const st = new MemState(parseParams({ min_miner_stake: minMinerStake, verification_rate: '0' }))
   const totals = { supply: 0n, balances: 0n, escrow: 0n, bonded: 0n, unbonding: 0n, burned: 0n }
   st.apply({ accounts: new Map(), miners: new Map(miners.map(m => [m.address, minerFromInput(m)])), jobs: new Map(), bonds: new Map(), totals })
   return st
@@ -176,10 +178,10 @@ function drawVectors (): unknown[] {
         for (const prev of s.all === true ? PREV_HASHES : PREV_HASHES.slice(0, 3).filter((_, i) => i !== 1)) {
           const job = pendingJob(id, j.model, j.max_price_per_second === null ? null : BigInt(j.max_price_per_second))
           const prevBytes = Buffer.from(prev, 'hex')
-          const total = st.minerAddresses().map(a => st.miner(a) as Miner).filter(m => isEligible(st, m, job)).reduce((t, m) => t + m.stake * BigInt(m.reputation), 0n)
+          const total = st.minerAddresses().map(a => st.miner(a) as Miner).filter(m => isEligible(st, m, job)).reduce((t, m) => t + drawWeight(m), 0n)
           cases.push({
             job: { id, model: j.model, max_price_per_second: j.max_price_per_second },
-            prev_block_hash: prev,
+            randomness: prev,
             seed: toHex(sha256Concat(prevBytes, utf8Bytes(id))),
             total_weight: total.toString(),
             chosen: drawMiner(st, job, prevBytes)?.address ?? null,
@@ -187,7 +189,7 @@ function drawVectors (): unknown[] {
         }
       }
     }
-    return { name: s.name, min_miner_stake: s.min_miner_stake, miners: s.miners, cases }
+    return { name: s.name, min_miner_stake: s.min_miner_stake, verification_rate: '0', miners: s.miners, cases }
   })
 }
 
@@ -498,7 +500,7 @@ function chainVectors (): unknown {
 export function generateVectors (): Record<string, unknown> {
   return {
     about: 'Golden vectors of AITBC, written by scripts/gen-vectors.ts (npm run vectors) and checked by test/unit/golden.test.ts. ' +
-      'Byte strings are hex; amounts are decimal strings. draw: the miner draw of docs/protocol.md (seed = sha256(block randomness || job id), chosen = address or null). ' +
+      'Byte strings are hex; amounts are decimal strings. draw: the miner draw of docs/protocol.md with verification off (verification_rate 0; seed = sha256(block randomness || job id), weight = stake x min(reputation, 5000), chosen = address or null). ' +
       'votes and proposals: sign bytes (domain tag || canonical tuple) and ed25519 signatures by the key of signer_seed. evidence: a duplicate vote as a block carries it. ' +
       'chain: blocks built by the block executor from the genesis, with their inputs (time, proposer = index into the validators, mempool txs, evidence, and the commit that certified the block) ' +
       'and outputs (every tx of the block, the beacon and the assigns included; header; canonical header tuple bytes; block hash; app hash; results hash; commit tuple bytes and hash).',

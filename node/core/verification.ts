@@ -84,9 +84,12 @@ export function openVerification (commitment: string, bill: bigint, ctx: BlockCo
 
 function seedInt (parts: Uint8Array[]): bigint { return BigInt('0x' + toHex(sha256Concat(...parts))) }
 
-/** Whether a committed job is checked: sha256(tag || block randomness || job id || commitment) mod 10^6 < rate in ppm. */
-export function isSampled (p: Params, randomness: Uint8Array, j: Job, commitment: string): boolean {
-  return seedInt([SAMPLE_TAG, randomness, utf8Bytes(j.id), utf8Bytes(commitment)]) % PPM < BigInt(p.verificationRatePpm)
+/**
+ * Whether a committed job is checked: sha256(tag || block randomness || job id) mod 10^6 < rate in
+ * ppm. Nothing the miner chooses enters it (not its commitment: a salt could be ground).
+ */
+export function isSampled (p: Params, randomness: Uint8Array, j: Job): boolean {
+  return seedInt([SAMPLE_TAG, randomness, utf8Bytes(j.id)]) % PPM < BigInt(p.verificationRatePpm)
 }
 
 /** Miners that may re-run a job now: its class, not its miner nor a verifier already drawn, with room, stake and reputation. */
@@ -140,7 +143,7 @@ export function advanceVerifications (st: Overlay, ctx: BlockContext): AbciEvent
 /** The sample, in the block after the commitment: unchecked (the miner reveals and is paid) or a committee is drawn. */
 function sample (st: Overlay, j: Job, ctx: BlockContext, events: AbciEvent[]): Job {
   const v = j.verification as Verification
-  const sampled = isSampled(st.params, ctx.randomness, j, v.commitment)
+  const sampled = isSampled(st.params, ctx.randomness, j)
   if (!sampled) {
     const next: Job = { ...j, verification: { ...v, sampled: false, phase: 'reveal', phaseHeight: ctx.height, phaseTime: ctx.time } }
     st.setJob(next)

@@ -9,6 +9,7 @@ import { SigningKey, sha256, sha256Concat, toHex, toHexUpper, utf8Bytes, verifyS
 import { pack } from '../../node/core/codec.ts'
 import { MemState, type Miner } from '../../node/core/state.ts'
 import { drawMiner, isEligible } from '../../node/core/draw.ts'
+import { drawWeight } from '../../node/core/verification.ts'
 import { checkEvidence } from '../../node/core/transition.ts'
 import { resultsHash } from '../../node/core/executor.ts'
 import { decodeTx } from '../../node/core/tx.ts'
@@ -35,19 +36,19 @@ describe('golden vectors', () => {
   describe('the miner draw', () => {
     for (const set of G.draw) {
       it(set.name, () => {
-        const st = new MemState(parseParams({ min_miner_stake: set.min_miner_stake }))
+        const st = new MemState(parseParams({ min_miner_stake: set.min_miner_stake, verification_rate: set.verification_rate }))
         st.apply({
           accounts: new Map(), jobs: new Map(), bonds: new Map(), totals: { supply: 0n, balances: 0n, escrow: 0n, bonded: 0n, unbonding: 0n, burned: 0n },
           miners: new Map(set.miners.map((m: DrawMinerInput) => [m.address, minerFromInput(m)])),
         })
         expect(set.cases.length).to.be.at.least(1)
         for (const c of set.cases) {
-          const what = `job ${c.job.id} (${c.job.model}, cap ${c.job.max_price_per_second}) after "${c.prev_block_hash}"`
+          const what = `job ${c.job.id} (${c.job.model}, cap ${c.job.max_price_per_second}) after "${c.randomness}"`
           const job = pendingJob(c.job.id, c.job.model, c.job.max_price_per_second === null ? null : BigInt(c.job.max_price_per_second))
-          const prev = hex(c.prev_block_hash)
+          const prev = hex(c.randomness)
           expect(toHex(sha256Concat(prev, utf8Bytes(c.job.id))), `seed of ${what}`).to.equal(c.seed)
           const eligible = st.minerAddresses().map(a => st.miner(a) as Miner).filter(m => isEligible(st, m, job))
-          expect(eligible.reduce((t, m) => t + m.stake * BigInt(m.reputation), 0n).toString(), `total weight of ${what}`).to.equal(c.total_weight)
+          expect(eligible.reduce((t, m) => t + drawWeight(m), 0n).toString(), `total weight of ${what}`).to.equal(c.total_weight)
           expect(drawMiner(st, job, prev)?.address ?? null, `chosen for ${what}`).to.equal(c.chosen)
         }
       })

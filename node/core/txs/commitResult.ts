@@ -74,6 +74,7 @@ export const commitResult: TxTypeDef<'commit_result', CommitResultBody> = {
     if (j.status !== 'verifying' || v == null || run === undefined) throw new TxError('NOT_ASSIGNED_MINER', `${tx.sender} is neither the miner of job ${j.id} (while it is assigned) nor one of its verifiers`)
     if (v.phase !== 'commit') throw new TxError('JOB_NOT_PENDING', `job ${j.id} is past its commit phase`)
     if (run.commitment !== null) throw new TxError('JOB_ALREADY_SETTLED', `${tx.sender} committed for job ${j.id} already`)
+    if (run.outcome === 'silent') throw new TxError('JOB_NOT_PENDING', `${tx.sender} missed its commit deadline for job ${j.id} and was replaced`)
     if (b.sealed !== null) throw new TxError('INVALID_FIELD', 'a verifier seals nothing: sealed must be null')
     const vm = getMiner(st, tx.sender)
     events.push(ev('commit_result', { job_id: j.id, committer: tx.sender, role: 'verifier', receipt_id: '', commitment, bill: '' }))

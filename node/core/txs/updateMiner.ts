@@ -36,6 +36,11 @@ export const updateMiner: TxTypeDef<'update_miner', UpdateMinerBody> = {
     if (b.capacity !== null && b.capacity < m.activeJobs) {
       throw new TxError('MINER_BUSY', `capacity ${b.capacity} is below the ${m.activeJobs} job(s) assigned to this miner; lower it after they settle`)
     }
+    // A checked job's verifiers come from the class of its miner's model and digest: while checked
+    // jobs hold its stake, a miner cannot move out of that class (and leave a lie with nobody to check it).
+    if ((b.models !== null || b.modelInfo != null) && m.locked > 0n) {
+      throw new TxError('MINER_BUSY', 'models and model_info stay as they are while checked jobs hold locked stake; change them after those jobs settle')
+    }
     events.push(ev('update_miner', { miner: tx.sender }))
     const models = b.models ?? m.models
     return {
