@@ -229,6 +229,8 @@ export function settle (st: Overlay, j: Job, ctx: BlockContext, events: AbciEven
     outcome = v.minerRevealed ? 'unchecked' : 'fail'
   } else if (!v.minerRevealed) {
     outcome = revealed.length === 0 ? 'no-majority' : 'fail' // a miner silent at its reveal fails; with no verifier left, nobody can say
+    // the verifiers that revealed stand with the verdict: paid from the slash
+    if (outcome === 'fail') runs = runs.map(r => r.result !== null && r.outcome !== 'silent' ? { ...r, outcome: 'agree' as const } : r)
   } else {
     const minerText = { text: j.result as string, completionTokens: j.metrics?.completionTokens ?? 0 }
     const scores = revealed.map(r => similarityPpm(minerText, { text: r.result as string, completionTokens: r.metrics?.completionTokens ?? 0 }))

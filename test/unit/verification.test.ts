@@ -67,6 +67,7 @@ describe('verification: verdicts and silences', () => {
     expect([j.status, j.paid, j.refund]).to.deep.equal(['rejected', 0n, 1_000_000n])
     expect(t.sim.miner(miner.address).slashed > 0n).to.equal(true)
     for (const r of runs) expect(t.sim.miner(r.miner).slashed).to.equal(0n)
+    expect(j.verification?.runs.map(r => [r.outcome, r.paid > 0n])).to.deep.equal(runs.map(() => ['agree', true]))
   })
 
   it('a verifier replaced after its commit deadline cannot commit late (JOB_NOT_PENDING), and its slot is freed once', () => {

@@ -28,7 +28,7 @@ export interface SubmitJobBody {
   /** Caps on the miner's prices per million input and output tokens. */
   maxPriceIn?: bigint | null
   maxPriceOut?: bigint | null
-  /** The client accepts a miner whose result nobody can check (fewer than two miners serve the model). */
+  /** The client accepts unverified work: the job is never checked (and can go to a model that fewer than two miners serve). */
   unverified?: boolean | null
 }
 
