@@ -84,7 +84,11 @@ async function runJobflowAt (verificationRate: string): Promise<void> {
       const res = await client.broadcastSync(tx.bytes)
       if (res.code !== 0) throw new Error(`submit refused: ${res.log}`)
     }
-    await Promise.race([finished, new Promise((_resolve, reject) => setTimeout(() => reject(new Error(`only ${done}/${jobs} jobs settled after 180 s`)), 180_000))])
+    const late = async (): Promise<string> => {
+      const left = await Promise.all([...sent.keys()].slice(0, 5).map(async id => await client.job(id).then(j => `${id} ${j.status} ${j.verification?.phase ?? ''} ${JSON.stringify(j.verification?.verifiers.map(v => [v.committed, v.revealed, v.outcome]) ?? [])}`, () => id)))
+      return left.join('; ')
+    }
+    await Promise.race([finished, new Promise((_resolve, reject) => setTimeout(() => { void late().then(l => reject(new Error(`only ${done}/${jobs} jobs settled after 180 s; some left: ${l}`))) }, 180_000))])
     ws.close()
     for (const { jobId, ms } of pendingCompute) {
       const job = await client.job(jobId)

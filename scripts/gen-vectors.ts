@@ -294,17 +294,19 @@ function goldenGenesis (): GenesisJSON {
       { address: key('carol').address, balance: 500n * AITBC },
       { address: key('miner-1').address, balance: 10n * AITBC },
       { address: key('miner-2').address, balance: 10n * AITBC },
+      { address: key('miner-3').address, balance: 10n * AITBC },
     ],
     miners: [
       { address: key('miner-1').address, models: ['llama3'], pricePerSecond: 20_000n, capacity: 2, stake: 200n * AITBC },
       { address: key('miner-2').address, models: ['llama3', 'mistral'], pricePerSecond: 50_000n, capacity: 2, stake: 300n * AITBC },
+      { address: key('miner-3').address, models: ['llama3'], pricePerSecond: 30_000n, capacity: 1, stake: 250n * AITBC },
     ],
     params: { min_fee: '1000', min_miner_stake: '100000000', job_timeout_s: 60, assign_timeout_s: 600, slash_fraction: '0.1', verification_rate: '1' },
   })
 }
 
 interface CommitIn { round: number, signers: Array<{ validator: number, timestamp: number }> }
-interface PlanContext { jobs: string[], minerOf: (jobId: string) => string, verifierOf: (jobId: string) => string }
+interface PlanContext { jobs: string[], minerOf: (jobId: string) => string, verifiersOf: (jobId: string) => string[] }
 interface BlockPlan { time: number, txs: (ctx: PlanContext) => Array<[string, TxBody]>, evidence: Array<{ signer: string, votes: [EvidenceVoteIn, EvidenceVoteIn] }>, commit: CommitIn }
 
 const submit = (model: string, prompt: string, maxFee: bigint, maxPricePerSecond: bigint | null = null): TxBody =>
@@ -374,12 +376,12 @@ function blockPlans (): BlockPlan[] {
       evidence: [],
       commit: all(T0 + 3500),
     },
-    // 4: beacon; the sample draws the verifier (the other miner of llama3's class), which commits;
+    // 4: beacon; the sample draws two verifiers (the other miners of llama3's class), which commit;
     // duplicate-vote evidence against validator-3 (slashes its bond); a price update.
     {
       time: T0 + 4000,
-      txs: ({ jobs, verifierOf }) => [
-        [verifierOf(jobs[0]), commitBody(jobs[0], verifierOf(jobs[0]), ANSWER, false)],
+      txs: ({ jobs, verifiersOf }) => [
+        ...verifiersOf(jobs[0]).map((v): [string, TxBody] => [v, commitBody(jobs[0], v, ANSWER, false)]),
         ['miner-2', { type: 'update_miner', models: null, pricePerSecond: 45_000n, capacity: null, active: null }],
       ],
       evidence: [{
@@ -391,13 +393,13 @@ function blockPlans (): BlockPlan[] {
       }],
       commit: { round: 1, signers: [{ validator: 0, timestamp: T0 + 5000 }, { validator: 2, timestamp: T0 + 5001 }, { validator: 3, timestamp: T0 + 5002 }] },
     },
-    // 5: beacon (a verification is open); both reveal: the verdict passes, the verifier is paid
+    // 5: beacon (a verification is open); all three reveal: the verdict passes, the verifiers are paid
     // from the bill; a new job for the expiry of block 7.
     {
       time: T0 + 5500,
-      txs: ({ jobs, minerOf, verifierOf }) => [
+      txs: ({ jobs, minerOf, verifiersOf }) => [
         [minerOf(jobs[0]), revealBody(jobs[0], minerOf(jobs[0]), ANSWER)],
-        [verifierOf(jobs[0]), revealBody(jobs[0], verifierOf(jobs[0]), ANSWER)],
+        ...verifiersOf(jobs[0]).map((v): [string, TxBody] => [v, revealBody(jobs[0], v, ANSWER)]),
         ['alice', submit('llama3', 'Write a haiku about blocks.', 3n * AITBC)],
       ],
       evidence: [],
@@ -439,11 +441,11 @@ function chainVectors (): unknown {
   const nonces = new Map<string, number>()
   const nonce = (name: string): number => nonces.get(name) ?? 0
   const jobs: string[] = []
-  const names = new Map(['miner-1', 'miner-2', 'carol'].map(n => [key(n).address, n]))
+  const names = new Map(['miner-1', 'miner-2', 'miner-3', 'carol'].map(n => [key(n).address, n]))
   // Who runs and who checks a job, as the block's own start decides (its beacon, its assigns): read from a dry run of the block.
   let st: StateReader = chain.mem
   const minerOf = (jobId: string): string => names.get(st.job(jobId)?.miner ?? '') ?? 'nobody'
-  const verifierOf = (jobId: string): string => names.get(st.job(jobId)?.verification?.runs[0]?.miner ?? '') ?? 'nobody'
+  const verifiersOf = (jobId: string): string[] => (st.job(jobId)?.verification?.runs ?? []).map(r => names.get(r.miner) ?? 'nobody')
   const blocks = []
   for (const plan of blockPlans()) {
     const height = chain.height + 1
@@ -451,7 +453,7 @@ function chainVectors (): unknown {
     const proposerIndex = chain.validators.findIndex(v => toHexUpper(v.address) === proposerId)
     const proposer = key(VALIDATORS[proposerIndex])
     st = chain.propose(proposer, plan.time, []).exec.overlay
-    const txs: Tx[] = plan.txs({ jobs, minerOf, verifierOf }).map(([name, b]) => {
+    const txs: Tx[] = plan.txs({ jobs, minerOf, verifiersOf }).map(([name, b]) => {
       const tx = signTx(key(name), { chainId: CHAIN_ID, nonce: nonce(name), fee: 1000n, body: b })
       nonces.set(name, nonce(name) + 1)
       if (b.type === 'submit_job') jobs.push(jobIdFromTxHash(tx.hash))
@@ -488,6 +490,10 @@ function chainVectors (): unknown {
       },
     })
   }
+  // The plan did what its comments say (no tx was left out on the way).
+  const checkedJob = chain.mem.job(jobs[0])
+  if (checkedJob?.status !== 'completed' || checkedJob.verification?.outcome !== 'pass' || checkedJob.verification.runs.length !== 2) throw new Error(`the checked job of the vectors ended ${checkedJob?.status} / ${checkedJob?.verification?.outcome}`)
+  if (chain.mem.job(jobs[2])?.status !== 'completed' || chain.mem.job(jobs[3])?.status !== 'expired') throw new Error('the chat job or the haiku job did not end as planned')
   return {
     genesis: json,
     validator_seeds: VALIDATORS.map(n => toHex(goldenSeed(n))),

@@ -132,6 +132,10 @@ export function advanceVerifications (st: Overlay, ctx: BlockContext): AbciEvent
       j = sample(st, j, ctx, events)
       continue
     }
+    if (v.phase === 'commit' && ctx.time <= v.phaseTime + deadlineMs) {
+      topUp(st, j, ctx, events)
+      continue
+    }
     if (ctx.time <= v.phaseTime + deadlineMs) continue
     // The phase's deadline has passed: whoever has not acted is silent.
     if (v.phase === 'commit') j = closeCommitPhase(st, j, ctx, events, true)
@@ -154,9 +158,35 @@ function sample (st: Overlay, j: Job, ctx: BlockContext, events: AbciEvent[]): J
   events.push(ev('sample', { job_id: j.id, sampled: 'true', verifiers: runs.map(r => r.miner).join(',') }))
   const next: Job = { ...j, status: 'verifying', verification: { ...v, sampled: true, phase: 'commit', phaseHeight: ctx.height, phaseTime: ctx.time, runs } }
   st.setJob(next)
-  // Nobody can check it (every other miner of its class is busy or gone): no majority.
-  if (runs.length === 0) return settle(st, next, ctx, events, null, false)
+  // A committee short of verifiers (the others of the class busy) is topped up block by block
+  // until its commit deadline; with nobody by then, no majority.
   return next
+}
+
+/** Runs still expected to commit or committed: not replaced as silent. */
+export function activeRuns (v: Verification): VerifierRun[] { return v.runs.filter(r => r.outcome !== 'silent') }
+
+/**
+ * A commit phase short of COMMITTEE verifiers (none was free at the sample) draws the missing ones
+ * as miners become free, at most MAX_RUNS in all; each draw restarts the phase's deadline, so a
+ * verifier drawn late has the whole job_timeout_s to commit.
+ */
+function topUp (st: Overlay, j: Job, ctx: BlockContext, events: AbciEvent[]): Job {
+  const v = j.verification as Verification
+  const missing = Math.min(COMMITTEE - activeRuns(v).length, MAX_RUNS - v.runs.length)
+  if (missing <= 0) return j
+  const more = drawRuns(st, j, v.runs, missing, ctx)
+  if (more.length === 0) return j
+  events.push(ev('redraw', { job_id: j.id, verifiers: more.map(r => r.miner).join(',') }))
+  const next: Job = { ...j, verification: { ...v, runs: [...v.runs, ...more], phaseHeight: ctx.height, phaseTime: ctx.time } }
+  st.setJob(next)
+  return next
+}
+
+/** Whether the commit phase may close before its deadline: a full committee, every one committed. */
+export function committeeDone (v: Verification): boolean {
+  const active = activeRuns(v)
+  return active.length >= COMMITTEE && active.every(r => r.commitment !== null)
 }
 
 /** Draws `count` more verifiers for a job (none already in `prior`, nor its miner), each holding a slot until it commits. */

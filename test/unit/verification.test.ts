@@ -12,11 +12,11 @@ const CLIENT = keyOf('vt-client')
 const HONEST = 'Machine learning fits a model to examples and predicts on new data.'
 const LIE = 'filler filler filler, nothing was computed for this answer at all'
 
-function sim (miners: number): { sim: ChainSim, keys: SigningKey[], key: (a: string) => SigningKey } {
+function sim (miners: number, capacity = 2): { sim: ChainSim, keys: SigningKey[], key: (a: string) => SigningKey } {
   const keys = Array.from({ length: miners }, (_, i) => keyOf(`vt-miner-${i}`))
   const s = new ChainSim({
     accounts: [{ key: CLIENT, balance: 10n ** 12n }, ...keys.map(key => ({ key, balance: 10n ** 9n }))],
-    miners: keys.map(key => ({ key, models: [MODEL], pricePerSecond: 20_000n, capacity: 2, stake: 10n ** 9n })),
+    miners: keys.map(key => ({ key, models: [MODEL], pricePerSecond: 20_000n, capacity, stake: 10n ** 9n })),
     params: { verification_rate: '1', job_timeout_s: 5, assign_timeout_s: 30 },
   })
   return { sim: s, keys, key: a => keys.find(k => k.address === a) as SigningKey }
@@ -37,6 +37,32 @@ function refused (f: () => unknown): TxError {
 }
 
 describe('verification: verdicts and silences', () => {
+  it('a committee short of verifiers (the others busy) is topped up when one is free, and its deadline restarts', () => {
+    const t = sim(3, 1) // capacity 1 each
+    const subs = ['first', 'second'].map(p => t.sim.sign(CLIENT, body.submit(MODEL, p, 1_000_000n)))
+    t.sim.block(subs)
+    t.sim.block([]) // both assigned, to two miners
+    const [a, b] = subs.map(x => jobIdFromTxHash(x.hash))
+    const minerA = t.key(t.sim.job(a).miner as string)
+    const minerB = t.key(t.sim.job(b).miner as string)
+    t.sim.block([t.sim.sign(minerA, body.commit(a, minerA.address, HONEST))])
+    const out = t.sim.block([]) // A sampled: B's miner is busy, one verifier only
+    let v = t.sim.job(a).verification
+    expect(v?.runs.map(r => r.miner)).to.have.length(1)
+    expect(v?.runs[0].miner).to.not.equal(minerB.address)
+    expect(out.beginEvents.some(e => e.type === 'sample')).to.equal(true)
+    const phaseTime = v?.phaseTime as number
+    t.sim.block([t.sim.sign(minerB, body.commit(b, minerB.address, HONEST)), t.sim.sign(t.key(v?.runs[0].miner as string), body.commit(a, v?.runs[0].miner as string, HONEST, { sealed: null }))])
+    expect(t.sim.job(a).verification?.phase, 'a committee of one waits').to.equal('commit')
+    const top = t.sim.block([]) // B's miner is free now: drawn for A
+    v = t.sim.job(a).verification
+    expect(v?.runs.map(r => r.miner)).to.deep.equal([t.sim.job(a).verification?.runs[0].miner, minerB.address])
+    expect(top.beginEvents.filter(e => e.type === 'redraw')).to.have.length(1)
+    expect(v?.phaseTime).to.be.greaterThan(phaseTime)
+    t.sim.block([t.sim.sign(minerB, body.commit(a, minerB.address, HONEST, { sealed: null }))])
+    expect(t.sim.job(a).verification?.phase, 'a full committee that committed opens the reveals').to.equal('reveal')
+  })
+
   it('a class of two and a lying miner: one verifier disagrees, no majority: the client is refunded, nobody is slashed', () => {
     const t = sim(2)
     const { id, miner } = assigned(t)
@@ -46,6 +72,10 @@ describe('verification: verdicts and silences', () => {
     expect(v).to.have.length(1)
     const verifier = t.key(v[0].miner)
     t.sim.block([t.sim.sign(verifier, body.commit(id, verifier.address, HONEST, { sealed: null }))])
+    // a committee of one waits for a second verifier until its commit deadline, then the reveals open
+    expect(t.sim.job(id).verification?.phase).to.equal('commit')
+    t.sim.block([], { dt: 6000 })
+    expect(t.sim.job(id).verification?.phase).to.equal('reveal')
     t.sim.block([t.sim.sign(miner, body.reveal(id, LIE)), t.sim.sign(verifier, body.reveal(id, HONEST))])
     const j = t.sim.job(id)
     expect(j.verification?.outcome).to.equal('no-majority')

@@ -9,7 +9,7 @@ import { TxError } from '../errors.ts'
 import { toHex } from '../crypto.ts'
 import { receiptIdFromTxHash } from '../ids.ts'
 import { billOf } from '../billing.ts'
-import { closeCommitPhase, openVerification } from '../verification.ts'
+import { closeCommitPhase, committeeDone, openVerification } from '../verification.ts'
 import type { ReceiptDetails } from '../state.ts'
 import { getJob, getMiner, type TxTypeDef } from './txType.ts'
 import { decodeDetails, encodeDetails, checkDetails, type ReceiptMetrics } from './recordReceipt.ts'
@@ -85,7 +85,8 @@ export const commitResult: TxTypeDef<'commit_result', CommitResultBody> = {
         const next = { ...j, verification: { ...v, runs } }
         st.setJob(next)
         st.setMiner({ ...vm, activeJobs: vm.activeJobs - 1 })
-        if (runs.every(r => r.commitment !== null || r.outcome === 'silent')) closeCommitPhase(st, next, ctx, events, false)
+        // A full committee that has committed opens the reveals; a short one waits for its deadline (or its missing verifiers).
+        if (committeeDone(next.verification)) closeCommitPhase(st, next, ctx, events, false)
       },
     }
   },
