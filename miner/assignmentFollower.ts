@@ -43,10 +43,10 @@ export interface AssignmentFollowerModules {
 
 const PER_PAGE = 100
 
-/** The ids of the jobs whose sample drew `miner` as a verifier, from a block event's attributes. */
-export function sampledJobIds (ev: SubscriptionEvent, miner: string): string[] {
-  const ids = ev.events['sample.job_id'] ?? []
-  const verifiers = ev.events['sample.verifiers'] ?? []
+/** The ids of the jobs whose sample (or a later draw: `redraw`) drew `miner` as a verifier, from a block event's attributes. */
+export function sampledJobIds (ev: SubscriptionEvent, miner: string, type: 'sample' | 'redraw' = 'sample'): string[] {
+  const ids = ev.events[`${type}.job_id`] ?? []
+  const verifiers = ev.events[`${type}.verifiers`] ?? []
   // One job_id and one verifiers value per sample event, in order.
   const out = new Set<string>()
   ids.forEach((id, i) => {
@@ -91,7 +91,11 @@ export class AssignmentFollower {
       onConnect: () => { void this.catchUp('connect').catch(e => this.log.warn({ err: (e as Error).message }, 'listing jobs failed')) },
     })
     this.loops.push(loop(`tm.event='Tx' AND assign.miner='${opts.address}'`, ev => this.onEvent(ev)))
-    if (modules.onVerify !== undefined) this.loops.push(loop(`tm.event='NewBlockHeader' AND sample.verifiers CONTAINS '${opts.address}'`, ev => this.onSampleEvent(ev)))
+    if (modules.onVerify !== undefined) {
+      this.loops.push(loop(`tm.event='NewBlockHeader' AND sample.verifiers CONTAINS '${opts.address}'`, ev => this.onSampleEvent(ev)))
+      // verifiers drawn later: in place of silent ones, or to fill a committee short at its sample
+      this.loops.push(loop(`tm.event='NewBlockHeader' AND redraw.verifiers CONTAINS '${opts.address}'`, ev => this.onSampleEvent(ev, 'redraw')))
+    }
   }
 
   /** True while every subscription is open. */
@@ -151,8 +155,8 @@ export class AssignmentFollower {
   }
 
   /** A block event: the jobs whose sample drew this miner as a verifier. */
-  onSampleEvent (ev: SubscriptionEvent): void {
-    for (const id of sampledJobIds(ev, this.opts.address)) this.learn(id, undefined, 'event')
+  onSampleEvent (ev: SubscriptionEvent, type: 'sample' | 'redraw' = 'sample'): void {
+    for (const id of sampledJobIds(ev, this.opts.address, type)) this.learn(id, undefined, 'event')
   }
 
   private learn (jobId: string, job: JobJSON | undefined, source: AssignmentSource): void {

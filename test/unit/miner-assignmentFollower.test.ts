@@ -230,7 +230,7 @@ describe('miner AssignmentFollower: verifier duties', () => {
   it('subscribes to the blocks whose sample draws this miner, besides its assignments', async () => {
     const f = follow()
     await f.start()
-    expect(node.queries).to.have.members([`tm.event='Tx' AND assign.miner='${ME}'`, `tm.event='NewBlockHeader' AND sample.verifiers CONTAINS '${ME}'`])
+    expect(node.queries).to.have.members([`tm.event='Tx' AND assign.miner='${ME}'`, `tm.event='NewBlockHeader' AND sample.verifiers CONTAINS '${ME}'`, `tm.event='NewBlockHeader' AND redraw.verifiers CONTAINS '${ME}'`])
     expect(f.subscribed).to.equal(true)
     expect(node.listings.some(q => q.status === 'verifying' && q.miner === undefined)).to.equal(true)
   })
@@ -245,6 +245,10 @@ describe('miner AssignmentFollower: verifier duties', () => {
       [[], []],
     ]
     for (const [samples, want] of cases) expect(sampledJobIds(blockEvent(samples), ME), JSON.stringify(samples)).to.deep.equal(want)
+    // a redraw (a verifier drawn later) reads its own event's attributes
+    const redraw: SubscriptionEvent = { query: '', data: { type: 'tendermint/event/NewBlockHeader', value: { header: {} as never } }, events: { 'tm.event': ['NewBlockHeader'], 'redraw.job_id': [jobId(4)], 'redraw.verifiers': [ME] } }
+    expect(sampledJobIds(redraw, ME, 'redraw')).to.deep.equal([jobId(4)])
+    expect(sampledJobIds(redraw, ME)).to.deep.equal([])
   })
 
   it('isVerifierDuty: only a verifying job in its commit phase where this miner has not committed', () => {
