@@ -45,8 +45,8 @@ async function runJobflowAt (verificationRate: string): Promise<void> {
     const client = new NodeClient(url, { retries: 0 })
     await until('node up', async () => await client.call('health').then(() => true, () => false), 30_000)
     for (const [i, n] of minerNames.entries()) {
-      procs.push(spawnAitbc(['miner', 'start', '--key', n, '--node', url, '--ollama', ollama.url, '--port', '0', '--capacity', '16', '--stake', '2000'], env, join(dir, `${n}.log`)))
-      await until(`${n} registered`, async () => await client.call('aitbc_miner', { address: minerKeys[i].address }).then(m => m.active === true && m.capacity === 16, () => false), 60_000)
+      procs.push(spawnAitbc(['miner', 'start', '--key', n, '--node', url, '--ollama', ollama.url, '--port', '0', '--capacity', '64', '--stake', '5000'], env, join(dir, `${n}.log`)))
+      await until(`${n} registered`, async () => await client.call('aitbc_miner', { address: minerKeys[i].address }).then(m => m.active === true && m.capacity === 64, () => false), 60_000)
     }
     const chainId = (await client.status()).node_info.network
     const sent = new Map<string, number>()
