@@ -592,13 +592,40 @@ async function pageJob (id, ctx) {
   return jobHtml(newest(j))
 }
 
+/** The job's verification: whether it is checked, the sample, each verifier with its heights and part, the verdict. */
+function verificationHtml (j) {
+  const v = j.verification
+  if (j.checked === false || j.checked === null || j.checked === undefined) {
+    const why = j.miner === null ? 'decided at assignment' : 'not checked: the client accepted unverified work, or fewer than two miners serve the model'
+    return `<div class="empty" data-testid="job-verification">Unverified — ${esc(why)}.</div>`
+  }
+  if (!v) return '<div class="empty" data-testid="job-verification">Checked: the miner has not committed to a result yet.</div>'
+  const verdict = v.outcome === null
+    ? `<span class="muted">under way: phase ${esc(v.phase)} since block ${link.block(v.phase_height)}</span>`
+    : ({ pass: 'passed: the verifiers reproduced the result', fail: 'failed: the verifiers agreed on another result; the miner was slashed and the client refunded', 'no-majority': 'no majority: nobody could tell; the client was refunded, nobody slashed', unchecked: 'not sampled: paid unchecked' })[v.outcome] || v.outcome
+  const sim = v.similarity === null || v.similarity === undefined ? '—' : `${(v.similarity / 10_000).toFixed(1)} %`
+  const rows = (v.verifiers || []).map(r => `<tr data-testid="job-verifier"><td>${link.miner(r.miner, true)}</td><td>${link.block(r.assigned_height)}</td>
+    <td>${r.committed ? link.block(r.committed_height) : '<span class="muted">—</span>'}</td><td>${r.revealed ? 'yes' : '<span class="muted">no</span>'}</td>
+    <td>${r.outcome ? `<span class="badge ${r.outcome === 'agree' ? 'completed' : r.outcome === 'silent' ? 'expired' : 'rejected'}">${esc(r.outcome)}</span>` : '<span class="muted">—</span>'}</td>
+    <td>${aitbc(r.paid)}</td><td>${r.slashed && r.slashed !== '0' ? aitbc(r.slashed) : '—'}</td></tr>`).join('')
+  return `<div data-testid="job-verification">${kv([
+    ['Checked', 'yes: the miner committed before anyone could read its result'],
+    ['Committed', `block ${link.block(v.committed_height)}`],
+    ['Sampled', v.sampled === null ? '<span class="muted">drawn in the next block</span>' : v.sampled ? 'yes: re-run by other miners of the same model digest' : 'no'],
+    ['Verdict', `<span data-testid="job-verdict">${verdict}</span>`],
+    ['Similarity', sim],
+    ['Bill', aitbc(v.bill)],
+  ])}
+  ${rows ? `<table class="list"><thead><tr><th>Verifier</th><th>Drawn</th><th>Committed</th><th>Revealed</th><th>Part</th><th>Paid</th><th>Slashed</th></tr></thead><tbody>${rows}</tbody></table>` : ''}</div>`
+}
+
 function jobHtml (j) {
   const timeline = (j.timeline || []).map(t => `<li class="${esc(t.step)}"><div class="step">${esc(t.step)}</div>
       <div class="meta">block ${link.block(t.height)} · ${time(t.time)}${t.tx_hash ? ` · tx ${link.tx(t.tx_hash)}` : ' · by the chain (no tx)'}${t.miner ? ` · miner ${link.miner(t.miner)}` : ''}</div></li>`).join('')
   const secs = j.metrics ? `${(j.metrics.compute_ms / 1000).toFixed(2)} s` : '—'
   const o = j.options || {}
   const open = !isFinal(j)
-  const noResult = open ? 'No result yet.' : `No result: the job was ${esc(j.status)}${j.status === 'expired' && j.miner ? ' (the miner did not answer in time; its stake was slashed)' : ''}.`
+  const noResult = open ? (j.sealed_result ? 'Sealed to the client until the reveal (the client reads it at once; verifiers cannot).' : 'No result yet.') : `No result: the job was ${esc(j.status)}${j.status === 'expired' && j.miner ? ' (the miner did not answer in time; its stake was slashed)' : ''}.`
   return `<h1>Job <span data-testid="job-status">${badge(j.status)}</span> <span class="sub" data-testid="job-id">${esc(j.job_id)}</span></h1>
     ${j.in_block === false ? '<div class="notice">Relayed to the node; waiting for a block.</div>' : ''}
     ${panel('Progress', progress(j), `<span class="muted" data-testid="job-live">${live.connected ? 'live: follows the job as the chain changes it' : 'refreshes every few seconds'}</span>`, 'job-progress-panel')}
@@ -612,7 +639,9 @@ function jobHtml (j) {
         ['Max fee', aitbc(j.max_fee)],
         ['Refund', aitbc(j.refund)],
         j.slashed && j.slashed !== '0' ? ['Miner slashed', aitbc(j.slashed)] : null,
-        ['Price per second', aitbc(j.price_per_second)],
+        j.price_in !== null && j.price_in !== undefined ? ['Prices per million tokens', `${aitbc(j.price_in)} in · ${aitbc(j.price_out)} out`] : ['Price per second', aitbc(j.price_per_second)],
+        ['Verified', j.verified === true ? 'yes' : j.verified === false ? 'no: rejected' : j.checked ? '<span class="muted">pending</span>' : '<span class="muted">unverified</span>', 'job-verified'],
+        j.model_digest_used ? ['Model digest', `<span class="mono">${esc(j.model_digest_used.slice(0, 12))}</span>`] : null,
         ['Compute time', secs],
         ['Tokens', j.metrics ? `${esc(j.metrics.prompt_tokens)} prompt · ${esc(j.metrics.completion_tokens)} completion` : '—'],
         ['Options', `temperature ${esc(o.temperature ?? 'default')} · num_predict ${esc(o.num_predict ?? 'default')} · seed ${esc(o.seed ?? 'none')}`],
@@ -620,7 +649,8 @@ function jobHtml (j) {
       ]))}
       ${panel('Timeline', `<ul class="timeline" data-testid="job-timeline">${timeline}</ul>`)}
     </div>
-    ${panel('Prompt', `<pre class="result">${esc(j.prompt)}</pre>`)}
+    ${panel('Verification', verificationHtml(j), '', 'job-verification-panel')}
+    ${j.kind === 'chat' && j.messages ? panel('Messages', j.messages.map(m => `<div class="msg"><b>${esc(m.role)}</b><pre class="result">${esc(m.content)}</pre></div>`).join('')) : panel('Prompt', `<pre class="result">${esc(j.prompt)}</pre>`)}
     ${panel('Result', j.error ? `<pre class="result error-text" data-testid="job-error">${esc(j.error)}</pre>` : j.result !== null && j.result !== undefined ? `<pre class="result" data-testid="job-result">${esc(j.result)}</pre>` : `<div class="empty">${noResult}</div>`)}`
 }
 

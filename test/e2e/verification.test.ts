@@ -5,7 +5,8 @@
 // slashed, no client pays for a rejected result, and the honest jobs pass and are paid. At 0.1 the
 // same invariants hold for whatever the sample drew. The liar's figures are printed.
 import { expect } from 'chai'
-import { readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { chromium } from 'playwright-core'
 import { join } from 'node:path'
 import { aitbc, freePort, spawnAitbc, startTestNode, tempDir, until, type Proc, type TestNode } from '../helpers/procs.ts'
 import { Keyring } from '../../cli/keyring.ts'
@@ -15,6 +16,12 @@ import type { SigningKey } from '../../node/core/crypto.ts'
 import { silentLogger } from '../../node/logger.ts'
 import type { JobJSON, MinerJSON } from '../../node/client.ts'
 import { startDevOllama, type DevOllamaServer } from '../../miner/devOllama.ts'
+import { startCoordinator } from '../../coordinator-module/coordinator.ts'
+import { ROOT } from '../helpers/procs.ts'
+
+const CHROMIUM = '/usr/bin/chromium'
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const ARTIFACTS = join(ROOT, 'test-artifacts')
 
 const MODEL = 'llama3.2:latest'
 const FINAL = new Set(['completed', 'failed', 'rejected', 'expired', 'cancelled'])
@@ -276,6 +283,46 @@ describe('e2e: pay only for verified work (two honest miners and a liar)', funct
       const ns = await aitbc(['node', 'status', ...args], mk.node.env)
       expect(ns.code, ns.stderr).to.equal(0)
       expect(ns.stdout).to.match(/^Verified: \d+ result\(s\) passed verification, [1-9]\d* rejected, [1-9]\d* verification run\(s\), over 3 miner\(s\) \(verification_rate 1\)$/m)
+    })
+    it('the explorer\'s job page shows the verification: verdict, each verifier with the heights it was drawn and committed, the dispute (browser)', async function () {
+      if (!existsSync(CHROMIUM)) {
+        const msg = `${CHROMIUM} is missing: install it with "apt-get update && apt-get install -y chromium"`
+        if (process.env.CI === 'true') throw new Error(`CI=true and ${msg}; the browser tests cannot be skipped in CI`)
+        process.stderr.write(`\n${'!'.repeat(100)}\n!!! WARNING: SKIPPING THE EXPLORER VERIFICATION BROWSER TEST: ${msg}\n${'!'.repeat(100)}\n\n`)
+        this.skip()
+      }
+      const mk = m as Market
+      const rejected = (await mk.node.client.jobs({ miner: mk.keys.liar.address, status: 'rejected' })).jobs[0]
+      const passed = (await mk.node.client.jobs({ status: 'completed' })).jobs.find(j => j.verification?.outcome === 'pass') as JobJSON
+      const dataDir = tempDir('aitbc-explorer-verify-')
+      const profile = tempDir('aitbc-chromium-')
+      const coord = await startCoordinator({ nodeUrl: mk.node.url, dataDir, port: 0, logger: silentLogger(), pollMs: 300 })
+      const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1366, height: 900 } })
+      try {
+        const page = context.pages()[0] ?? await context.newPage()
+        await until('the coordinator indexed the jobs', async () => (await fetch(`${coord.url}/v1/jobs/${rejected.job_id}`).then(r => r.json()) as { status?: string }).status === 'rejected', 60_000, 200)
+        for (const [j, verdict] of [[rejected, /failed: the verifiers agreed on another result/], [passed, /passed: the verifiers reproduced the result/]] as const) {
+          await page.goto(`${coord.url}/#/job/${j.job_id}`)
+          const panel = page.getByTestId('job-verification')
+          await panel.waitFor({ timeout: 30_000 })
+          await page.getByTestId('job-verdict').filter({ hasText: verdict }).waitFor({ timeout: 30_000 })
+          const rows = page.getByTestId('job-verifier')
+          expect(await rows.count()).to.equal(j.verification?.verifiers.length)
+          for (const [i, r] of (j.verification?.verifiers ?? []).entries()) {
+            const text = await rows.nth(i).innerText()
+            expect(text).to.include(r.assigned_height)
+            if (r.committed_height !== null) expect(text).to.include(r.committed_height)
+            expect(text).to.include(r.outcome as string)
+          }
+          expect(await page.getByTestId('job-verified').innerText()).to.match(j === rejected ? /no: rejected/ : /yes/)
+          mkdirSync(ARTIFACTS, { recursive: true })
+          await page.screenshot({ path: join(ARTIFACTS, `job-verification-${j === rejected ? 'rejected' : 'passed'}.png`), fullPage: true })
+        }
+      } finally {
+        await context.close()
+        await coord.stop()
+        for (const d of [dataDir, profile]) rmSync(d, { recursive: true, force: true })
+      }
     })
   })
 
