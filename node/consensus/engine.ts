@@ -243,7 +243,11 @@ export class ConsensusEngine {
       const time = Math.max(this.now(), this.app.lastBlockTime() + 1)
       v = this.app.propose({ time, lastCommit: this.lastCommit, evidence: offered })
       this.evidence.onProposed(offered, v.block)
-      if (this.byzantine !== null) v = { block: this.byzantine.tamper(v.block), error: null }
+      if (this.byzantine !== null) {
+        // Only a tampered block replaces the executed one: an untouched block keeps its execution, which commit needs.
+        const tampered = this.byzantine.tamper(v.block)
+        if (tampered !== v.block) v = { block: tampered, error: null }
+      }
       polRound = -1
     }
     const block = v.block

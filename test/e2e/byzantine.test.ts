@@ -23,6 +23,10 @@ async function withByzantine (mode: ByzantineMode, blocks: number, check: (net: 
     const top = Math.min(...await Promise.all(honest.map(height)))
     await assertSameChain(honest, top)
     await check(net, honest)
+    // The byzantine validator itself must still run: a crash would end its attack early and make the checks above pass for the wrong reason.
+    const byz = net.validators[3]
+    expect(byz.proc?.child.exitCode ?? null, `the byzantine validator exited: ${byz.log().slice(-2000)}`).to.equal(null)
+    expect(await byz.height(), 'the byzantine validator still answers RPC').to.be.at.least(0)
   } finally {
     await net.stopAll()
   }
