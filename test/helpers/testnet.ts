@@ -90,7 +90,7 @@ export async function startTestnet (opts: TestnetOptions): Promise<Testnet> {
         await until(`${name} RPC`, async () => {
           if (p.child.exitCode !== null) throw new Error(`${name} exited: ${readFileSync(logFile, 'utf8').slice(-1500)}`)
           return await n.client.call('health').then(() => true, () => false)
-        }, 30_000)
+        }, 60_000) // generous: a start on a loaded 2-core machine has taken over 30 s
       },
       stop: async (signal = 'SIGTERM') => { if (n.proc !== null) await n.proc.stop(signal); n.proc = null },
       height: async () => Number((await n.client.status()).sync_info.latest_block_height),
