@@ -301,7 +301,7 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
 
   // ---- the OpenAI-compatible gateway ----
 
-  registerGatewayRoutes(app, { gateway: m.gateway, keys: m.keys, limiter, logger: m.logger, onRateLimited })
+  registerGatewayRoutes(app, { gateway: m.gateway, keys: m.keys, limiter, logger: m.logger, onRateLimited, onStream: source => { m.metrics.gatewayStreams.inc({ source }) } })
 
   // ---- the explorer (static files, no CDN) ----
 

@@ -16,6 +16,7 @@ export interface GatewayRouteModules {
   limiter: RateLimiter
   logger: Logger
   onRateLimited?: () => void
+  onStream?: (source: 'miner' | 'chain' | 'error') => void
 }
 
 /** The API key of a request: "Authorization: Bearer KEY", else X-Api-Key. */
@@ -100,7 +101,7 @@ export function registerGatewayRoutes (app: FastifyInstance, m: GatewayRouteModu
       const s = await m.gateway.submit(entry, r)
       const deadline = Date.now() + m.gateway.opts.timeoutMs
       if (r.stream) {
-        await streamJob({ kind, submitted: s, includeUsage: r.includeUsage, deadline, reply, req }, { gateway: m.gateway, logger: m.logger })
+        await streamJob({ kind, submitted: s, includeUsage: r.includeUsage, deadline, reply, req }, { gateway: m.gateway, logger: m.logger, onStream: m.onStream })
         return reply
       }
       const abort = new AbortController()

@@ -44,7 +44,7 @@ export class ChunkMaker {
   usage (u: ReturnType<typeof usageOf>): Record<string, unknown> { return { ...this.base(), choices: [], usage: u } }
 }
 
-export async function streamJob (r: StreamRequest, m: { gateway: Gateway, logger: Logger }): Promise<void> {
+export async function streamJob (r: StreamRequest, m: { gateway: Gateway, logger: Logger, onStream?: (source: 'miner' | 'chain' | 'error') => void }): Promise<void> {
   const { reply, submitted: s } = r
   const chunks = new ChunkMaker(r.kind, s)
   reply.hijack()
@@ -54,6 +54,7 @@ export async function streamJob (r: StreamRequest, m: { gateway: Gateway, logger
   raw.once('close', () => { closed.abort() })
   const send = (v: unknown): void => { if (!raw.writableEnded && !raw.destroyed) raw.write(typeof v === 'string' ? v : sseData(v)) }
   const fail = (e: unknown): void => {
+    m.onStream?.('error')
     const g = toGatewayError(e)
     send({ error: g.body().error })
     send(SSE_DONE)
@@ -65,19 +66,23 @@ export async function streamJob (r: StreamRequest, m: { gateway: Gateway, logger
     let streamed = ''
     const url = job0.miner === null ? null : streamUrl((await m.gateway.activeMiners().then(ms => ms.find(x => x.address === job0.miner)?.endpoint ?? null, () => null)), s.jobId)
     let how = 'no endpoint listed'
-    if (url !== null && !FINAL_STATUSES.has(job0.status)) {
+    // Even when the job is already final: the miner keeps its tokens a while after (a late reader misses nothing).
+    let live = false
+    if (url !== null) {
       const { id: chainId } = await m.gateway.chainId()
       const end = await readMinerStream(url, s.signer.key, chainId, s.jobId, r.deadline, t => {
         if (t === '') return
         streamed += t
         send(chunks.text(t))
       }, closed.signal)
+      live = end.kind === 'end'
       how = end.kind === 'end' ? 'streamed' : `${end.kind}: ${end.why}`
       if (end.kind !== 'end') m.logger.warn({ job_id: s.jobId, miner: job0.miner, how }, 'gateway: the miner stream did not end cleanly')
     }
     const job = await m.gateway.waitFinal(s.jobId, r.deadline, closed.signal)
     const a = m.gateway.answer(job, s.signer)
     if (streamed !== a.text) {
+      live = false
       if (a.text.startsWith(streamed)) {
         for (const c of chunkText(a.text.slice(streamed.length))) send(chunks.text(c))
         streamed = a.text
@@ -88,6 +93,7 @@ export async function streamJob (r: StreamRequest, m: { gateway: Gateway, logger
     if (job.result_hash !== null && toHex(sha256(utf8Bytes(streamed))).toLowerCase() !== job.result_hash.toLowerCase()) {
       throw new GatewayError('result_mismatch', `the streamed text of job ${s.jobId} does not hash to its result_hash on chain`)
     }
+    m.onStream?.(live && streamed === a.text && how === 'streamed' ? 'miner' : 'chain')
     send(chunks.finish(a.finishReason))
     if (r.includeUsage) send(chunks.usage(usageOf(a)))
     send(SSE_DONE)
