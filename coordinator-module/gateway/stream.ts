@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { sha256, toHex, utf8Bytes, type Logger } from '../../node/client.ts'
 import { FINAL_STATUSES, type Gateway, type SubmittedJob } from './gateway.ts'
 import { GatewayError, toGatewayError } from './openAiError.ts'
-import { readMinerStream, streamUrl } from './minerStream.ts'
+import { readMinerStream, streamUrl } from '../../node/minerStream.ts'
 import { chunkText, sseData, SSE_DONE } from './sse.ts'
 import { usageOf } from './routes.ts'
 

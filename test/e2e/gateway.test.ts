@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import OpenAI from 'openai'
-import { startTestNode, until, type TestNode } from '../helpers/procs.ts'
+import { aitbc, startTestNode, until, type TestNode } from '../helpers/procs.ts'
 import { Keyring } from '../../cli/keyring.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { signStreamRequest } from '../../node/streamAuth.ts'
@@ -299,6 +299,16 @@ describe('e2e: the OpenAI-compatible gateway with the openai SDK', function () {
     expect(lines[lines.length - 1]).to.deep.equal({ end: true })
     expect(lines.slice(0, -1).map(l => l.token).join('')).to.equal(r.choices[0].text)
     expect((await fetch(`${miner!.url}/v1/jobs/job_0000000000000000/stream`)).status).to.equal(404)
+  })
+
+  it('aitbc submit inference --stream prints the miner\'s tokens as they come, then the job\'s summary', async () => {
+    const r = await aitbc(['submit', 'inference', '--stream', '--from', 'alice', '--node', node.url, '--model', MODEL, '--prompt', 'Stream to my terminal', '--num-predict', '16'], node.env)
+    expect(r.code, r.stderr).to.equal(0)
+    const jobId = /Job ID: (job_[0-9a-f]{16})/.exec(r.stdout)?.[1] as string
+    const job = await node.client.job(jobId)
+    expect(r.stdout.startsWith(job.result + '\n'), r.stdout).to.equal(true)
+    expect(r.stdout).to.match(/Status: completed/)
+    expect(r.stderr).to.not.match(/did not finish|not the result/)
   })
 
   describe('a miner whose listed endpoint misbehaves', () => {

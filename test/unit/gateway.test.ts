@@ -12,7 +12,7 @@ import { NonceSequencer } from '../../coordinator-module/gateway/nonceSequencer.
 import { GatewayError, errorStatus, toGatewayError } from '../../coordinator-module/gateway/openAiError.ts'
 import { chunkText, parseSse, sseData, SSE_DONE } from '../../coordinator-module/gateway/sse.ts'
 import { parseChatRequest, parseCompletionRequest } from '../../coordinator-module/gateway/requests.ts'
-import { streamUrl } from '../../coordinator-module/gateway/minerStream.ts'
+import { streamUrl } from '../../node/minerStream.ts'
 import { ChunkMaker } from '../../coordinator-module/gateway/stream.ts'
 import { checkStreamRequest, signStreamRequest } from '../../node/streamAuth.ts'
 import { SigningKey, toHex } from '../../node/core/crypto.ts'

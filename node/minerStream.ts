@@ -1,10 +1,10 @@
-// Reading a job's live tokens from its assigned miner (GET <endpoint>/v1/jobs/:id/stream, a
-// signed request: node/streamAuth.ts). The gateway connects only to the endpoint the assigned
-// miner lists on chain, http or https only, follows no redirect, and bounds the bytes it reads
+// Reading a job's live tokens from its assigned miner, for its client (the gateway, aitbc submit
+// --stream): GET <endpoint>/v1/jobs/:id/stream, a signed request (node/streamAuth.ts). The client
+// connects only to the endpoint the assigned miner lists on chain, http or https only, follows no redirect, and bounds the bytes it reads
 // and the time it waits. The miner answers NDJSON: {"token": "..."} lines, then {"end": true}
 // when its run ended (or {"error": "..."}).
-import { signStreamRequest } from '../../node/streamAuth.ts'
-import type { SigningKey } from '../../node/client.ts'
+import { signStreamRequest } from './streamAuth.ts'
+import type { SigningKey } from './core/crypto.ts'
 
 export const MAX_STREAM_BYTES = 4 * 1024 * 1024
 
