@@ -8,7 +8,10 @@ import type { SigningKey } from './core/crypto.ts'
 
 export const MAX_STREAM_BYTES = 4 * 1024 * 1024
 
-export type MinerStreamEnd = { kind: 'end' } | { kind: 'closed', why: string } | { kind: 'unreachable', why: string }
+export type MinerStreamEnd = { kind: 'end' } | { kind: 'closed', why: string } | { kind: 'unreachable', why: string } | { kind: 'not_yet', why: string }
+
+/** How long a reader asks again while the miner has no stream of the job yet (it may not have seen its assignment). */
+export const NOT_YET_RETRY_MS = 200
 
 /** The stream URL of a listed endpoint, or null when the endpoint is not a plain http(s) URL. */
 export function streamUrl (endpoint: string | null, jobId: string): string | null {
@@ -21,9 +24,25 @@ export function streamUrl (endpoint: string | null, jobId: string): string | nul
 }
 
 /**
+ * readMinerStream, asked again while the miner answers 404 (it has not yet taken up the job it
+ * was assigned) until `stillWaiting` says no (the job is final: the miner would have it by now).
+ */
+export async function readMinerStreamWhenReady (
+  url: string, key: SigningKey, chainId: string, jobId: string, deadline: number, onToken: (t: string) => void, stillWaiting: () => Promise<boolean>, signal?: AbortSignal,
+): Promise<MinerStreamEnd> {
+  for (let tries = 0; ; tries++) {
+    const end = await readMinerStream(url, key, chainId, jobId, deadline, onToken, signal)
+    if (end.kind !== 'not_yet') return end
+    if (Date.now() + NOT_YET_RETRY_MS > deadline || signal?.aborted === true || (tries > 0 && !(await stillWaiting()))) return { kind: 'unreachable', why: 'the miner has no stream of this job' }
+    await new Promise(resolve => setTimeout(resolve, NOT_YET_RETRY_MS))
+  }
+}
+
+/**
  * Reads the miner's stream, calling onToken for each token; resolves how it ended: 'end' (the
  * miner's end line), 'closed' (the connection ended or broke without it, or sent something
- * else), 'unreachable' (no 200 answer: refused, 403, a redirect, a timeout before the answer).
+ * else), 'unreachable' (no 200 answer: refused, 403, a redirect, a timeout before the answer),
+ * 'not_yet' (404: the miner holds no stream of the job, yet or any more).
  */
 export async function readMinerStream (
   url: string, key: SigningKey, chainId: string, jobId: string, deadline: number, onToken: (t: string) => void, signal?: AbortSignal,
@@ -36,6 +55,10 @@ export async function readMinerStream (
     res = await fetch(url, { headers: { ...signStreamRequest(key, chainId, jobId), accept: 'application/x-ndjson' }, redirect: 'error', signal: sig })
   } catch (e) {
     return { kind: 'unreachable', why: (e as Error).message }
+  }
+  if (res.status === 404) {
+    await res.body?.cancel().catch(() => {})
+    return { kind: 'not_yet', why: 'the miner has no stream of this job (HTTP 404)' }
   }
   if (res.status !== 200 || res.body === null) {
     await res.body?.cancel().catch(() => {})

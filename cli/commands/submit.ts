@@ -6,7 +6,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander'
 import { amountArg, intArg, floatArg } from '../args.ts'
 import { clientOptions, type CliContext, type ClientOpts } from '../context.ts'
 import { waitForJob, jobLines, FINAL_STATUSES } from '../jobs.ts'
-import { readMinerStream, streamUrl } from '../../node/minerStream.ts'
+import { readMinerStreamWhenReady, streamUrl } from '../../node/minerStream.ts'
 import type { NodeClient } from '../../node/rpc/client.ts'
 import type { JobJSON } from '../../node/rpc/types.ts'
 import type { SigningKey } from '../../node/core/crypto.ts'
@@ -160,7 +160,8 @@ async function streamTokens (c: NodeClient, key: SigningKey, jobId: string, dead
   const endpoint = job.miner === null ? null : (await c.miner(job.miner).catch(() => null))?.endpoint ?? null
   const url = streamUrl(endpoint, jobId)
   if (url !== null) {
-    const end = await readMinerStream(url, key, chainId, jobId, deadline, t => { streamed += t; process.stdout.write(t) })
+    const end = await readMinerStreamWhenReady(url, key, chainId, jobId, deadline, t => { streamed += t; process.stdout.write(t) },
+      async () => { const j = await c.job(jobId).catch(() => null); return j !== null && !FINAL_STATUSES.has(j.status) })
     if (end.kind !== 'end') process.stderr.write(`\n(the miner's stream did not finish: ${end.why})\n`)
   } else {
     process.stderr.write('(the assigned miner lists no stream endpoint: waiting for the result on chain)\n')

@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { sha256, toHex, utf8Bytes, type Logger } from '../../node/client.ts'
 import { FINAL_STATUSES, type Gateway, type SubmittedJob } from './gateway.ts'
 import { GatewayError, toGatewayError } from './openAiError.ts'
-import { readMinerStream, streamUrl } from '../../node/minerStream.ts'
+import { readMinerStreamWhenReady, streamUrl } from '../../node/minerStream.ts'
 import { chunkText, sseData, SSE_DONE } from './sse.ts'
 import { usageOf } from './routes.ts'
 
@@ -70,11 +70,11 @@ export async function streamJob (r: StreamRequest, m: { gateway: Gateway, logger
     let live = false
     if (url !== null) {
       const { id: chainId } = await m.gateway.chainId()
-      const end = await readMinerStream(url, s.signer.key, chainId, s.jobId, r.deadline, t => {
+      const end = await readMinerStreamWhenReady(url, s.signer.key, chainId, s.jobId, r.deadline, t => {
         if (t === '') return
         streamed += t
         send(chunks.text(t))
-      }, closed.signal)
+      }, async () => { const j = await m.gateway.job(s.jobId).catch(() => undefined); return j !== undefined && !FINAL_STATUSES.has(j.status) }, closed.signal)
       live = end.kind === 'end'
       how = end.kind === 'end' ? 'streamed' : `${end.kind}: ${end.why}`
       if (end.kind !== 'end') m.logger.warn({ job_id: s.jobId, miner: job0.miner, how }, 'gateway: the miner stream did not end cleanly')
