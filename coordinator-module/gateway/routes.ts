@@ -105,7 +105,8 @@ export function registerGatewayRoutes (app: FastifyInstance, m: GatewayRouteModu
         return reply
       }
       const abort = new AbortController()
-      req.raw.once('close', () => { if (!reply.sent) abort.abort() })
+      // The client went away before the answer: stop waiting (the job goes on on the chain).
+      reply.raw.once('close', () => { if (!reply.raw.writableFinished) abort.abort() })
       const job = await m.gateway.waitFinal(s.jobId, deadline, abort.signal)
       const a = m.gateway.answer(job, s.signer)
       return kind === 'chat' ? chatCompletion(s, a) : textCompletion(s, a)

@@ -7,11 +7,11 @@
 import { expect } from 'chai'
 import { spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import OpenAI from 'openai'
-import { aitbc, startTestNode, until, type TestNode } from '../helpers/procs.ts'
+import { aitbc, startTestNode, until, ROOT, type TestNode } from '../helpers/procs.ts'
 import { Keyring } from '../../cli/keyring.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { signStreamRequest } from '../../node/streamAuth.ts'
@@ -309,6 +309,31 @@ describe('e2e: the OpenAI-compatible gateway with the openai SDK', function () {
     expect(r.stdout.startsWith(job.result + '\n'), r.stdout).to.equal(true)
     expect(r.stdout).to.match(/Status: completed/)
     expect(r.stderr).to.not.match(/did not finish|not the result/)
+  })
+
+  it('aitbc coordinator start --gateway-key NAME makes the keyring key and an API key, printed once; the next start prints none', async () => {
+    const data = tempData()
+    const home = tempData()
+    const start = async (): Promise<string> => {
+      const child = spawn(process.execPath, [join(ROOT, 'bin', 'aitbc.mjs'), 'coordinator', 'start', '--node', node.url, '--port', '0', '--data', data, '--gateway-key', 'ops'],
+        { cwd: ROOT, env: { ...process.env, AITBC_HOME: home, AITBC_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] })
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+      child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+      const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+      await until('the coordinator CLI to list the gateway', () => /OpenAI-compatible API: /.test(out) || child.exitCode !== null, 60_000)
+      child.kill('SIGTERM')
+      await exited
+      return out
+    }
+    const first = await start()
+    expect(first).to.match(/Made keyring key "ops" \(aitbc1[0-9a-z]+\)/)
+    const key = /API key for "ops" \(aitbc1[0-9a-z]+\), shown only now: (aitbc-[A-Za-z0-9_-]{32})/.exec(first)?.[1]
+    expect(key, first).to.be.a('string')
+    expect(statSync(join(home, 'keyring', 'ops.json')).mode & 0o777).to.equal(0o600)
+    const second = await start()
+    expect(second).to.not.match(/API key for|Made keyring key/)
+    expect(second).to.match(/OpenAI-compatible API: .*\(1 API key\(s\)\)/)
   })
 
   describe('a miner whose listed endpoint misbehaves', () => {
