@@ -311,6 +311,34 @@ describe('e2e: the OpenAI-compatible gateway with the openai SDK', function () {
     expect(r.stderr).to.not.match(/did not finish|not the result/)
   })
 
+  it('a job that fails on its miner: 502 job_failed; one that outlasts the gateway\'s wait: 504 job_timeout', async () => {
+    const failing = await startDevOllama({ port: 0, models: ['failing:1b'], failRate: 1, logger: silentLogger() })
+    const m2 = await startMiner({ key: new Keyring(node.aitbcHome).get('carol'), nodeUrl: node.url, ollamaUrl: failing.url, httpPort: 0, capacity: 2, logger: silentLogger() })
+    const c2 = await startCoordinator({ nodeUrl: node.url, dataDir: tempData(), port: 0, logger: silentLogger(), gatewayKeys: ['gw'], keyringHome: node.aitbcHome, gatewayTimeoutMs: 1 })
+    try {
+      await until('the failing model listed', async () => (await openai.models.list()).data.some(x => x.id === 'failing:1b'))
+      const e = await openai.chat.completions.create({ model: 'failing:1b', messages: [{ role: 'user', content: 'hi' }] }).then(() => null, (x: unknown) => x) as any
+      expect(e).to.be.instanceOf(OpenAI.InternalServerError)
+      expect(e.status).to.equal(502)
+      expect(e.code).to.equal('job_failed')
+      expect(e.message).to.match(/refunded/)
+      const streamed = await openai.chat.completions.create({ model: 'failing:1b', messages: [{ role: 'user', content: 'hi' }], stream: true })
+      const se = await (async () => { for await (const _ of streamed) { /* none */ } })().then(() => null, (x: unknown) => x) as any
+      expect(se).to.be.instanceOf(OpenAI.APIError)
+      expect(String(se.message)).to.match(/failed/)
+      // A second coordinator with the same key (one account, two processes: the nonce follows pending_nonce) that waits 1 ms.
+      const quick = new OpenAI({ apiKey: (await c2.keys.create('gw', gwAddress, 0n)).apiKey, baseURL: `${c2.url}/v1`, maxRetries: 0 })
+      const t = await quick.completions.create({ model: MODEL, prompt: 'Too slow for the gateway', max_tokens: 4 }).then(() => null, (x: unknown) => x) as any
+      expect(t.status).to.equal(504)
+      expect(t.code).to.equal('job_timeout')
+      expect(t.message).to.match(/goes on on the chain/)
+    } finally {
+      await c2.stop()
+      await m2.stop()
+      await failing.close()
+    }
+  })
+
   it('aitbc coordinator start --gateway-key NAME makes the keyring key and an API key, printed once; the next start prints none', async () => {
     const data = tempData()
     const home = tempData()
