@@ -6,6 +6,7 @@ import { runJobflowBench } from './jobflow.ts'
 import { runConsensusBench } from './consensus.ts'
 import { runCoordinatorBench } from './coordinator.ts'
 import { runVrfBench } from './vrf.ts'
+import { runGatewayBench } from './gateway.ts'
 
 const sections: Record<string, () => Promise<void>> = {
   chain: runChainBench,
@@ -13,6 +14,7 @@ const sections: Record<string, () => Promise<void>> = {
   consensus: runConsensusBench,
   coordinator: runCoordinatorBench,
   vrf: runVrfBench,
+  gateway: runGatewayBench,
 }
 
 const wanted = process.argv.slice(2).filter(a => !a.startsWith('-'))

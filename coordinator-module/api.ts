@@ -20,6 +20,11 @@ import type { JobFeed } from './jobFeed.ts'
 import { RateLimiter } from './rateLimiter.ts'
 import { parseSeriesQuery, type SeriesReader } from './statsSeries.ts'
 import { renderChartSvg } from './chartSvg.ts'
+import type { ApiKeyStore } from './gateway/apiKeyStore.ts'
+import type { Gateway } from './gateway/gateway.ts'
+import { GatewayError } from './gateway/openAiError.ts'
+import { parseCompletionRequest } from './gateway/requests.ts'
+import { authorize, registerGatewayRoutes } from './gateway/routes.ts'
 
 export const MAX_BODY_BYTES = 1024 * 1024
 const EXPLORER_DIR = join(dirname(fileURLToPath(import.meta.url)), 'explorer')
@@ -33,9 +38,7 @@ const CONTENT_TYPES: Record<string, string> = { html: 'text/html; charset=utf-8'
 const RELAYED_TTL_MS = 10 * 60_000
 
 export interface ApiOptions {
-  /** API keys for the write endpoints; empty: writes are open. */
-  apiKeys: string[]
-  /** Write requests per minute per key (token bucket). */
+  /** Requests per minute per API key (token bucket) on the write and gateway endpoints. */
   rateLimitPerMinute: number
 }
 
@@ -48,6 +51,9 @@ export interface ApiModules {
   feed: JobFeed
   metrics: CoordinatorMetrics
   logger: Logger
+  /** The API keys (gateway/apiKeyStore.ts); none: POST /v1/jobs relays signed txs without a key. */
+  keys: ApiKeyStore
+  gateway: Gateway
 }
 
 interface RelayedJob { job_id: string, status: 'pending', client: string, model: string, submitted_at: string, tx_hash: string, in_block: false, at: number }
@@ -61,8 +67,8 @@ function parseSize (v: unknown, what: string, dflt: number, min: number, max: nu
 
 export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES, routerOptions: { maxParamLength: 200 } })
-  const limiter = opts.apiKeys.length > 0 ? new RateLimiter(opts.rateLimitPerMinute) : null
-  const keys = new Set(opts.apiKeys)
+  const limiter = new RateLimiter(opts.rateLimitPerMinute)
+  const onRateLimited = (): void => { m.metrics.rateLimited.inc() }
   const relayed = new Map<string, RelayedJob>()
   m.indexer.on('job', (j: { job_id: string }) => { relayed.delete(j.job_id) })
   let validatorsCache: { at: number, value: unknown } | null = null
@@ -70,6 +76,11 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
   app.setErrorHandler((err: any, _req, reply) => {
     if (err instanceof ApiError) {
       void reply.code(err.status).send({ error: err.code, message: err.message, ...err.extra })
+      return
+    }
+    if (err instanceof GatewayError) {
+      const code = err.status === 401 ? 'UNAUTHORIZED' : err.status === 429 ? 'RATE_LIMITED' : err.code.toUpperCase()
+      void reply.code(err.status).headers(err.headers).send({ error: code, message: err.message, param: err.param })
       return
     }
     const status = typeof err.statusCode === 'number' ? err.statusCode : 500
@@ -96,18 +107,10 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
     m.metrics.httpSeconds.observe({ method: req.method, route }, reply.elapsedTime / 1000)
   })
 
+  /** With API keys made, writes need one (X-Api-Key or Authorization: Bearer) and are rate limited per key. */
   const requireKey = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (limiter === null) return
-    const key = req.headers['x-api-key']
-    if (typeof key !== 'string' || key === '') throw new ApiError(401, 'UNAUTHORIZED', 'this endpoint needs an API key in the X-Api-Key header')
-    if (!keys.has(key)) throw new ApiError(401, 'UNAUTHORIZED', 'unknown API key')
-    const d = limiter.take(key)
-    void reply.header('x-ratelimit-limit', String(limiter.perMinute)).header('x-ratelimit-remaining', String(d.remaining))
-    if (!d.ok) {
-      m.metrics.rateLimited.inc()
-      void reply.header('retry-after', String(d.retryAfterS))
-      throw new ApiError(429, 'RATE_LIMITED', `rate limit of ${limiter.perMinute} requests per minute reached for this key; retry in ${d.retryAfterS} s`)
-    }
+    if (m.keys.size === 0) return
+    authorize({ keys: m.keys, limiter, onRateLimited }, req, reply)
   }
 
   // ---- health and metrics ----
@@ -135,8 +138,17 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
 
   // ---- jobs ----
 
-  app.post('/v1/jobs', { preHandler: requireKey }, async (req, reply) => {
+  app.post('/v1/jobs', async (req, reply) => {
     const body: unknown = req.body
+    if (body !== null && typeof body === 'object' && !Array.isArray(body) && (body as { type?: unknown }).type === 'inference') {
+      // The original design's body: the gateway signs it with the key's account.
+      const entry = authorize({ keys: m.keys, limiter, onRateLimited }, req, reply)
+      const s = await m.gateway.submit(entry, parseCompletionRequest(body))
+      const submittedAt = new Date().toISOString()
+      relayed.set(s.jobId, { job_id: s.jobId, status: 'pending', client: s.signer.key.address, model: s.model, submitted_at: submittedAt, tx_hash: s.txHash, in_block: false, at: Date.now() })
+      return await reply.code(202).send({ job_id: s.jobId, status: 'pending', submitted_at: submittedAt, tx_hash: s.txHash, client: s.signer.key.address })
+    }
+    await requireKey(req, reply)
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'BAD_REQUEST', 'the body must be a JSON object {"tx": "<base64 signed submit_job>"}')
     const b64 = (body as { tx?: unknown }).tx
     if (typeof b64 !== 'string' || b64.length === 0 || b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new ApiError(400, 'BAD_REQUEST', '"tx" must be the signed submit_job transaction as standard base64')
@@ -286,6 +298,10 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
   void app.register(async (scoped) => {
     scoped.get('/v1/ws', { websocket: true }, (socket) => { m.feed.attach(socket) })
   })
+
+  // ---- the OpenAI-compatible gateway ----
+
+  registerGatewayRoutes(app, { gateway: m.gateway, keys: m.keys, limiter, logger: m.logger, onRateLimited, onStream: source => { m.metrics.gatewayStreams.inc({ source }) } })
 
   // ---- the explorer (static files, no CDN) ----
 

@@ -67,6 +67,14 @@ export const KEY = {
   minerEvent: (address: string, h: number, seq: number) => `me:${address}:${position(h, seq)}`,
   minerEventPrefix: (address: string) => `me:${address}:`,
 
+  /** Gateway API keys (gateway/apiKeyStore.ts): the record of a key by the sha256 of the key, hex. Kept by rebuild. */
+  gatewayKey: (hash: string) => `gw:k:${hash}`,
+  gatewayKeyPrefix: 'gw:k:',
+  /** What a key's jobs may cost at most (the sum of their max_fee), by UTC day "YYYY-MM-DD". */
+  gatewaySpend: (hash: string, day: string) => `gw:s:${hash}:${day}`,
+  /** Everything of the gateway, which store.clear() keeps. */
+  gatewayPrefix: 'gw:',
+
   /** Records to fetch again from the node: dirty:<kind>:<id>, value a sequence number. */
   dirty: (kind: DirtyKind, id: string) => `dirty:${kind}:${id}`,
   dirtyPrefix: 'dirty:',

@@ -27,6 +27,7 @@ export interface CoordinatorMetrics {
   wsSubscriptions: Gauge
   wsPushes: Counter
   rateLimited: Counter
+  gatewayStreams: Counter
 }
 
 export function createCoordinatorMetrics (opts: { defaultMetrics?: boolean } = {}): CoordinatorMetrics {
@@ -52,6 +53,7 @@ export function createCoordinatorMetrics (opts: { defaultMetrics?: boolean } = {
     wsSubscriptions: new Gauge({ name: 'aitbc_coordinator_ws_subscriptions', help: 'Job subscriptions on /v1/ws', registers }),
     wsPushes: new Counter({ name: 'aitbc_coordinator_ws_pushes_total', help: 'Job updates pushed on /v1/ws', registers }),
     rateLimited: new Counter({ name: 'aitbc_coordinator_rate_limited_total', help: 'Write requests refused with 429', registers }),
+    gatewayStreams: new Counter({ name: 'aitbc_coordinator_gateway_streams_total', help: 'Gateway streams by how their text came: the miner\'s live tokens (miner), the chain\'s result after an unreachable or broken miner stream (chain), an error chunk (error)', labelNames: ['source'], registers }),
   }
   for (const kind of ['account', 'miner', 'job']) m.refreshed.inc({ kind }, 0)
   return m

@@ -1,7 +1,7 @@
 // The coordinator's LevelDB (through `level`): JSON values, prefix scans, and one write lock so
 // that the indexer's block batches and the refresher's record batches never interleave.
 import { Level } from 'level'
-import { prefixEnd } from './keys.ts'
+import { KEY, prefixEnd } from './keys.ts'
 
 export type StoreOp = { type: 'put', key: string, value: unknown } | { type: 'del', key: string }
 
@@ -84,8 +84,11 @@ export class CoordinatorStore {
     return await this.db.iterator(this.range(prefix, o)).all() as Array<[string, T]>
   }
 
-  /** Deletes everything (rebuild). */
+  /** Deletes the index (rebuild); the gateway's API keys and spend (KEY.gatewayPrefix) stay. */
   async clear (): Promise<void> {
-    await this.exclusive(async () => { await this.db.clear() })
+    await this.exclusive(async () => {
+      await this.db.clear({ lt: KEY.gatewayPrefix })
+      await this.db.clear({ gte: prefixEnd(KEY.gatewayPrefix) })
+    })
   }
 }

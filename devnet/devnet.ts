@@ -3,7 +3,7 @@
 // only when nothing answers on the Ollama URL, the funded client key made the keyring default.
 // Writes .devnet/devnet.json whenever a process starts or stops; Ctrl-C stops every child.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync, openSync, closeSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync, openSync, closeSync, chmodSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { Keyring } from '../cli/keyring.ts'
 import { initHome, homePaths, readKeyFile, readKeySeed } from '../node/config.ts'
@@ -12,6 +12,12 @@ import { parseGenesis } from '../genesis/genesis.ts'
 import { makeGenesisJSON } from '../genesis/build.ts'
 import { parseAitbc } from '../node/core/amount.ts'
 import type { Logger } from '../node/logger.ts'
+import { CoordinatorStore } from '../coordinator-module/store.ts'
+import { ApiKeyStore } from '../coordinator-module/gateway/apiKeyStore.ts'
+import { DEFAULT_GATEWAY_DAILY_CAP } from '../coordinator-module/coordinator.ts'
+
+/** The keyring key the devnet's gateway signs with (its own account, not the CLI's key). */
+export const GATEWAY_KEY = 'gateway'
 
 export interface DevnetOptions {
   root: string
@@ -67,6 +73,8 @@ export class Devnet {
   private stopping = false
   private readonly logsDir: string
   chainId = 'aitbc-devnet'
+  /** The gateway's API key (also in devnet.json, mode 0600). */
+  gatewayApiKey: string | null = null
 
   constructor (private readonly o: DevnetOptions) {
     this.logsDir = join(o.dir, 'logs')
@@ -78,6 +86,8 @@ export class Devnet {
     const doc = {
       chain_id: this.chainId,
       default_key: this.o.clientKey,
+      gateway_api_key: this.gatewayApiKey,
+      gateway_key: this.gatewayApiKey === null ? null : { name: GATEWAY_KEY, keyring: this.rel(join(this.o.dir, 'gateway')) },
       node: this.procs.find(p => p.role === 'validator')?.url ?? null,
       processes: this.procs.map(p => ({
         name: p.name,
@@ -89,7 +99,10 @@ export class Devnet {
         command: p.command,
       })),
     }
-    writeFileSync(join(this.o.dir, 'devnet.json'), JSON.stringify(doc, null, 2) + '\n')
+    // It holds the gateway's API key: readable by this user only.
+    const f = join(this.o.dir, 'devnet.json')
+    writeFileSync(f, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600 })
+    chmodSync(f, 0o600)
   }
 
   /** Creates homes, keys and the genesis unless they exist (then the chain continues). */
@@ -100,6 +113,7 @@ export class Devnet {
     if (o.fresh) rmSync(o.dir, { recursive: true, force: true })
     mkdirSync(this.logsDir, { recursive: true })
     const minerKeyring = new Keyring(join(o.dir, 'miners'))
+    const gatewayKeyring = new Keyring(join(o.dir, 'gateway'))
     const validatorHomes = Array.from({ length: o.validators }, (_, i) => join(o.dir, `validator-${i}`))
     const minerKeys = Array.from({ length: o.miners }, (_, i) => `miner-${i}`)
     const userKeyring = new Keyring()
@@ -122,8 +136,10 @@ export class Devnet {
     }
     for (const h of validatorHomes) initHome(h, { moniker: h.split('/').pop() })
     for (const k of minerKeys) if (!minerKeyring.has(k)) minerKeyring.add(k)
+    if (!gatewayKeyring.has(GATEWAY_KEY)) gatewayKeyring.add(GATEWAY_KEY)
     const accounts = [
       { address: userKeyring.get(o.clientKey).address, balance: parseAitbc('10000') },
+      { address: gatewayKeyring.get(GATEWAY_KEY).address, balance: parseAitbc('10000') },
       ...minerKeys.map(k => ({ address: minerKeyring.get(k).address, balance: parseAitbc('10000') })),
     ]
     const g = makeGenesisJSON({
@@ -174,13 +190,16 @@ export class Devnet {
 
     if (o.withCoordinator) {
       const port = 8000
+      const gatewayHome = join(o.dir, 'gateway')
+      if (new Keyring(gatewayHome).has(GATEWAY_KEY)) this.gatewayApiKey = await this.gatewayKey(join(o.dir, 'coordinator'), gatewayHome)
       const c: DevProc = {
         name: 'coordinator', role: 'coordinator', ports: { http: port }, home: join(o.dir, 'coordinator'),
-        command: ['node', bin, 'coordinator', 'start', '--node', nodeUrl, '--port', String(port), '--data', this.rel(join(o.dir, 'coordinator'))],
+        command: ['node', bin, 'coordinator', 'start', '--node', nodeUrl, '--port', String(port), '--data', this.rel(join(o.dir, 'coordinator')),
+          ...(this.gatewayApiKey === null ? [] : ['--gateway-key', GATEWAY_KEY])],
         child: null, url: `http://127.0.0.1:${port}`, health: `http://127.0.0.1:${port}/health`,
       }
       this.procs.push(c)
-      this.spawn(c)
+      this.spawn(c, { AITBC_HOME: gatewayHome })
       await waitReady(c, 30_000)
     }
 
@@ -215,6 +234,25 @@ export class Devnet {
     this.writeState()
   }
 
+  /** The gateway's API key: the one devnet.json holds when the coordinator's store still knows it, else a new one. */
+  private async gatewayKey (dataDir: string, gatewayHome: string): Promise<string> {
+    let previous: string | null = null
+    try { previous = JSON.parse(readFileSync(join(this.o.dir, 'devnet.json'), 'utf8')).gateway_api_key ?? null } catch { /* none yet */ }
+    mkdirSync(dataDir, { recursive: true })
+    const store = await CoordinatorStore.open(dataDir)
+    try {
+      const keys = new ApiKeyStore(store)
+      await keys.load()
+      if (previous !== null) {
+        try { keys.authenticate(previous); return previous } catch { /* not this store's: make one */ }
+      }
+      const address = new Keyring(gatewayHome).get(GATEWAY_KEY).address
+      return (await keys.create(GATEWAY_KEY, address, DEFAULT_GATEWAY_DAILY_CAP)).apiKey
+    } finally {
+      await store.close()
+    }
+  }
+
   summary (): string {
     const lines = [`AITBC devnet "${this.chainId}" is running (Ctrl-C stops every process)`, '']
     for (const p of this.procs) {
@@ -224,8 +262,14 @@ export class Devnet {
     const client = new Keyring().get(this.o.clientKey)
     lines.push('', `Funded client key: ${this.o.clientKey} (${client.address}), now the keyring default`,
       `State: ${this.rel(join(this.o.dir, 'devnet.json'))}   Logs: ${this.rel(this.logsDir)}/`, '',
+      ...(this.gatewayApiKey === null ? [] : [
+        `OpenAI-compatible gateway: http://127.0.0.1:8000/v1  API key: ${this.gatewayApiKey}`,
+        `  (its jobs are paid by the devnet's own gateway key "${GATEWAY_KEY}", ${new Keyring(join(this.o.dir, 'gateway')).get(GATEWAY_KEY).address}; the key is also in devnet.json as gateway_api_key)`, '']),
       'Try, in another terminal:',
-      '  npx aitbc submit inference --prompt "What is machine learning?" --model llama3.2:latest --wait')
+      '  npx aitbc submit inference --prompt "What is machine learning?" --model llama3.2:latest --wait',
+      ...(this.gatewayApiKey === null ? [] : [
+        `  curl -N http://127.0.0.1:8000/v1/chat/completions -H "Authorization: Bearer ${this.gatewayApiKey}" -H "content-type: application/json" \\`,
+        '    -d \'{"model": "llama3.2:latest", "messages": [{"role": "user", "content": "What is AI?"}], "stream": true}\'']))
     return lines.join('\n')
   }
 

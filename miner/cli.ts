@@ -19,6 +19,13 @@ function modelsArg (v: string): string[] {
   return list
 }
 
+function endpointArg (v: string): string {
+  let u: URL
+  try { u = new URL(v) } catch { throw new InvalidArgumentError(`"${v}" is not a URL`) }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError('the endpoint must be an http:// or https:// URL')
+  return v.replace(/\/+$/, '')
+}
+
 interface StartOpts {
   key: string
   node?: string
@@ -33,6 +40,7 @@ interface StartOpts {
   data?: string
   port: number
   host: string
+  endpoint?: string
 }
 
 export function addMinerStartCommand (miner: Command): void {
@@ -51,6 +59,7 @@ export function addMinerStartCommand (miner: Command): void {
     .option('--data <dir>', 'where the salts of committed results are kept until revealed (default: $AITBC_HOME/miner/<address>)')
     .addOption(new Option('--port <n>', 'HTTP port of /health, /status, /metrics (0: a free port)').env('AITBC_MINER_PORT').default(8010).argParser(intArg(0, 65535)))
     .addOption(new Option('--host <host>', 'HTTP interface').env('AITBC_MINER_HOST').default('127.0.0.1'))
+    .addOption(new Option('--endpoint <url>', 'public http(s) URL of the HTTP port, listed on chain: clients read their jobs\' live tokens there (default: the URL it listens on)').env('AITBC_MINER_ENDPOINT').argParser(endpointArg))
     .action(async (o: StartOpts) => {
       const { startMiner, MinerError } = await import('./daemon.ts')
       const kr = new Keyring()
@@ -62,7 +71,7 @@ export function addMinerStartCommand (miner: Command): void {
       try {
         running = await startMiner({
           key, nodeUrl, ollamaUrl: o.ollama, models: o.models, stake: o.stake, pricePerSecond: o.pricePerSecond, capacity: o.capacity,
-          priceIn: o.priceIn, priceOut: o.priceOut, maxNumPredict: o.maxNumPredict, dataDir, httpHost: o.host, httpPort: o.port, logger,
+          priceIn: o.priceIn, priceOut: o.priceOut, maxNumPredict: o.maxNumPredict, dataDir, httpHost: o.host, httpPort: o.port, endpoint: o.endpoint, logger,
         })
       } catch (e) {
         if (e instanceof MinerError) throw new CliError(e.message)

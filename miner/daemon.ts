@@ -39,6 +39,7 @@ import { OllamaClient } from './ollamaClient.ts'
 import { ReceiptReporter } from './receiptReporter.ts'
 import { ResultStore, type StoredResult } from './resultStore.ts'
 import { StatusServer, type DaemonStatus, type MinerStatus } from './statusServer.ts'
+import { TokenStreams } from './tokenStreams.ts'
 import { TxQueue } from './txQueue.ts'
 
 export { MinerError, type MinerErrorCode } from './minerError.ts'
@@ -69,6 +70,8 @@ export interface MinerOptions {
   httpHost?: string
   /** Default 8010; 0 picks a free port. */
   httpPort?: number
+  /** The public URL of the HTTP port, listed on chain for the jobs' live token streams. Default: the URL it listens on. */
+  endpoint?: string
   logger: Logger
   /** A run ends (failed "timeout") this long before the chain deadline. Default: max(1000, 2 x block_time_ms). */
   deadlineMarginMs?: number
@@ -113,6 +116,8 @@ class MinerDaemon {
   private readonly statusServer: StatusServer
   private readonly store: ResultStore
   private readonly digests = new Map<string, string | null>()
+  private readonly streams = new TokenStreams()
+  private chainId: string | undefined
   private listing: Listing | undefined
   private work: Working | undefined
   private stopping = false
@@ -138,7 +143,7 @@ class MinerDaemon {
     this.book = new JobBook({ metrics: this.metrics })
     this.statusServer = new StatusServer(
       { address: this.address, host: opts.httpHost, port: opts.httpPort },
-      { probeNode: new NodeClient(opts.nodeUrl, { retries: 0, timeoutMs: PROBE_TIMEOUT_MS }), probeOllama, metrics: this.metrics, daemonStatus: () => this.daemonStatus() },
+      { probeNode: new NodeClient(opts.nodeUrl, { retries: 0, timeoutMs: PROBE_TIMEOUT_MS }), probeOllama, metrics: this.metrics, daemonStatus: () => this.daemonStatus(), streams: this.streams, chainId: () => this.chainId },
     )
   }
 
@@ -154,12 +159,14 @@ class MinerDaemon {
     if (opts.maxNumPredict !== undefined && (opts.maxNumPredict < 1 || opts.maxNumPredict > params.maxNumPredict)) {
       throw new MinerError('MINER_BAD_OPTION', `max_num_predict must be from 1 to the chain's max_num_predict ${params.maxNumPredict}, got ${opts.maxNumPredict}`)
     }
+    this.chainId = params.chainId
     const txs = new TxQueue(this.node, opts.key, params.chainId, params.minFee)
 
     const listing = this.listing = new Listing(
       {
         address: this.address, nodeUrl: opts.nodeUrl, models, modelInfo: info, stake: opts.stake, pricePerSecond: opts.pricePerSecond, capacity: opts.capacity,
         priceIn: opts.priceIn, priceOut: opts.priceOut, maxNumPredict: opts.maxNumPredict, deactivateOnStop: opts.deactivateOnStop, params,
+        endpoint: opts.endpoint ?? this.statusServer.url,
       },
       { node: this.node, txs, logger: log },
     )
@@ -258,11 +265,13 @@ class MinerDaemon {
       void this.report(job, { kind: 'failed', error: 'the miner is shutting down and did not run the job', computeMs: 0 })
       return
     }
-    runner.run(job, { onRunning: () => this.book.setState(job.id, 'running') }).then(async outcome => {
+    this.streams.open(job.id, job.clientKey ?? null)
+    runner.run(job, { onRunning: () => this.book.setState(job.id, 'running'), onToken: t => { this.streams.push(job.id, t) } }).then(async outcome => {
+      this.streams.end(job.id, outcome.kind === 'completed' ? null : outcome.error)
       // A checked job's result is committed first; a failure (timeout included) is a failed receipt: refunded, not slashed.
       if (outcome.kind === 'completed' && job.checked) await this.commitAndReveal(job, outcome)
       else await this.report(job, outcome)
-    }, () => { /* logged by the runner */ })
+    }, () => { this.streams.end(job.id, 'the run failed') }).finally(() => { this.streams.final(job.id) })
   }
 
   /** A checked job this miner was drawn to re-run: run it as its miner did, then commit and reveal. */
@@ -354,6 +363,7 @@ class MinerDaemon {
   private async closeAll (): Promise<void> {
     this.stopping = true
     await this.work?.follower.stop()
+    this.streams.close()
     await this.statusServer.stop()
   }
 }

@@ -41,6 +41,8 @@ export interface JobRunnerModules {
 export interface RunHooks {
   /** Called when the job leaves the queue and its Ollama call starts. */
   onRunning?: () => void
+  /** Each piece of text Ollama streams (the job's live tokens). */
+  onToken?: (text: string) => void
 }
 
 interface Slot {
@@ -131,8 +133,8 @@ export class JobRunner {
     let outcome: InferenceOutcome
     try {
       const r = job.messages !== null
-        ? await this.modules.ollama.chat({ model: job.model, messages: job.messages, options: job.options }, { signal: abort.signal })
-        : await this.modules.ollama.generate({ model: job.model, prompt: job.prompt, options: job.options }, { signal: abort.signal })
+        ? await this.modules.ollama.chat({ model: job.model, messages: job.messages, options: job.options }, { signal: abort.signal, onToken: slot.hooks.onToken })
+        : await this.modules.ollama.generate({ model: job.model, prompt: job.prompt, options: job.options }, { signal: abort.signal, onToken: slot.hooks.onToken })
       const computeMs = elapsedMs()
       this.modules.onOllamaReachable?.(true)
       outcome = { kind: 'completed', result: r.response, computeMs, promptTokens: count(r.promptTokens), completionTokens: count(r.completionTokens), details: runDetails(r) }

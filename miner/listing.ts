@@ -115,6 +115,8 @@ export interface ListingOptions {
   priceOut?: bigint
   /** The most tokens this miner generates per job. Default: the chain's max_num_predict for a new registration, else the chain's listing. */
   maxNumPredict?: number
+  /** The public URL of this miner's HTTP port (its live token streams); null: none listed. */
+  endpoint?: string | null
   /** stop() deactivates the listing. Default true. */
   deactivateOnStop?: boolean
   params: Pick<ChainParams, 'minMinerStake' | 'defaultPricePerSecond' | 'blockTimeMs'>
@@ -169,6 +171,7 @@ export class Listing {
         ...(this.priceIn === null ? {} : { priceIn: this.priceIn }),
         ...(this.priceOut === null ? {} : { priceOut: this.priceOut }),
         ...(this.maxNumPredict === null ? {} : { maxNumPredict: this.maxNumPredict }),
+        ...(this.opts.endpoint == null ? {} : { endpoint: this.opts.endpoint }),
       })
       return
     }
@@ -195,6 +198,7 @@ export class Listing {
     if (this.priceIn !== chainIn) update.priceIn = this.priceIn
     if (this.priceOut !== chainOut) update.priceOut = this.priceOut
     if (this.maxNumPredict !== current.max_num_predict) update.maxNumPredict = this.maxNumPredict
+    if (this.opts.endpoint != null && this.opts.endpoint !== current.endpoint) update.endpoint = this.opts.endpoint
     if (update.capacity !== null && current.active_jobs > update.capacity) {
       // The chain refuses a capacity below the jobs already assigned (MINER_BUSY): keep its value
       // on chain for now; this process still runs at most `capacity` jobs at once.
@@ -202,10 +206,10 @@ export class Listing {
       update.capacity = null
     }
     if (update.models !== null || update.pricePerSecond !== null || update.capacity !== null || update.active !== null || update.modelInfo != null ||
-      update.priceIn != null || update.priceOut != null || update.maxNumPredict != null) {
+      update.priceIn != null || update.priceOut != null || update.maxNumPredict != null || update.endpoint != null) {
       this.log.info({
         models: update.models, model_info: update.modelInfo != null, price_per_second: update.pricePerSecond?.toString() ?? null, price_in: update.priceIn?.toString() ?? null,
-        price_out: update.priceOut?.toString() ?? null, max_num_predict: update.maxNumPredict ?? null, capacity: update.capacity, active: update.active,
+        price_out: update.priceOut?.toString() ?? null, max_num_predict: update.maxNumPredict ?? null, endpoint: update.endpoint ?? null, capacity: update.capacity, active: update.active,
       }, 'updating the miner listing')
       await this.sendAndWait(update)
     }

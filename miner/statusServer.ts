@@ -3,12 +3,16 @@
 //
 //   GET /health   200 {status:'ok'} when the node and Ollama both answer, else 503 'unavailable';
 //   GET /status   the miner's state (MinerStatus) plus whether the node answers;
-//   GET /metrics  Prometheus text.
+//   GET /metrics  Prometheus text;
+//   GET /v1/jobs/:id/stream  the live tokens of a job this miner runs, NDJSON, to its client only
+//                 (a signed request, node/streamAuth.ts; 403 for anyone else, 404 for no such stream).
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { NodeClient } from '../node/client.ts'
 import type { MinerJobView } from './jobBook.ts'
 import type { MinerMetrics } from './metrics.ts'
 import type { OllamaClient } from './ollamaClient.ts'
+import type { TokenStreams, StreamEvent } from './tokenStreams.ts'
+import { checkStreamRequest } from '../node/streamAuth.ts'
 
 export const DEFAULT_MINER_HOST = '127.0.0.1'
 export const DEFAULT_MINER_PORT = 8010
@@ -60,6 +64,9 @@ export interface StatusServerModules {
   probeOllama: Pick<OllamaClient, 'tags' | 'baseUrl'>
   metrics: MinerMetrics
   daemonStatus: () => DaemonStatus
+  /** Live token streams, and the chain id their requests are signed for (absent: no stream route answers). */
+  streams?: TokenStreams
+  chainId?: () => string | undefined
 }
 
 export class StatusServer {
@@ -134,6 +141,28 @@ export class StatusServer {
       await this.refreshEarnings()
       const { registry } = this.modules.metrics
       return await reply.header('content-type', registry.contentType).send(await registry.metrics())
+    })
+    app.get<{ Params: { id: string } }>('/v1/jobs/:id/stream', async (req, reply) => {
+      const streams = this.modules.streams
+      const chainId = this.modules.chainId?.()
+      const id = req.params.id
+      if (streams === undefined || chainId === undefined || !/^job_[0-9a-f]{16}$/.test(id) || !streams.has(id)) {
+        return await reply.code(404).send({ error: 'NOT_FOUND', message: 'this miner has no live stream of that job' })
+      }
+      const why = checkStreamRequest(req.headers, chainId, id, streams.clientKey(id) ?? null, Date.now())
+      if (why !== null) return await reply.code(403).send({ error: 'FORBIDDEN', message: `only the job's client may read its stream (${why})` })
+      reply.hijack()
+      const raw = reply.raw
+      raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' })
+      let unsubscribe = (): void => {}
+      const onEvent = (e: StreamEvent): void => {
+        if (raw.destroyed || raw.writableEnded) return
+        raw.write(JSON.stringify(e) + '\n')
+        if (!('token' in e)) { raw.end(); unsubscribe() }
+      }
+      unsubscribe = streams.subscribe(id, onEvent)
+      raw.once('close', () => { unsubscribe() })
+      return reply
     })
     return app
   }

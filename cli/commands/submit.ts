@@ -5,7 +5,11 @@
 import { InvalidArgumentError, Option, type Command } from 'commander'
 import { amountArg, intArg, floatArg } from '../args.ts'
 import { clientOptions, type CliContext, type ClientOpts } from '../context.ts'
-import { waitForJob, jobLines } from '../jobs.ts'
+import { waitForJob, jobLines, FINAL_STATUSES } from '../jobs.ts'
+import { readMinerStreamWhenReady, streamUrl } from '../../node/minerStream.ts'
+import type { NodeClient } from '../../node/rpc/client.ts'
+import type { JobJSON } from '../../node/rpc/types.ts'
+import type { SigningKey } from '../../node/core/crypto.ts'
 import { CliError, printJSON, printLines } from '../output.ts'
 import { priceCaps, type CapsGiven } from '../priceCaps.ts'
 import { sendTx } from '../tx.ts'
@@ -22,7 +26,7 @@ interface JobOpts extends ClientOpts, CapsGiven {
   seed?: number
   timeout: number
 }
-interface InferenceOpts extends JobOpts { prompt: string }
+interface InferenceOpts extends JobOpts { prompt: string, stream?: boolean }
 interface ChatOpts extends JobOpts { message: ChatMessage[], system?: string, user?: string }
 
 /** --message role:content (the content may itself hold colons). */
@@ -58,10 +62,12 @@ export function chatMessages (o: { message?: ChatMessage[], system?: string, use
 export function registerSubmitCommands (program: Command, ctx: CliContext): void {
   const submit = program.command('submit').description('submit work to the marketplace')
   jobOptions(clientOptions(submit.command('inference').description('submit an inference job: the chain escrows --max-fee until its result is settled'), { from: true, tx: true })
-    .requiredOption('--prompt <text>', 'the prompt'))
+    .requiredOption('--prompt <text>', 'the prompt')
+    .option('--stream', 'print the answer\'s tokens as the assigned miner generates them (implies --wait)'))
     .action(async (o: InferenceOpts) => {
       if (o.prompt.trim() === '') throw new CliError('--prompt is empty')
-      await submitJob(ctx, o, { prompt: o.prompt, messages: null })
+      if (o.stream === true && o.json === true) throw new CliError('--stream prints text as it comes; it does not go with --json')
+      await submitJob(ctx, o, { prompt: o.prompt, messages: null }, o.stream === true)
     })
   jobOptions(clientOptions(submit.command('chat').description('submit a chat job (messages, as Ollama\'s /api/chat): the chain escrows --max-fee until its result is settled'), { from: true, tx: true })
     .option('--message <role:content>', 'a message of the conversation, ROLE system, user or assistant (repeat it, in order)', messageArg)
@@ -103,7 +109,7 @@ export function capsNote (model: string, r: ReturnType<typeof priceCaps>): strin
 }
 
 /** Submits the job; with --wait follows it and exits 2 unless it completed. */
-async function submitJob (ctx: CliContext, o: JobOpts, input: { prompt: string, messages: ChatMessage[] | null }): Promise<void> {
+async function submitJob (ctx: CliContext, o: JobOpts, input: { prompt: string, messages: ChatMessage[] | null }, stream = false): Promise<void> {
   const c = ctx.client(o)
   const digest = o.modelDigest ?? null
   let caps = { maxPriceIn: o.maxPriceIn, maxPriceOut: o.maxPriceOut, maxPricePerSecond: o.maxPricePerSecond } as ReturnType<typeof priceCaps>['caps']
@@ -117,13 +123,21 @@ async function submitJob (ctx: CliContext, o: JobOpts, input: { prompt: string, 
     if (o.json !== true) process.stderr.write(note + '\n')
   }
   const started = Date.now()
-  const res = await sendTx(c, ctx.signer(o), {
+  const signer = ctx.signer(o)
+  const res = await sendTx(c, signer, {
     type: 'submit_job', model: o.model, prompt: input.prompt, options: { temperature: o.temperature ?? null, numPredict: o.numPredict ?? null, seed: o.seed ?? null },
     maxFee: o.maxFee, maxPricePerSecond: caps.maxPricePerSecond, messages: input.messages, modelDigest: digest,
     maxPriceIn: caps.maxPriceIn, maxPriceOut: caps.maxPriceOut, unverified: o.unverified === true ? true : null,
   }, { fee: o.fee })
   const jobId = 'job_' + res.hash.slice(0, 16).toLowerCase()
   const capsJSON = { max_price_in: caps.maxPriceIn.toString(), max_price_out: caps.maxPriceOut.toString(), max_price_per_second: caps.maxPricePerSecond.toString(), note }
+  if (stream) {
+    await streamTokens(c, signer, jobId, Date.now() + o.timeout * 1000)
+    const job = await waitForJob(c, jobId, { timeoutMs: o.timeout * 1000, progress: false })
+    printLines(jobLines({ ...job, result: null }, Date.now() - started))
+    if (job.status !== 'completed') process.exitCode = 2
+    return
+  }
   if (o.wait !== true) {
     if (o.json === true) printJSON({ job_id: jobId, tx_hash: res.hash, status: 'submitted', price_caps: capsJSON })
     else printLines([`Job ID: ${jobId}`, `Tx: ${res.hash}`, 'Status: submitted (follow it with "aitbc status ' + jobId + '")'])
@@ -132,4 +146,40 @@ async function submitJob (ctx: CliContext, o: JobOpts, input: { prompt: string, 
   const job = await waitForJob(c, jobId, { timeoutMs: o.timeout * 1000, progress: process.stdout.isTTY === true && o.json !== true })
   if (o.json === true) printJSON(job); else printLines(jobLines(job, Date.now() - started))
   if (job.status !== 'completed') process.exitCode = 2
+}
+
+/**
+ * --stream: once the job is assigned, reads the miner's live tokens (signed by the client's key)
+ * and prints them as they come; when the miner cannot be reached, or what it streamed is not the
+ * result on chain, prints the chain's result instead (saying so on stderr).
+ */
+async function streamTokens (c: NodeClient, key: SigningKey, jobId: string, deadline: number): Promise<void> {
+  const chainId = String((await c.status()).node_info.network)
+  let job = await until(c, jobId, deadline, j => j.miner !== null || FINAL_STATUSES.has(j.status))
+  let streamed = ''
+  const endpoint = job.miner === null ? null : (await c.miner(job.miner).catch(() => null))?.endpoint ?? null
+  const url = streamUrl(endpoint, jobId)
+  if (url !== null) {
+    const end = await readMinerStreamWhenReady(url, key, chainId, jobId, deadline, t => { streamed += t; process.stdout.write(t) },
+      async () => { const j = await c.job(jobId).catch(() => null); return j !== null && !FINAL_STATUSES.has(j.status) })
+    if (end.kind !== 'end') process.stderr.write(`\n(the miner's stream did not finish: ${end.why})\n`)
+  } else {
+    process.stderr.write('(the assigned miner lists no stream endpoint: waiting for the result on chain)\n')
+  }
+  job = await until(c, jobId, deadline, j => FINAL_STATUSES.has(j.status))
+  const result = job.result ?? ''
+  if (job.status === 'completed' && streamed !== result) {
+    if (result.startsWith(streamed)) process.stdout.write(result.slice(streamed.length))
+    else { if (streamed !== '') process.stderr.write('\n(what the miner streamed is not the result on chain; the result:)\n'); process.stdout.write(result) }
+  }
+  if (streamed !== '' || result !== '') process.stdout.write('\n')
+}
+
+async function until (c: NodeClient, jobId: string, deadline: number, pred: (j: JobJSON) => boolean): Promise<JobJSON> {
+  for (;;) {
+    const j = await c.job(jobId).catch((e: Error) => { if (/not found/.test(e.message)) return null; throw e })
+    if (j !== null && pred(j)) return j
+    if (Date.now() > deadline) throw new CliError(`job ${jobId} is still ${j?.status ?? 'submitted'}; follow it with "aitbc status ${jobId}"`)
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
 }

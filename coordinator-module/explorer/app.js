@@ -559,9 +559,9 @@ function noteSeen (j) {
   return seen
 }
 
-// HOOK (token stream). Miners will offer a stream of a job's tokens while it runs; when the job
-// view names one, open it here and write the tokens into the "streaming" step as they arrive.
-// Until then there is no stream and the step says so: nothing is simulated.
+// Token stream. A miner serves a running job's tokens to the job's client only (a request signed
+// by the client's key, docs/protocol.md 8.7): the explorer holds no such key, so it never reads
+// one, and the step says where the tokens go. Nothing is simulated.
 function tokenStreamOf (_job) { return null }
 
 /** The job's progress: pending → assigned → streaming → verifying → outcome, each reached step with its block and time. */
@@ -574,7 +574,7 @@ function progress (j) {
   const steps = [
     { key: 'pending', label: 'pending', entry: at('pending'), state: j.status === 'pending' ? 'current' : 'done', note: j.in_block === false ? 'relayed to the node; waiting for a block' : 'waiting for a miner' },
     { key: 'assigned', label: 'assigned', entry: at('assigned'), state: j.status === 'assigned' ? 'current' : r > 1 && at('assigned') ? 'done' : final ? 'skipped' : 'todo', note: final ? 'never assigned' : 'waiting for the chain to assign a miner' },
-    { key: 'streaming', label: 'streaming tokens', entry: null, state: stream ? 'current' : 'skipped', note: j.status === 'assigned' ? 'running; this miner offers no token stream' : 'no token stream offered' },
+    { key: 'streaming', label: 'streaming tokens', entry: null, state: stream ? 'current' : 'skipped', note: j.status === 'assigned' ? 'running; live tokens go to the job\'s client only' : 'live tokens go to the job\'s client only (signed requests)' },
     { key: 'verifying', label: 'verifying', entry: at('verifying'), state: j.status === 'verifying' ? 'current' : at('verifying') ? 'done' : final ? 'skipped' : 'todo', note: final ? 'not sampled for verification' : 'if sampled for verification' },
     { key: 'outcome', label: final ? j.status : 'completed or rejected', entry: final ? [...tl].reverse().find(t => t.status === j.status) || null : null, state: final ? 'done' : 'todo', note: final ? '' : 'not settled yet' },
   ]

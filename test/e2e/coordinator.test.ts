@@ -470,22 +470,24 @@ describe('e2e: the coordinator with a real node, a miner and dev-ollama', functi
   })
 
   it('with API keys: POST needs X-Api-Key and each key is rate limited (429); reads stay open', async () => {
-    const c2 = await startCoordinator({ nodeUrl: node.url, dataDir: tempData(), port: 0, logger: silentLogger(), apiKeys: ['k1', 'k2'], rateLimitPerMinute: 2 })
+    const c2 = await startCoordinator({ nodeUrl: node.url, dataDir: tempData(), port: 0, logger: silentLogger(), gatewayKeys: ['k1', 'k2'], keyringHome: tempData(), rateLimitPerMinute: 2 })
     try {
+      expect(c2.newApiKeys.map(k => k.name)).to.deep.equal(['k1', 'k2'])
+      const [k1, k2] = c2.newApiKeys.map(k => k.apiKey)
       const bad = { tx: toBase64(new Uint8Array([1, 2, 3, 4])) }
       expect((await postJSON(`${c2.url}/v1/jobs`, bad)).status).to.equal(401)
-      const wrong = await postJSON(`${c2.url}/v1/jobs`, bad, { 'x-api-key': 'k3' })
+      const wrong = await postJSON(`${c2.url}/v1/jobs`, bad, { 'x-api-key': 'aitbc-' + 'x'.repeat(32) })
       expect(wrong.status).to.equal(401)
       expect(wrong.body.error).to.equal('UNAUTHORIZED')
-      const ok = await postJSON(`${c2.url}/v1/jobs`, { tx: toBase64((await signed(alice, submitBody('With a key'))).bytes) }, { 'x-api-key': 'k1' })
+      const ok = await postJSON(`${c2.url}/v1/jobs`, { tx: toBase64((await signed(alice, submitBody('With a key'))).bytes) }, { 'x-api-key': k1 })
       expect(ok.status, JSON.stringify(ok.body)).to.equal(202)
-      expect((await postJSON(`${c2.url}/v1/jobs`, bad, { 'x-api-key': 'k1' })).status).to.equal(400)
-      const limited = await postJSON(`${c2.url}/v1/jobs`, bad, { 'x-api-key': 'k1' })
+      expect((await postJSON(`${c2.url}/v1/jobs`, bad, { 'x-api-key': k1 })).status).to.equal(400)
+      const limited = await postJSON(`${c2.url}/v1/jobs`, bad, { 'x-api-key': k1 })
       expect(limited.status).to.equal(429)
       expect(limited.body.error).to.equal('RATE_LIMITED')
       expect(Number(limited.headers.get('retry-after'))).to.be.at.least(1)
       // Another key has its own bucket; reads need no key.
-      expect((await postJSON(`${c2.url}/v1/jobs`, bad, { 'x-api-key': 'k2' })).status).to.equal(400)
+      expect((await postJSON(`${c2.url}/v1/jobs`, bad, { authorization: `Bearer ${k2}` })).status).to.equal(400)
       expect((await getJSON(`${c2.url}/v1/stats`)).status).to.equal(200)
       expect(await (await fetch(`${c2.url}/metrics`)).text()).to.match(/^aitbc_coordinator_rate_limited_total 1$/m)
       await settled(ok.body.job_id)

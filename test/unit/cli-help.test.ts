@@ -129,7 +129,7 @@ describe('cli: the command names and flags scripts call', () => {
     ['tx <hash>', ['--node <v>', '--json']],
     ['validators', ['--node <v>', '--json']],
     ['coordinator', []],
-    ['coordinator start', ['--node <v>', '--data <v>', '--host <v>', '--port <v>', '--api-keys <v>', '--rate-limit <v>']],
+    ['coordinator start', ['--node <v>', '--data <v>', '--host <v>', '--port <v>', '--gateway-key <v>', '--rate-limit <v>']],
     ['coordinator rebuild', ['--node <v>', '--data <v>']],
     ['devnet', ['--validators <v>', '--miners <v>', '--block-time <v>', '--fresh', '--ollama <v>', '--key <v>', '--verification-rate <v>']],
     ['dev-ollama', ['--port <v>', '--host <v>', '--models <v>', '--latency-ms <v>', '--fail-rate <v>', '--hang', '--lie']],

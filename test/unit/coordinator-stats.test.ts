@@ -3,6 +3,8 @@
 // temporary LevelDB with a fixed clock and a fake mempool sampler (no node, no process): the
 // per-block and per-minute figures, a miner's totals, stake and earnings, verification, the value
 // of every metric in every window, bounds, a reopened store, and every kind of bad input.
+import { ApiKeyStore } from '../../coordinator-module/gateway/apiKeyStore.ts'
+import { Gateway } from '../../coordinator-module/gateway/gateway.ts'
 import { expect } from 'chai'
 import { sha256, utf8Bytes, type SigningKey } from '../../node/core/crypto.ts'
 import { jobIdFromTxHash, receiptIdFromTxHash, signTx, type Tx, type TxBody } from '../../node/core/tx.ts'
@@ -403,9 +405,11 @@ describe('coordinator: GET /v1/stats/series and /v1/stats/chart', () => {
     const logger = silentLogger()
     feed = new JobFeed({ metrics, logger, snapshot: async () => undefined })
     const series = new SeriesReader({ store: f.idx.store, indexer: f.indexer, mempool: fakeMempool([{ t: T0 + 4_000, height: 3, value: 2 }]), now: () => LAST_BLOCK_MS })
-    app = createApi({ apiKeys: [], rateLimitPerMinute: 60 }, {
+    const client = new NodeClient('http://127.0.0.1:9', { retries: 0, timeoutMs: 100 })
+    const keys = new ApiKeyStore(f.idx.store)
+    app = createApi({ rateLimitPerMinute: 60 }, {
       reader: f.idx.reader, series, indexer: f.indexer, refresher: f.idx.refresher,
-      client: new NodeClient('http://127.0.0.1:9', { retries: 0, timeoutMs: 100 }), feed, metrics, logger,
+      client, feed, metrics, logger, keys, gateway: new Gateway({ maxFee: 1n, timeoutMs: 1000, pollMs: 100 }, { client, keys, logger }),
     })
     await app.ready()
   })
