@@ -69,10 +69,10 @@ export const DEFAULT_PARAMS_JSON = {
   power_reduction: '1000000',
   min_validator_stake: '100000000',
   max_validators: 10,
-  downtime_window: 100,
-  downtime_max_missed: 50,
+  downtime_window: 1000,
+  downtime_max_missed: 500,
   downtime_slash_fraction: '0.01',
-  jail_blocks: 20,
+  jail_blocks: 100,
 }
 
 /** The self-stake `aitbc node init` and `aitbc genesis new` bond for each validator (1,000 AITBC). */
