@@ -335,7 +335,8 @@ export class ConsensusEngine {
       this.clearTimers()
       await this.app.commit(v, commit)
       this.evidence.onCommitted(v.block)
-      this.lastCommit = commit
+      // Precommits that arrived while the block was written go into the next block's last_commit.
+      this.lastCommit = this.withLatePrecommits(commit)
       this.lastCommitAt = this.now()
       const fields = { height: v.block.header.height, round: commit.round, txs: v.block.txs.length }
       if (commit.round > 0) this.log.info(fields, 'committed block after more than one round')
@@ -344,6 +345,34 @@ export class ConsensusEngine {
       this.committing = false
     }
     if (!this.stopped && !this.isSyncing) this.newHeight()
+  }
+
+  /**
+   * The commit with the precommits for its block that arrived after the decision (as CometBFT's
+   * LastCommit gathers them): the next block's last_commit then names every validator that
+   * signed in time, so missed-signature counting (downtime) does not punish the slower 1/3.
+   */
+  private withLatePrecommits (c: Commit, late?: SignedVote): Commit {
+    const value = toHexUpper(c.blockHash)
+    let sigs: Commit['signatures'] | null = null
+    for (const [i, s] of c.signatures.entries()) {
+      if (s.blockIdFlag === BLOCK_ID_FLAG_COMMIT) continue
+      const id = toHexUpper(s.validatorAddress)
+      const sv = late !== undefined ? (toHexUpper(late.validator) === id ? late : undefined) : this.votes.get(VOTE_PRECOMMIT, c.round, id, value)
+      if (sv === undefined) continue
+      sigs ??= [...c.signatures]
+      sigs[i] = { blockIdFlag: BLOCK_ID_FLAG_COMMIT, validatorAddress: s.validatorAddress, timestamp: sv.timestamp, signature: sv.signature }
+    }
+    return sigs === null ? c : { ...c, signatures: sigs }
+  }
+
+  /** A precommit of the last height for its committed block, verified against that height's set, joins the last commit. */
+  private onLatePrecommit (v: SignedVote): void {
+    const c = this.lastCommit
+    if (c === null || v.type !== VOTE_PRECOMMIT || v.height !== c.height || v.round !== c.round || !bytesEqual(v.blockHash, c.blockHash)) return
+    const val = this.setOf(v.height)?.find(x => bytesEqual(x.address, v.validator))
+    if (val === undefined || !verifySignature(val.pubKey, voteBytesToSign(this.app.chainId, v), v.signature)) return
+    this.lastCommit = this.withLatePrecommits(c, v)
   }
 
   private regossip (): void {
@@ -365,7 +394,10 @@ export class ConsensusEngine {
     if (m === null) return 'ignore'
     const height = msg.kind === 'proposal' ? msg.p.height : msg.v.height
     const round = msg.kind === 'proposal' ? msg.p.round : msg.v.round
-    if (height < m.height) return 'ignore'
+    if (height < m.height) {
+      if (msg.kind === 'vote' && height === m.height - 1) this.onLatePrecommit(msg.v)
+      return 'ignore'
+    }
     // Far-future heights and rounds are not kept: nobody honest is that far ahead.
     if (height > m.height + MAX_FUTURE_HEIGHTS || round > (height === m.height ? m.round : 0) + MAX_ROUNDS_AHEAD) return 'ignore'
     if (height > m.height) {
