@@ -314,7 +314,7 @@ function goldenGenesis (): GenesisJSON {
       { address: key('miner-2').address, models: ['llama3', 'mistral'], pricePerSecond: 50_000n, capacity: 2, stake: 300n * AITBC },
       { address: key('miner-3').address, models: ['llama3'], pricePerSecond: 30_000n, capacity: 1, stake: 250n * AITBC },
     ],
-    params: { min_fee: '1000', min_miner_stake: '100000000', job_timeout_s: 60, assign_timeout_s: 600, slash_fraction: '0.1', verification_rate: '1' },
+    params: { min_fee: '1000', min_miner_stake: '100000000', job_timeout_s: 60, assign_timeout_s: 600, slash_fraction: '0.1', verification_rate: '1', downtime_window: 10, downtime_max_missed: 0, jail_blocks: 1 },
   })
 }
 
@@ -449,8 +449,11 @@ function blockPlans (): BlockPlan[] {
     },
     // 11: the first block of the new set; dave's node does not sign it (the others hold more than 2/3).
     { time: T0 + 70_000, txs: () => [], evidence: [], commit: all(T0 + 70_500) },
-    // 12: its last_commit lacks dave's precommit: dave has missed height 11.
+    // 12: its last_commit lacks dave's precommit: dave has missed height 11, more than
+    // downtime_max_missed (0): jailed until 13 and slashed 1% for downtime.
     { time: T0 + 71_000, txs: () => [], evidence: [], commit: all(T0 + 71_500) },
+    // 13: dave unjails (jail_blocks 1 have passed); it signs again from 15.
+    { time: T0 + 72_000, txs: () => [['dave', { type: 'unjail' }]], evidence: [], commit: all(T0 + 72_500) },
   ]
 }
 
@@ -524,7 +527,7 @@ function chainVectors (): unknown {
   const checkedJob = chain.mem.job(jobs[0])
   if (checkedJob?.status !== 'completed' || checkedJob.verification?.outcome !== 'pass' || checkedJob.verification.runs.length !== 2) throw new Error(`the checked job of the vectors ended ${checkedJob?.status} / ${checkedJob?.verification?.outcome}`)
   const dave = chain.mem.validatorBond(toHexUpper(addressBytesFromPubkey(key('dave-consensus').publicKey)))
-  if (dave?.stake !== 110n * AITBC || dave.unbonding.length !== 1 || dave.missed.join() !== '11' || !chain.validators.some(v => toHexUpper(v.address) === dave.address)) throw new Error('the validator of block 9 did not join, bond, unbond and miss height 11 as planned')
+  if (dave?.stake !== 110n * AITBC - 1_100_000n || dave.slashed !== 1_100_000n || dave.unbonding.length !== 1 || dave.jailedUntil !== null || !chain.nextValidators.some(v => toHexUpper(v.address) === dave.address)) throw new Error('the validator of block 9 did not join, bond, unbond, get jailed at 12 and unjail at 13 as planned')
   if (chain.mem.job(jobs[2])?.status !== 'completed' || chain.mem.job(jobs[3])?.status !== 'expired') throw new Error('the chat job or the haiku job did not end as planned')
   return {
     genesis: json,
