@@ -11,6 +11,7 @@ import { registerSubmitCommands } from './commands/submit.ts'
 import { registerJobCommands } from './commands/job.ts'
 import { registerMinerCommands } from './commands/miner.ts'
 import { registerChainCommands } from './commands/chain.ts'
+import { registerValidatorCommands } from './commands/validator.ts'
 import { registerDevnetCommand } from './commands/devnet.ts'
 import { registerDevOllamaCommand } from './commands/devOllama.ts'
 import { addCoordinatorCommands } from '../coordinator-module/cli.ts'
@@ -29,6 +30,7 @@ export function buildProgram (ctx: CliContext = createCliContext()): Command {
   registerJobCommands(program, ctx)
   registerMinerCommands(program, ctx)
   registerChainCommands(program, ctx)
+  registerValidatorCommands(program, ctx)
   addCoordinatorCommands(program)
   registerDevnetCommand(program)
   registerDevOllamaCommand(program)

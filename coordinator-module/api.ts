@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { decodeTx, jobIdFromTxHash } from '../node/core/tx.ts'
 import { TxError } from '../node/core/errors.ts'
 import { addressFromBytes, fromHex } from '../node/core/crypto.ts'
-import { RpcClientError, RpcNetworkError, type BroadcastTxResult, type Logger, type NodeClient, type ValidatorsResult } from '../node/client.ts'
+import { RpcClientError, RpcNetworkError, type BroadcastTxResult, type Logger, type NodeClient, type ValidatorsResult, type CommitResult } from '../node/client.ts'
 import {
   ApiError, parseAddress, parseHash, parseHeight, parseJobId, parseLimit, parseStatus, decodeCursor, type IndexReader,
 } from './indexReader.ts'
@@ -47,7 +47,7 @@ export interface ApiModules {
   series: SeriesReader
   indexer: Indexer
   refresher: Refresher
-  client: Pick<NodeClient, 'url' | 'call'>
+  client: Pick<NodeClient, 'url' | 'call' | 'batchAll'>
   feed: JobFeed
   metrics: CoordinatorMetrics
   logger: Logger
@@ -223,17 +223,12 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
 
   app.get('/v1/validators', async () => {
     if (validatorsCache !== null && Date.now() - validatorsCache.at < 5000) return validatorsCache.value
-    let r: ValidatorsResult
+    let value: unknown
     try {
-      r = await m.client.call('validators', { per_page: '100' })
+      value = await validatorsView(m.client)
     } catch (e) {
       if (e instanceof RpcNetworkError) throw new ApiError(502, 'NODE_UNREACHABLE', e.message)
       throw e
-    }
-    const value = {
-      block_height: r.block_height,
-      total: Number(r.total),
-      validators: r.validators.map(v => ({ address: v.address, account: addressFromBytes(fromHex(v.address)), name: v.name ?? null, voting_power: v.voting_power, pub_key: v.pub_key?.value ?? null })),
     }
     validatorsCache = { at: Date.now(), value }
     return value
@@ -317,4 +312,46 @@ export function createApi (opts: ApiOptions, m: ApiModules): FastifyInstance {
   }
 
   return app
+}
+
+/** Heights of signed/missed history the validators view shows. */
+export const VALIDATOR_HISTORY = 50
+
+/**
+ * The validators as the explorer shows them: the set of the latest height first (in its order),
+ * then every other validator record (out of the set, jailed, tombstoned), each with its power,
+ * status, missed blocks within the downtime window and its signed/missed history over the last
+ * VALIDATOR_HISTORY commits ('S' signed, 'M' missed, '-' not in that height's set), read from
+ * the node's commits.
+ */
+export async function validatorsView (client: Pick<NodeClient, 'call' | 'batchAll'>): Promise<unknown> {
+  const [set, recs] = await Promise.all([client.call('validators', { per_page: '100' }) as Promise<ValidatorsResult>, client.call('aitbc_validators', {})])
+  const top = Number(set.block_height)
+  const from = Math.max(1, top - VALIDATOR_HISTORY + 1)
+  const heights = top < 1 ? [] : Array.from({ length: top - from + 1 }, (_, i) => from + i)
+  const answers = await client.batchAll(heights.map(h => ({ method: 'commit' as const, params: { height: String(h) } })))
+  const commits = answers.map(a => a.ok ? (a.result as CommitResult).signed_header.commit : null)
+  const historyOf = (address: string): string => commits.map(c => {
+    const s = c?.signatures.find(x => x.validator_address === address)
+    return s === undefined ? '-' : s.block_id_flag === 2 ? 'S' : 'M'
+  }).join('')
+  const byAddress = new Map(recs.validators.map(r => [r.address, r]))
+  const inSet = new Set(set.validators.map(v => v.address))
+  const row = (address: string, name: string | null, votingPower: string, pubKey: string | null): Record<string, unknown> => {
+    const r = byAddress.get(address)
+    return {
+      address, account: addressFromBytes(fromHex(address)), name, voting_power: votingPower, pub_key: pubKey,
+      operator: r?.operator ?? null, power: r?.power ?? votingPower, status: r?.status ?? 'bonded', in_set: inSet.has(address),
+      stake: r?.stake ?? null, slashed: r?.slashed ?? null, missed_blocks: r?.missed_blocks ?? 0, jailed_until: r?.jailed_until ?? null,
+      tombstoned: r?.tombstoned ?? false, history: historyOf(address),
+    }
+  }
+  const rows = [
+    ...set.validators.map(v => row(v.address, v.name ?? null, v.voting_power, v.pub_key?.value ?? null)),
+    ...recs.validators.filter(r => !inSet.has(r.address)).map(r => row(r.address, r.moniker, '0', r.pub_key.value)),
+  ]
+  return {
+    block_height: set.block_height, total: Number(set.total), records: rows.length, downtime_window: recs.downtime_window, downtime_max_missed: recs.downtime_max_missed,
+    history_from: from, validators: rows,
+  }
 }

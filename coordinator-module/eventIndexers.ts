@@ -223,6 +223,13 @@ export function indexVerdict (a: Attributes, c: EventContext): void {
   c.block.nameAccount(a.client, c.tx)
 }
 
+/**
+ * Validator events (create_validator, validator_stake, validator_unbond, unjail, jail, tombstone,
+ * validator_unbonded) name their operator accounts; the validators' standing is read from the
+ * node (aitbc_validators) and their signatures from the commits.
+ */
+function indexValidatorEvent (): void {}
+
 /** The indexer of each event type. Events without an entry only name their accounts. */
 export const EVENT_INDEXERS: ReadonlyMap<string, EventIndexer> = new Map<string, EventIndexer>([
   ['transfer', { index: indexTransfer }],
@@ -245,4 +252,5 @@ export const EVENT_INDEXERS: ReadonlyMap<string, EventIndexer> = new Map<string,
   ['verifier_silent', { readsJob: true, index: indexVerifierSilent }],
   ['verifier_result', { readsJob: true, index: indexVerifierResult }],
   ['verdict', { readsJob: true, index: indexVerdict }],
+  ...['create_validator', 'validator_stake', 'validator_unbond', 'unjail', 'jail', 'tombstone', 'validator_unbonded'].map(t => [t, { index: indexValidatorEvent }] as [string, EventIndexer]),
 ])

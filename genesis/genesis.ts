@@ -91,6 +91,22 @@ export function parseParams (p: unknown): Params {
     verificationRatePpm: fraction(o.verification_rate, 'verification_rate'),
     verificationThresholdPpm: fraction(o.verification_threshold, 'verification_threshold'),
     verifierRewardPpm: fraction(o.verifier_reward, 'verifier_reward'),
+    ...validatorParams(o),
+  }
+}
+
+function validatorParams (o: Record<string, unknown>): Pick<Params, 'powerReduction' | 'minValidatorStake' | 'maxValidators' | 'downtimeWindow' | 'downtimeMaxMissed' | 'downtimeSlashFractionPpm' | 'jailBlocks'> {
+  const maxValidators = int(o.max_validators, 'max_validators', 1, 1000)
+  const powerReduction = amount(o.power_reduction, 'power_reduction')
+  // The total power (every bonded uaitbc of the supply, at most) must stay a safe integer.
+  if (powerReduction < 1n || MAX_AMOUNT / powerReduction * BigInt(maxValidators) > BigInt(Number.MAX_SAFE_INTEGER)) fail(`power_reduction must be at least ${MAX_AMOUNT * BigInt(maxValidators) / BigInt(Number.MAX_SAFE_INTEGER) + 1n} uaitbc with max_validators ${maxValidators} (voting power must stay a safe integer)`)
+  const downtimeWindow = int(o.downtime_window, 'downtime_window', 1, 1_000_000)
+  const downtimeMaxMissed = int(o.downtime_max_missed, 'downtime_max_missed', 0, downtimeWindow - 1)
+  return {
+    powerReduction, maxValidators, downtimeWindow, downtimeMaxMissed,
+    minValidatorStake: amount(o.min_validator_stake, 'min_validator_stake'),
+    downtimeSlashFractionPpm: fraction(o.downtime_slash_fraction, 'downtime_slash_fraction'),
+    jailBlocks: int(o.jail_blocks, 'jail_blocks', 0, 1e9),
   }
 }
 
@@ -111,6 +127,9 @@ export function parseGenesis (json: GenesisJSON): Genesis {
   const genesisTime = json.genesis_time
   if (typeof genesisTime !== 'string' || Number.isNaN(Date.parse(genesisTime))) fail('genesis_time must be an RFC3339 time')
   const initialHeight = int(json.initial_height ?? '1', 'initial_height', 1, Number.MAX_SAFE_INTEGER)
+  const app = json.app_state
+  if (app === null || typeof app !== 'object') fail('app_state is missing')
+  const params = parseParams(app.params ?? {})
   if (!Array.isArray(json.validators) || json.validators.length === 0) fail('validators must be a non-empty array')
   const seenVal = new Set<string>()
   const validators: GenesisValidator[] = json.validators.map((v: any, i: number) => {
@@ -122,13 +141,17 @@ export function parseGenesis (json: GenesisJSON): Genesis {
     if (v.address !== undefined && v.address !== address) fail(`validators[${i}].address ${v.address} does not match its pub_key (${address})`)
     if (seenVal.has(address)) fail(`validators[${i}] is listed twice`)
     seenVal.add(address)
-    const power = int(v.power, `validators[${i}].power`, 1, 1e12)
-    const stake = amount(v.stake ?? '0', `validators[${i}].stake`)
-    return { address, pubKey: pub, power, name: typeof v.name === 'string' ? v.name : `validator-${i}`, accountAddress: addressFromPubkey(pub), stake }
+    return { address, pubKey: pub, powerJSON: v.power, stakeJSON: v.stake, name: typeof v.name === 'string' ? v.name : `validator-${i}`, accountAddress: addressFromPubkey(pub) }
+  }).map((v, i) => {
+    // Power comes from the bonded stake; a genesis that gives only a power bonds power x power_reduction.
+    let stake = amount(v.stakeJSON ?? '0', `validators[${i}].stake`)
+    if (stake === 0n) stake = BigInt(int(v.powerJSON, `validators[${i}].power (or a stake)`, 1, 1e12)) * params.powerReduction
+    const power = Number(stake / params.powerReduction)
+    if (power < 1) fail(`validators[${i}].stake ${stake} uaitbc is below power_reduction ${params.powerReduction} uaitbc: it would have no voting power`)
+    const { powerJSON: _p, stakeJSON: _s, ...rest } = v
+    return { ...rest, power, stake }
   })
-  const app = json.app_state
-  if (app === null || typeof app !== 'object') fail('app_state is missing')
-  const params = parseParams(app.params ?? {})
+  if (validators.length > params.maxValidators) fail(`the genesis lists ${validators.length} validators, max_validators is ${params.maxValidators}`)
   if (!Array.isArray(app.accounts ?? [])) fail('app_state.accounts must be an array')
   const seenAcc = new Set<string>()
   let total = 0n

@@ -1,7 +1,7 @@
 // The state a chain starts from, built from its genesis: the one definition the node and the
 // tests both use. Pure.
 import { genesisBeacon } from '../node/core/txs/beacon.ts'
-import { encodeChangeSet, newMiner, type Account, type ChangeSet, type Miner, type Totals, type ValidatorBond } from '../node/core/state.ts'
+import { encodeChangeSet, newMiner, newValidatorBond, type Account, type ChangeSet, type Miner, type Totals, type ValidatorBond } from '../node/core/state.ts'
 import { EMPTY_HASH, nextAppHash } from '../node/core/block.ts'
 import type { Genesis } from './genesis.ts'
 
@@ -30,7 +30,7 @@ export function genesisState (g: Genesis): GenesisState {
   const miners = new Map<string, Miner>(g.miners.map(m => [m.address, newMiner({
     address: m.address, models: [...m.models], pricePerSecond: m.pricePerSecond, capacity: m.capacity, stake: m.stake, registeredHeight: g.initialHeight - 1,
   })]))
-  const bonds = new Map<string, ValidatorBond>(g.validators.map(v => [v.address, { address: v.address, stake: v.stake, slashed: 0n, offences: [] }]))
+  const bonds = new Map<string, ValidatorBond>(g.validators.map(v => [v.address, newValidatorBond({ address: v.address, pubKey: v.pubKey, operator: v.accountAddress, moniker: v.name, stake: v.stake, createdHeight: g.initialHeight - 1 })]))
   const balances = g.accounts.reduce((s, a) => s + a.balance, 0n)
   const bonded = g.miners.reduce((s, m) => s + m.stake, 0n) + g.validators.reduce((s, v) => s + v.stake, 0n)
   const totals: Totals = { supply: balances + bonded, balances, escrow: 0n, bonded, unbonding: 0n, burned: 0n }

@@ -48,8 +48,9 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
   const pvKey = existsSync(paths.privKey) ? readKeyFile(paths.privKey) : null
   const nodeKey = existsSync(paths.nodeKey) ? readKeyFile(paths.nodeKey) : pvKey
   const isValidator = pvKey !== null && chain.validators.some(v => toHex(v.pubKey) === toHex(pvKey.publicKey))
-  const pv = isValidator && pvKey !== null ? new PrivValidator(pvKey, paths.pvState) : null
-  if (pv === null) log.info({}, 'this node is not a validator of the genesis: it follows the chain as a full node')
+  // A node with a validator key signs whenever its key is in the set of a height (it may join later, by create_validator).
+  const pv = pvKey !== null ? new PrivValidator(pvKey, paths.pvState) : null
+  if (!isValidator) log.info({}, 'this node is not in the current validator set: it follows the chain as a full node until its key is')
   let net: Network
   try {
     net = await createNetwork({
@@ -80,7 +81,7 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
       moniker: config.moniker,
       p2pAddr: `tcp://${config.p2p.host}:${config.p2p.port}`,
       rpcAddr: `tcp://${config.rpc.host}:${config.rpc.port}`,
-      validatorPubKey: isValidator && pvKey !== null ? pvKey.publicKey : null,
+      validatorPubKey: pvKey !== null ? pvKey.publicKey : null,
     },
     peers: () => net.peers().map(p => ({ id: p.id, addr: p.addr })),
     catchingUp: () => engine.isSyncing,

@@ -11,8 +11,9 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join, resolve } from 'node:path'
 import { SigningKey, fromHex, sha256, sha256Concat, toHex, toHexUpper, utf8Bytes, addressBytesFromPubkey } from '../node/core/crypto.ts'
 import { resultCommitment } from '../node/core/verification.ts'
+import { possessionMessage } from '../node/core/validatorSet.ts'
 import { pack } from '../node/core/codec.ts'
-import { MemState, REPUTATION_INITIAL, newJob, newMiner, type Job, type Miner, type StateReader } from '../node/core/state.ts'
+import { MemState, REPUTATION_INITIAL, newJob, newMiner, newValidatorBond, type Job, type Miner, type StateReader } from '../node/core/state.ts'
 import { drawMiner, isEligible } from '../node/core/draw.ts'
 import { drawWeight } from '../node/core/verification.ts'
 import { checkEvidence } from '../node/core/transition.ts'
@@ -265,7 +266,7 @@ function evidenceVectors (): unknown[] {
     const [a, b] = c.votes.map(v => signedVote(chainId, k, v))
     const bytes = encodeDuplicateVote(a, b)
     const address = toHexUpper(addressBytesFromPubkey(k.publicKey))
-    const st = new MemState(parseParams({}))
+    const st = evidenceState(k.publicKey)
     const r = checkEvidence(st, bytes, { chainId, height: c.votes[0].height + 1, time: 0, proposer: '', randomness: new Uint8Array(0), validators: [{ address: a.validator, pubKey: k.publicKey, power: 1, name: 'v' }] })
     if (typeof r === 'string') throw new Error(`evidence vector "${c.name}" is not valid: ${r}`)
     return {
@@ -275,6 +276,15 @@ function evidenceVectors (): unknown[] {
   })
 }
 
+/** A state in which the key's holder is a validator (evidence names validators by their records). */
+export function evidenceState (pubKey: Uint8Array): MemState {
+  const st = new MemState(parseParams({}))
+  const address = toHexUpper(addressBytesFromPubkey(pubKey))
+  const totals = { supply: 0n, balances: 0n, escrow: 0n, bonded: 0n, unbonding: 0n, burned: 0n }
+  st.apply({ accounts: new Map(), miners: new Map(), jobs: new Map(), bonds: new Map([[address, newValidatorBond({ address, pubKey, operator: '', moniker: 'v', stake: 1000n * AITBC, createdHeight: 0 })]]), totals })
+  return st
+}
+
 // ---- blocks built by the executor ----
 
 const CHAIN_ID = 'aitbc-golden'
@@ -282,12 +292,14 @@ const GENESIS_TIME = '2025-01-01T00:00:00.000Z'
 const T0 = Date.parse(GENESIS_TIME)
 const VALIDATORS = ['validator-0', 'validator-1', 'validator-2', 'validator-3']
 const POWERS = [10, 20, 30, 40]
+/** The keys that may propose: the genesis validators, then the consensus key of the validator created in block 9. */
+const SIGNERS = [...VALIDATORS, 'dave-consensus']
 
 function goldenGenesis (): GenesisJSON {
   return makeGenesisJSON({
     chainId: CHAIN_ID,
     genesisTime: GENESIS_TIME,
-    validators: VALIDATORS.map((n, i) => ({ pubKey: key(n).publicKey, power: POWERS[i], name: n, stake: 1000n * AITBC })),
+    validators: VALIDATORS.map((n, i) => ({ pubKey: key(n).publicKey, name: n, stake: BigInt(POWERS[i]) * 100n * AITBC })),
     accounts: [
       { address: key('alice').address, balance: 1000n * AITBC },
       { address: key('bob').address, balance: 50n * AITBC },
@@ -295,13 +307,14 @@ function goldenGenesis (): GenesisJSON {
       { address: key('miner-1').address, balance: 10n * AITBC },
       { address: key('miner-2').address, balance: 10n * AITBC },
       { address: key('miner-3').address, balance: 10n * AITBC },
+      { address: key('dave').address, balance: 500n * AITBC },
     ],
     miners: [
       { address: key('miner-1').address, models: ['llama3'], pricePerSecond: 20_000n, capacity: 2, stake: 200n * AITBC },
       { address: key('miner-2').address, models: ['llama3', 'mistral'], pricePerSecond: 50_000n, capacity: 2, stake: 300n * AITBC },
       { address: key('miner-3').address, models: ['llama3'], pricePerSecond: 30_000n, capacity: 1, stake: 250n * AITBC },
     ],
-    params: { min_fee: '1000', min_miner_stake: '100000000', job_timeout_s: 60, assign_timeout_s: 600, slash_fraction: '0.1', verification_rate: '1' },
+    params: { min_fee: '1000', min_miner_stake: '100000000', job_timeout_s: 60, assign_timeout_s: 600, slash_fraction: '0.1', verification_rate: '1', downtime_window: 10, downtime_max_missed: 0, jail_blocks: 1 },
   })
 }
 
@@ -420,6 +433,27 @@ function blockPlans (): BlockPlan[] {
     },
     // 8: an empty block (no tx, no beacon; its results hash is sha256 of an empty array).
     { time: T0 + 67_000, txs: () => [], evidence: [], commit: all(T0 + 67_500) },
+    // 9: dave creates a validator (its consensus key proves possession); block 10's header names the new set as next, block 11 is signed by it.
+    {
+      time: T0 + 68_000,
+      txs: () => [['dave', { type: 'create_validator', pubKey: key('dave-consensus').publicKey, moniker: 'dave', stake: 100n * AITBC, possession: key('dave-consensus').sign(possessionMessage(CHAIN_ID, key('dave').address, key('dave-consensus').publicKey)) }]],
+      evidence: [],
+      commit: all(T0 + 68_500),
+    },
+    // 10: dave bonds more and starts unbonding part of it.
+    {
+      time: T0 + 69_000,
+      txs: () => [['dave', { type: 'validator_stake', amount: 20n * AITBC }], ['dave', { type: 'validator_unbond', amount: 10n * AITBC }]],
+      evidence: [],
+      commit: all(T0 + 69_500),
+    },
+    // 11: the first block of the new set; dave's node does not sign it (the others hold more than 2/3).
+    { time: T0 + 70_000, txs: () => [], evidence: [], commit: all(T0 + 70_500) },
+    // 12: its last_commit lacks dave's precommit: dave has missed height 11, more than
+    // downtime_max_missed (0): jailed until 13 and slashed 1% for downtime.
+    { time: T0 + 71_000, txs: () => [], evidence: [], commit: all(T0 + 71_500) },
+    // 13: dave unjails (jail_blocks 1 have passed); it signs again from 15.
+    { time: T0 + 72_000, txs: () => [['dave', { type: 'unjail' }]], evidence: [], commit: all(T0 + 72_500) },
   ]
 }
 
@@ -437,7 +471,6 @@ function chainVectors (): unknown {
   const g = parseGenesis(json)
   const chain = new MemChain(g)
   const genesisAppHash = toHexUpper(chain.last.appHash)
-  const ids = chain.validators.map(v => ({ id: toHexUpper(v.address), power: v.power }))
   const nonces = new Map<string, number>()
   const nonce = (name: string): number => nonces.get(name) ?? 0
   const jobs: string[] = []
@@ -449,9 +482,9 @@ function chainVectors (): unknown {
   const blocks = []
   for (const plan of blockPlans()) {
     const height = chain.height + 1
-    const proposerId = proposerOf(ids, height, 0)
-    const proposerIndex = chain.validators.findIndex(v => toHexUpper(v.address) === proposerId)
-    const proposer = key(VALIDATORS[proposerIndex])
+    const proposerId = proposerOf(chain.validators.map(v => ({ id: toHexUpper(v.address), power: v.power })), height, 0)
+    const proposerIndex = SIGNERS.findIndex(n => toHexUpper(addressBytesFromPubkey(key(n).publicKey)) === proposerId)
+    const proposer = key(SIGNERS[proposerIndex])
     st = chain.propose(proposer, plan.time, []).exec.overlay
     const txs: Tx[] = plan.txs({ jobs, minerOf, verifiersOf }).map(([name, b]) => {
       const tx = signTx(key(name), { chainId: CHAIN_ID, nonce: nonce(name), fee: 1000n, body: b })
@@ -493,10 +526,12 @@ function chainVectors (): unknown {
   // The plan did what its comments say (no tx was left out on the way).
   const checkedJob = chain.mem.job(jobs[0])
   if (checkedJob?.status !== 'completed' || checkedJob.verification?.outcome !== 'pass' || checkedJob.verification.runs.length !== 2) throw new Error(`the checked job of the vectors ended ${checkedJob?.status} / ${checkedJob?.verification?.outcome}`)
+  const dave = chain.mem.validatorBond(toHexUpper(addressBytesFromPubkey(key('dave-consensus').publicKey)))
+  if (dave?.stake !== 110n * AITBC - 1_100_000n || dave.slashed !== 1_100_000n || dave.unbonding.length !== 1 || dave.jailedUntil !== null || !chain.nextValidators.some(v => toHexUpper(v.address) === dave.address)) throw new Error('the validator of block 9 did not join, bond, unbond, get jailed at 12 and unjail at 13 as planned')
   if (chain.mem.job(jobs[2])?.status !== 'completed' || chain.mem.job(jobs[3])?.status !== 'expired') throw new Error('the chat job or the haiku job did not end as planned')
   return {
     genesis: json,
-    validator_seeds: VALIDATORS.map(n => toHex(goldenSeed(n))),
+    validator_seeds: SIGNERS.map(n => toHex(goldenSeed(n))),
     genesis_app_hash: genesisAppHash,
     blocks,
   }

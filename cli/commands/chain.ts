@@ -12,8 +12,6 @@ export function registerChainCommands (program: Command, ctx: CliContext): void 
     .action(async (hash: string, o: ClientOpts) => { await showTx(ctx, hash, o) })
   program.command('tx-types').description('list the transaction types: what each does and who signs it').option('--json', 'machine output')
     .action((o: { json?: boolean }) => { showTxTypes(o) })
-  clientOptions(program.command('validators').description('the validator set'))
-    .action(async (o: ClientOpts) => { await showValidators(ctx, o) })
 }
 
 async function showBlock (ctx: CliContext, height: string | undefined, o: ClientOpts): Promise<void> {
@@ -40,9 +38,3 @@ function showTxTypes (o: { json?: boolean }): void {
   printLines([table(types, ['type', 'signer', 'description'])])
 }
 
-async function showValidators (ctx: CliContext, o: ClientOpts): Promise<void> {
-  const r = await ctx.client(o).call('validators', {})
-  if (o.json === true) { printJSON(r); return }
-  const rows = r.validators.map((v: any) => ({ address: v.address, name: v.name ?? '', power: v.voting_power }))
-  printLines([table(rows, ['address', 'name', 'power']), `At height ${r.block_height}`])
-}

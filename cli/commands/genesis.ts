@@ -22,8 +22,9 @@ export function registerGenesisCommands (program: Command, ctx: CliContext): voi
   genesis.command('add-account <file> <account> <amount>').description('fund an account (keyring name or address) with AMOUNT AITBC')
     .action((file: string, account: string, amount: string) => { addGenesisAccount(ctx, file, account, amount) })
   genesis.command('add-validator <file> <home>').description('add the validator key of a node home')
-    .option('--power <n>', 'voting power', intArg(1, 1e9), 10)
-    .action((file: string, home: string, o: { power: number }) => { addGenesisValidator(file, home, o.power) })
+    .option('--stake <amount>', 'self-stake in AITBC that it bonds (its power is stake / power_reduction)', '1000')
+    .option('--power <n>', 'voting power instead of a stake: bonds power x power_reduction', intArg(1, 1e9))
+    .action((file: string, home: string, o: { stake: string, power?: number }) => { addGenesisValidator(file, home, o.power === undefined ? { stake: parseAitbc(o.stake) } : { power: o.power }) })
   genesis.command('validate <file>').description('check a genesis file')
     .action((file: string) => {
       const g = parseGenesis(readGenesisFile(file))
@@ -56,9 +57,9 @@ function addGenesisAccount (ctx: CliContext, file: string, account: string, amou
   printLines([`Funded ${address} with ${amount} AITBC in ${file}`])
 }
 
-function addGenesisValidator (file: string, home: string, power: number): void {
+function addGenesisValidator (file: string, home: string, bond: { stake?: bigint, power?: number }): void {
   const key = readKeyFile(homePaths(home).privKey)
-  const g = withValidator(readGenesisFile(file), { pubKey: key.publicKey, power })
+  const g = withValidator(readGenesisFile(file), { pubKey: key.publicKey, ...bond })
   parseGenesis(g)
   writeGenesisFile(file, g)
   printLines([`Added validator ${g.validators[g.validators.length - 1].address} to ${file}`])

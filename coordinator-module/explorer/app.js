@@ -301,6 +301,24 @@ const validatorCols = [
   { title: 'Voting power', num: true, cell: v => esc(v.voting_power) },
 ]
 
+/** A validator's signed/missed history over the last commits: one square per height (oldest first). */
+function signHistory (h) {
+  const cls = { S: 'signed', M: 'missed', '-': 'absent' }
+  const what = { S: 'signed', M: 'missed', '-': 'not in the set' }
+  return `<span class="sig-history" data-testid="sig-history">${[...(h || '')].map(c => `<i class="${cls[c] || 'absent'}" title="${esc(what[c] || '')}"></i>`).join('')}</span>`
+}
+
+const validatorPageCols = [
+  { title: 'Name', cell: v => esc(v.name || '—') },
+  { title: 'Address', cell: v => `<span class="mono">${esc(v.address)}</span>` },
+  { title: 'Operator', cell: v => v.operator ? link.account(v.operator) : '—' },
+  { title: 'Power', num: true, cell: v => esc(v.power) },
+  { title: 'Status', cell: v => `<span class="badge ${esc(v.status)}" data-testid="validator-status">${esc(v.status)}</span>` },
+  { title: 'Stake', num: true, cell: v => v.stake === null ? '—' : esc(aitbc(v.stake)) },
+  { title: 'Missed', num: true, cell: v => `<span data-testid="validator-missed">${esc(v.missed_blocks)}</span>` },
+  { title: 'Signed / missed (last commits)', cell: v => signHistory(v.history) },
+]
+
 // ---- pages ----
 
 function figures (s) {
@@ -374,7 +392,8 @@ async function pageMiners () {
 
 async function pageValidators () {
   const r = await api('/v1/validators')
-  return `<h1>Validators</h1>${panel(`${esc(r.total)} validators at height ${esc(r.block_height)}`, table(validatorCols, r.validators))}`
+  const note = `<span class="muted">jailed past ${esc(r.downtime_max_missed)} missed of ${esc(r.downtime_window)} blocks; history from height ${esc(r.history_from)}</span>`
+  return `<h1>Validators</h1>${panel(`${esc(r.total)} in the set at height ${esc(r.block_height)}, ${esc(r.records)} in all`, table(validatorPageCols, r.validators), note, 'validators-table')}`
 }
 
 function eventsTable (events) {

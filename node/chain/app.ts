@@ -21,6 +21,7 @@ export class ChainApp implements ConsensusApp {
   get chainId (): string { return this.chain.chainId }
   get initialHeight (): number { return this.chain.genesis.initialHeight }
   get validators (): Chain['validators'] { return this.chain.validators }
+  validatorsAt (height: number): Chain['validators'] | undefined { return this.chain.validatorsAtSync(height) }
   get synchrony (): ConsensusApp['synchrony'] { return this.chain.genesis.synchrony }
   get pacing (): ConsensusApp['pacing'] { return { blockTimeMs: this.chain.params.blockTimeMs, emptyBlockIntervalMs: this.chain.params.emptyBlockIntervalMs } }
 

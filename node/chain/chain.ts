@@ -3,8 +3,10 @@
 // it executed blocks (node/core/executor.ts); it knows nothing of how they were agreed.
 import { EventEmitter } from 'node:events'
 import { encodeAccount, encodeJob, encodeMiner, encodeTotals, encodeValidatorBond, isOpen, MemState, type ChangeSet, type Job, type Totals } from '../core/state.ts'
-import { encodeBlock, encodeCommit, validatorFromPubkey, type Block, type Commit, type Validator } from '../core/block.ts'
-import { fromHex, toHexUpper } from '../core/crypto.ts'
+import { encodeBlock, encodeCommit, validatorsHash, type Block, type Commit, type Validator } from '../core/block.ts'
+import { bytesEqual, fromHex, toHexUpper } from '../core/crypto.ts'
+import { unpack } from '../core/codec.ts'
+import { activeSet } from '../core/validatorSet.ts'
 import { lastBlockAfter, type BlockExecution, type ChainView } from '../core/executor.ts'
 import type { Genesis } from '../../genesis/genesis.ts'
 import { genesisState, type LastBlock } from '../../genesis/state.ts'
@@ -44,7 +46,10 @@ export function txEventMap (events: AbciEvent[], height: number, hash: string): 
 export class Chain extends EventEmitter<ChainEvents> {
   state!: MemState
   meta!: ChainMeta
-  readonly validators: Validator[]
+  /** The set that signed the last block, the set of the next block, and of the one after (CometBFT's last, current and next sets). */
+  lastValidators: Validator[] = []
+  validators: Validator[] = []
+  nextValidators: Validator[] = []
   private last!: LastBlock
   /** The counts of the job lists (aitbc_jobs' total_count), kept with the indexes. */
   readonly jobCounters: JobCounters
@@ -52,7 +57,6 @@ export class Chain extends EventEmitter<ChainEvents> {
   constructor (readonly genesis: Genesis, readonly store: ChainStore, private readonly log: Logger) {
     super()
     this.setMaxListeners(1000)
-    this.validators = genesis.validators.map(v => validatorFromPubkey(v.pubKey, v.power, v.name))
     this.jobCounters = new JobCounters(k => store.getNumberSync(k))
   }
 
@@ -70,7 +74,11 @@ export class Chain extends EventEmitter<ChainEvents> {
       const loaded = await this.store.loadState()
       this.state.load(loaded.accounts, loaded.miners, loaded.openJobs, this.store.getTotals() as Totals, loaded.bonds, this.store.getBeacon())
       this.setMeta(meta)
-      this.log.info({ height: meta.height, appHash: meta.appHash }, 'loaded committed state')
+      const first = this.genesis.initialHeight
+      this.lastValidators = await this.validatorsFromStore(Math.max(first, meta.height))
+      this.validators = await this.validatorsFromStore(meta.height + 1)
+      this.nextValidators = await this.validatorsFromStore(meta.height + 2)
+      this.log.info({ height: meta.height, appHash: meta.appHash, validators: this.validators.length }, 'loaded committed state')
       return
     }
     const g = this.genesis
@@ -81,8 +89,13 @@ export class Chain extends EventEmitter<ChainEvents> {
       chainId: g.chainId, genesisHash: g.hash, height: last.height, lastBlockHash: '', lastBlockTime: last.time,
       appHash: toHexUpper(last.appHash), lastResultsHash: toHexUpper(last.resultsHash),
     })
+    // The genesis set signs the first two heights.
+    const set = activeSet(this.state)
+    this.lastValidators = set
+    this.validators = set
+    this.nextValidators = set
     const ops = this.stateOps(changes)
-    ops.push(ChainStore.put(KEY.meta, this.meta), ChainStore.put(KEY.genesis, JSON.stringify(g.json)))
+    ops.push(ChainStore.put(KEY.meta, this.meta), ChainStore.put(KEY.genesis, JSON.stringify(g.json)), ChainStore.put(KEY.validatorSet(g.initialHeight), encodeValidatorSet(set)))
     await this.store.write(ops)
     this.log.info({ chainId: g.chainId, appHash: this.meta.appHash }, 'initialised state from genesis')
   }
@@ -119,7 +132,28 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   /** What the block executor reads: the committed state and the last block. */
   view (): ChainView {
-    return { chainId: this.chainId, initialHeight: this.genesis.initialHeight, validators: this.validators, state: this.state, last: this.last }
+    return { chainId: this.chainId, initialHeight: this.genesis.initialHeight, validators: this.validators, lastValidators: this.lastValidators, nextValidators: this.nextValidators, state: this.state, last: this.last }
+  }
+
+  /** The sets this node holds in memory: heights height..height+2. */
+  validatorsAtSync (h: number): Validator[] | undefined {
+    const top = this.meta.height
+    if (h === top + 1) return this.validators
+    if (h === top + 2) return this.nextValidators
+    if (h === top && h >= this.genesis.initialHeight) return this.lastValidators
+    return undefined
+  }
+
+  /** The validator set of any height from the first to height + 2 (undefined beyond). */
+  async validatorsAt (h: number): Promise<Validator[] | undefined> {
+    if (!Number.isSafeInteger(h) || h < this.genesis.initialHeight || h > this.meta.height + 2) return undefined
+    return this.validatorsAtSync(h) ?? await this.validatorsFromStore(h)
+  }
+
+  private async validatorsFromStore (h: number): Promise<Validator[]> {
+    const [k] = await this.store.keys(KEY.validatorSetPrefix, { lte: KEY.validatorSet(h), reverse: true, limit: 1 })
+    if (k === undefined) throw new Error(`no validator set stored at or below height ${h}`)
+    return decodeValidatorSet(await this.store.get(k) as Uint8Array)
   }
 
   /**
@@ -159,9 +193,18 @@ export class Chain extends EventEmitter<ChainEvents> {
       lastResultsHash: toHexUpper(last.resultsHash),
     }
     ops.push(ChainStore.put(KEY.meta, meta))
+    // The set block h's changes give signs from h+2; it is never empty (no one eligible: the set goes on).
+    const computed = activeSet(exec.overlay)
+    const after = computed.length === 0 ? this.nextValidators : computed
+    const changed = !bytesEqual(validatorsHash(after), validatorsHash(this.nextValidators))
+    if (changed) ops.push(ChainStore.put(KEY.validatorSet(h + 2), encodeValidatorSet(after)))
     await this.store.write(ops, opts.sync ?? true)
     this.state.apply(changes)
     this.setMeta(meta)
+    this.lastValidators = this.validators
+    this.validators = this.nextValidators
+    this.nextValidators = after
+    if (changed) this.log.info({ height: h + 2, validators: after.length, power: after.reduce((s, v) => s + v.power, 0) }, 'validator set changes')
     const committed: CommittedBlock = { block, hash, commit, txs: exec.txs, txResults: exec.txResults, beginEvents: exec.beginEvents }
     this.emit('block', committed)
     return committed
@@ -171,11 +214,19 @@ export class Chain extends EventEmitter<ChainEvents> {
   recomputeTotals (): Omit<Totals, 'supply' | 'burned'> {
     let escrow = 0n; let bonded = 0n; let unbonding = 0n
     for (const j of this.state.openJobs.values()) escrow += j.maxFee
-    for (const v of this.state.bonds.values()) bonded += v.stake
+    for (const v of this.state.bonds.values()) {
+      bonded += v.stake
+      for (const u of v.unbonding) unbonding += u.amount
+    }
     for (const m of this.state.miners.values()) {
       bonded += m.stake
       for (const u of m.unbonding) unbonding += u.amount
     }
     return { balances: this.state.sumBalances(), escrow, bonded, unbonding }
   }
+}
+
+function encodeValidatorSet (vals: Validator[]): unknown[] { return vals.map(v => [v.address, v.pubKey, v.power, v.name]) }
+function decodeValidatorSet (b: Uint8Array): Validator[] {
+  return unpack<Array<[Uint8Array, Uint8Array, number, string]>>(b).map(([address, pubKey, power, name]) => ({ address: new Uint8Array(address), pubKey: new Uint8Array(pubKey), power, name }))
 }

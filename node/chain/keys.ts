@@ -4,7 +4,7 @@
 export function pad (n: number): string { return n.toString().padStart(12, '0') }
 
 /** The layout's version: a data folder of another one is refused (it would need its indexes rebuilt). */
-export const SCHEMA_VERSION = 3
+export const SCHEMA_VERSION = 4
 
 export const KEY = {
   meta: 'meta:chain',
@@ -30,6 +30,9 @@ export const KEY = {
   minerPrefix: 'm:',
   validatorBond: (a: string) => `v:${a}`,
   validatorBondPrefix: 'v:',
+  /** The validator set from this height on (written when it changes: a height's set is the last entry at or below it). */
+  validatorSet: (h: number) => `vs:${pad(h)}`,
+  validatorSetPrefix: 'vs:',
   job: (id: string) => `j:${id}`,
   openJob: (id: string) => `oj:${id}`,
   openJobPrefix: 'oj:',

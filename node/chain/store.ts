@@ -102,10 +102,11 @@ export class ChainStore {
   }
 
   /** Keys under a prefix, in order (or reverse), starting after `after` if given. */
-  async keys (prefix: string, opts: { limit?: number, reverse?: boolean, gt?: string, gte?: string, lt?: string } = {}): Promise<string[]> {
+  async keys (prefix: string, opts: { limit?: number, reverse?: boolean, gt?: string, gte?: string, lt?: string, lte?: string } = {}): Promise<string[]> {
     const range: Record<string, unknown> = { gte: opts.gte ?? prefix, lt: prefixEnd(prefix), limit: opts.limit ?? -1, reverse: opts.reverse ?? false }
     if (opts.gt !== undefined) { delete range.gte; range.gt = opts.gt }
     if (opts.lt !== undefined) range.lt = opts.lt
+    if (opts.lte !== undefined) { delete range.lt; range.lte = opts.lte }
     return await this.db.keys(range as any).all()
   }
 

@@ -22,8 +22,13 @@ export interface ProposeRequest {
 export interface ConsensusApp {
   readonly chainId: string
   readonly initialHeight: number
-  /** The validator set (fixed for now). */
+  /** The validator set of the next height (it changes at height boundaries). */
   readonly validators: readonly Validator[]
+  /**
+   * The set of a height the application knows without I/O (at least the last, the next and the
+   * one after); undefined otherwise. Absent: `validators` for every height (a fixed set).
+   */
+  validatorsAt?: (height: number) => readonly Validator[] | undefined
   /** How far a fresh proposal's time may be from this validator's clock when it arrives. */
   readonly synchrony: { precisionMs: number, messageDelayMs: number }
   /** Pacing: a block at least every blockTimeMs while there is work, every emptyBlockIntervalMs otherwise. */

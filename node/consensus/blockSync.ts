@@ -161,7 +161,9 @@ export class BlockSync {
     const { app } = this.m
     const { block, seen } = batch.items[i]
     const commit = batch.items[i + 1]?.block.lastCommit ?? seen
-    const err = verifyCommit(app.chainId, [...app.validators], commit, block.header.height, blockHash(block.header))
+    // Each commit against the set of its own height (the chain knows it for the next height on).
+    const vals = app.validatorsAt?.(block.header.height) ?? app.validators
+    const err = verifyCommit(app.chainId, [...vals], commit, block.header.height, blockHash(block.header))
     if (err !== null) throw new SyncError(`block ${block.header.height} has a bad commit: ${err}`)
     return commit
   }

@@ -57,15 +57,17 @@ export class ConsensusEngine {
   private lastCommitAt = 0
   /** When this node started consensus at the last height (local clock), to pace the next. */
   private heightStartedAt: number | null = null
-  private readonly valById = new Map<string, Validator>()
-  private readonly selfId: string | null
+  private valById = new Map<string, Validator>()
+  private selfId: string | null = null
+  /** The validator set of the current height. */
+  private vals: readonly Validator[] = []
   private readonly timeouts: TimeoutConfig
   private readonly now: () => number
   /** Blocks seen in proposals of this height, by hash, with the application's verdict. */
   private blocks = new Map<string, ValidatedBlock>()
   /** The proposal accepted for each round of this height (its block hash). */
   private proposalOfRound = new Map<number, string>()
-  private readonly powers: Array<{ id: string, power: number }>
+  private powers: Array<{ id: string, power: number }> = []
   private votes = new HeightVotes()
   private lastCommit: Commit | null = null
   private readonly gossip: ConsensusGossip
@@ -91,10 +93,7 @@ export class ConsensusEngine {
     private readonly log: Logger,
     private readonly opts: EngineOptions = {},
   ) {
-    for (const v of app.validators) this.valById.set(toHexUpper(v.address), v)
-    this.powers = app.validators.map(v => ({ id: toHexUpper(v.address), power: v.power }))
-    const mine = pv === null ? undefined : app.validators.find(v => bytesEqual(v.pubKey, pv.key.publicKey))
-    this.selfId = mine === undefined ? null : toHexUpper(mine.address)
+    this.useSet(app.validators)
     this.timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS
     this.now = opts.now ?? Date.now
     this.gossip = new ConsensusGossip(net, log)
@@ -139,8 +138,27 @@ export class ConsensusEngine {
 
   // ---- heights ----
 
+  /** The set of a height (the application's; a fixed set when it keeps none). */
+  private setOf (height: number): readonly Validator[] | undefined {
+    return this.app.validatorsAt === undefined ? this.app.validators : this.app.validatorsAt(height)
+  }
+
+  /** Switches to a height's validator set: who votes, with what power, and whether this node is one of them. */
+  private useSet (vals: readonly Validator[]): void {
+    if (vals === this.vals) return
+    const wasValidator = this.selfId !== null
+    this.vals = vals
+    this.valById = new Map(vals.map(v => [toHexUpper(v.address), v]))
+    this.powers = vals.map(v => ({ id: toHexUpper(v.address), power: v.power }))
+    const mine = this.pv === null ? undefined : vals.find(v => bytesEqual(v.pubKey, this.pv!.key.publicKey))
+    this.selfId = mine === undefined ? null : toHexUpper(mine.address)
+    if (this.selfId !== null && !wasValidator) this.log.info({ height: this.app.height() + 1, power: mine?.power }, 'this node is in the validator set: it signs from this height')
+    if (this.selfId === null && wasValidator) this.log.info({ height: this.app.height() + 1 }, 'this node left the validator set: it follows as a full node')
+  }
+
   private newHeight (): void {
     const h = this.app.height() + 1
+    this.useSet(this.setOf(h) ?? this.app.validators)
     this.blocks = new Map()
     this.proposalOfRound = new Map()
     this.votes = new HeightVotes()
@@ -303,7 +321,7 @@ export class ConsensusEngine {
     const m = this.machine
     const v = this.blocks.get(value)
     if (m === null || m.height !== height || v === undefined || v.error !== null) return
-    const sigs = this.app.validators.map(val => {
+    const sigs = this.vals.map(val => {
       const sv = this.votes.get(VOTE_PRECOMMIT, round, toHexUpper(val.address), value)
       if (sv !== undefined) return { blockIdFlag: BLOCK_ID_FLAG_COMMIT, validatorAddress: val.address, timestamp: sv.timestamp, signature: sv.signature }
       return { blockIdFlag: BLOCK_ID_FLAG_ABSENT, validatorAddress: val.address, timestamp: 0, signature: new Uint8Array(0) }
@@ -317,7 +335,8 @@ export class ConsensusEngine {
       this.clearTimers()
       await this.app.commit(v, commit)
       this.evidence.onCommitted(v.block)
-      this.lastCommit = commit
+      // Precommits that arrived while the block was written go into the next block's last_commit.
+      this.lastCommit = this.withLatePrecommits(commit)
       this.lastCommitAt = this.now()
       const fields = { height: v.block.header.height, round: commit.round, txs: v.block.txs.length }
       if (commit.round > 0) this.log.info(fields, 'committed block after more than one round')
@@ -326,6 +345,34 @@ export class ConsensusEngine {
       this.committing = false
     }
     if (!this.stopped && !this.isSyncing) this.newHeight()
+  }
+
+  /**
+   * The commit with the precommits for its block that arrived after the decision (as CometBFT's
+   * LastCommit gathers them): the next block's last_commit then names every validator that
+   * signed in time, so missed-signature counting (downtime) does not punish the slower 1/3.
+   */
+  private withLatePrecommits (c: Commit, late?: SignedVote): Commit {
+    const value = toHexUpper(c.blockHash)
+    let sigs: Commit['signatures'] | null = null
+    for (const [i, s] of c.signatures.entries()) {
+      if (s.blockIdFlag === BLOCK_ID_FLAG_COMMIT) continue
+      const id = toHexUpper(s.validatorAddress)
+      const sv = late !== undefined ? (toHexUpper(late.validator) === id ? late : undefined) : this.votes.get(VOTE_PRECOMMIT, c.round, id, value)
+      if (sv === undefined) continue
+      sigs ??= [...c.signatures]
+      sigs[i] = { blockIdFlag: BLOCK_ID_FLAG_COMMIT, validatorAddress: s.validatorAddress, timestamp: sv.timestamp, signature: sv.signature }
+    }
+    return sigs === null ? c : { ...c, signatures: sigs }
+  }
+
+  /** A precommit of the last height for its committed block, verified against that height's set, joins the last commit. */
+  private onLatePrecommit (v: SignedVote): void {
+    const c = this.lastCommit
+    if (c === null || v.type !== VOTE_PRECOMMIT || v.height !== c.height || v.round !== c.round || !bytesEqual(v.blockHash, c.blockHash)) return
+    const val = this.setOf(v.height)?.find(x => bytesEqual(x.address, v.validator))
+    if (val === undefined || !verifySignature(val.pubKey, voteBytesToSign(this.app.chainId, v), v.signature)) return
+    this.lastCommit = this.withLatePrecommits(c, v)
   }
 
   private regossip (): void {
@@ -347,28 +394,39 @@ export class ConsensusEngine {
     if (m === null) return 'ignore'
     const height = msg.kind === 'proposal' ? msg.p.height : msg.v.height
     const round = msg.kind === 'proposal' ? msg.p.round : msg.v.round
-    if (height < m.height) return 'ignore'
+    if (height < m.height) {
+      if (msg.kind === 'vote' && height === m.height - 1) this.onLatePrecommit(msg.v)
+      return 'ignore'
+    }
     // Far-future heights and rounds are not kept: nobody honest is that far ahead.
     if (height > m.height + MAX_FUTURE_HEIGHTS || round > (height === m.height ? m.round : 0) + MAX_ROUNDS_AHEAD) return 'ignore'
     if (height > m.height) {
       // A later height's message is held for when we get there, but only once its signature is
       // checked against the validator set (and, for a proposal, that height's proposer).
-      if (!this.verifyFuture(msg, height)) return 'reject'
+      const ok = this.verifyFuture(msg, height)
+      if (ok === null) return 'ignore'
+      if (!ok) return 'reject'
       return this.gossip.hold(m.height, height, data, from, futureSlot(msg), receivedAt) ? 'accept' : 'ignore'
     }
     if (msg.kind === 'proposal') return this.checkProposal(msg.p, receivedAt)
     return this.checkVote(msg.v) ? 'accept' : 'reject'
   }
 
-  private verifyFuture (msg: ConsensusMessage, height: number): boolean {
+  /** Whether a later height's message is signed by a validator of that height (null: that set is not known yet). */
+  private verifyFuture (msg: ConsensusMessage, height: number): boolean | null {
+    // Against the set of that height (known two heights ahead).
+    const vals = this.setOf(height)
+    if (vals === undefined) return null
+    const byId = vals === this.vals ? this.valById : new Map(vals.map(v => [toHexUpper(v.address), v]))
     if (msg.kind === 'vote') {
-      const val = this.valById.get(toHexUpper(msg.v.validator))
+      const val = byId.get(toHexUpper(msg.v.validator))
       return val !== undefined && verifySignature(val.pubKey, voteBytesToSign(this.app.chainId, msg.v), msg.v.signature)
     }
     const p = msg.p
     const id = toHexUpper(p.validator)
-    const val = this.valById.get(id)
-    if (val === undefined || proposerOf(this.powers, height, p.round) !== id) return false
+    const val = byId.get(id)
+    const powers = vals === this.vals ? this.powers : vals.map(v => ({ id: toHexUpper(v.address), power: v.power }))
+    if (val === undefined || proposerOf(powers, height, p.round) !== id) return false
     return verifySignature(val.pubKey, proposalBytesToSign(this.app.chainId, { height: p.height, round: p.round, hash: fromHex(p.hash), polRound: p.polRound, timestamp: p.timestamp }), p.signature)
   }
 

@@ -22,7 +22,12 @@ import type { LastBlock } from '../../genesis/state.ts'
 export interface ChainView {
   chainId: string
   initialHeight: number
+  /** The set that signs the next block (its header's validators_hash). */
   validators: readonly Validator[]
+  /** The set that signed the last block (its commit is the next block's last_commit); absent: `validators`. */
+  lastValidators?: readonly Validator[]
+  /** The set of the block after the next (the next header's next_validators_hash); absent: `validators`. */
+  nextValidators?: readonly Validator[]
   /** The committed state after `last`. */
   state: StateReader
   last: LastBlock
@@ -81,8 +86,8 @@ export function lastBlockAfter (block: Block, exec: BlockExecution): LastBlock {
 }
 
 /** A block's context; `randomness` is the block's beacon output (executeBlock sets it from the block), else the chain's. */
-function contextFor (view: ChainView, height: number, time: number, proposer: string, evidence: Uint8Array[], randomness: Uint8Array = view.state.beacon()): BlockContext {
-  return { chainId: view.chainId, height, time, proposer, randomness, evidence, validators: [...view.validators] }
+function contextFor (view: ChainView, height: number, time: number, proposer: string, evidence: Uint8Array[], lastCommit: Commit | null, randomness: Uint8Array = view.state.beacon()): BlockContext {
+  return { chainId: view.chainId, height, time, proposer, randomness, evidence, validators: [...view.validators], lastCommit, lastValidators: view.lastValidators ?? view.validators }
 }
 
 /** The proposer's beacon for the next block (null when the block draws nothing and so carries none). */
@@ -110,7 +115,7 @@ export function createProposal (view: ChainView, input: ProposalInput): Proposed
   const time = input.time
   if (!Number.isSafeInteger(time) || time <= view.last.time) throw new BlockError('BLOCK_BAD_TIME', `cannot propose block ${height} at time ${time}: it must be a safe integer after the last block's time ${view.last.time}`)
   const proposer = input.signer.address
-  const probe = contextFor(view, height, time, proposer, [])
+  const probe = contextFor(view, height, time, proposer, [], input.lastCommit)
   // Only evidence that is valid and new (each offence once) goes in.
   const seen = new Set<string>()
   const evidence = (input.evidence ?? []).filter(e => {
@@ -122,7 +127,7 @@ export function createProposal (view: ChainView, input: ProposalInput): Proposed
   })
   // The beacon, when the block draws, is its first tx; its output seeds the block's draws.
   const beacon = proposeBeacon(view.state, input.signer, height, view.chainId)
-  const ctx = contextFor(view, height, time, proposer, evidence, beacon?.randomness)
+  const ctx = contextFor(view, height, time, proposer, evidence, input.lastCommit, beacon?.randomness)
   const overlay = new Overlay(view.state)
   const beginEvents = beginBlock(overlay, ctx)
   const txs: Tx[] = []
@@ -172,6 +177,7 @@ interface HeaderParts { height: number, time: number, lastCommit: Commit | null,
 
 function headerOf (view: ChainView, x: HeaderParts): Header {
   const vh = validatorsHash([...view.validators])
+  const nvh = validatorsHash([...(view.nextValidators ?? view.validators)])
   return {
     chainId: view.chainId,
     height: x.height,
@@ -180,7 +186,7 @@ function headerOf (view: ChainView, x: HeaderParts): Header {
     lastCommitHash: commitHash(x.lastCommit),
     dataHash: dataHash(x.txBytes),
     validatorsHash: vh,
-    nextValidatorsHash: vh,
+    nextValidatorsHash: nvh,
     consensusHash: CONSENSUS_HASH,
     appHash: x.appHash,
     lastResultsHash: view.last.resultsHash,
@@ -225,7 +231,7 @@ export function validateBlock (view: ChainView, block: Block, opts: ValidateOpti
   if (!bytesEqual(h.lastCommitHash, commitHash(block.lastCommit))) fail('BLOCK_BAD_HASH', 'last_commit_hash does not match last_commit')
   if (h.height > view.initialHeight && opts.lastCommitVerified !== true) {
     if (block.lastCommit === null) fail('BLOCK_BAD_COMMIT', 'missing last_commit')
-    const err = verifyCommit(view.chainId, [...view.validators], block.lastCommit as Commit, h.height - 1, view.last.hash)
+    const err = verifyCommit(view.chainId, [...(view.lastValidators ?? view.validators)], block.lastCommit as Commit, h.height - 1, view.last.hash)
     if (err !== null) fail('BLOCK_BAD_COMMIT', `last_commit: ${err}`)
   }
   // How far the time may be from the validators' clocks is the consensus engine's check (it
@@ -234,8 +240,8 @@ export function validateBlock (view: ChainView, block: Block, opts: ValidateOpti
   if (h.time <= view.last.time) fail('BLOCK_BAD_TIME', 'block time does not advance')
   if (!bytesEqual(h.dataHash, dataHash(block.txs))) fail('BLOCK_BAD_HASH', 'data_hash does not match the txs')
   if (!bytesEqual(h.evidenceHash, evidenceHash(block.evidence))) fail('BLOCK_BAD_HASH', 'evidence_hash does not match the evidence')
-  const vh = validatorsHash([...view.validators])
-  if (!bytesEqual(h.validatorsHash, vh) || !bytesEqual(h.nextValidatorsHash, vh)) fail('BLOCK_BAD_HASH', 'validators_hash does not match')
+  if (!bytesEqual(h.validatorsHash, validatorsHash([...view.validators]))) fail('BLOCK_BAD_HASH', 'validators_hash does not match the set of this height')
+  if (!bytesEqual(h.nextValidatorsHash, validatorsHash([...(view.nextValidators ?? view.validators)]))) fail('BLOCK_BAD_HASH', 'next_validators_hash does not match the set of the next height')
   if (!bytesEqual(h.consensusHash, CONSENSUS_HASH)) fail('BLOCK_BAD_HASH', 'consensus_hash does not match the consensus params')
   if (!bytesEqual(h.lastResultsHash, view.last.resultsHash)) fail('BLOCK_BAD_HASH', 'last_results_hash does not match')
   const proposer = view.validators.find(v => bytesEqual(v.address, h.proposerAddress))
@@ -250,7 +256,7 @@ export function validateBlock (view: ChainView, block: Block, opts: ValidateOpti
       throw e
     }
   }
-  const ctx = contextFor(view, h.height, h.time, addressFromPubkey((proposer as Validator).pubKey), block.evidence)
+  const ctx = contextFor(view, h.height, h.time, addressFromPubkey((proposer as Validator).pubKey), block.evidence, block.lastCommit)
   // The assigns open the block (after its beacon). Every assignable job must be assigned, unless
   // the assigns alone leave no room for one more (then the rest wait): no other tx can take their place.
   const k = decoded.findIndex((t, i) => t.type !== 'assign' && !(i === 0 && t.type === 'beacon'))

@@ -25,6 +25,19 @@ export interface Params {
   verificationThresholdPpm: number
   /** Parts per million of the bill (or of max_fee, out of a slash) each agreeing verifier earns. */
   verifierRewardPpm: number
+  /** uaitbc of bonded stake per unit of voting power (genesis validators too). */
+  powerReduction: bigint
+  /** The least self-bond of create_validator. */
+  minValidatorStake: bigint
+  /** The size of the active set: the top max_validators by power. */
+  maxValidators: number
+  /** Downtime: a validator missing more than downtime_max_missed of the last downtime_window commits is jailed. */
+  downtimeWindow: number
+  downtimeMaxMissed: number
+  /** Parts per million of the bond lost when jailed for downtime. */
+  downtimeSlashFractionPpm: number
+  /** Blocks a validator jailed for downtime waits before unjail is accepted. */
+  jailBlocks: number
 }
 
 /**
@@ -53,4 +66,14 @@ export const DEFAULT_PARAMS_JSON = {
   verification_rate: '0.1',
   verification_threshold: '0.6',
   verifier_reward: '0.1',
+  power_reduction: '1000000',
+  min_validator_stake: '100000000',
+  max_validators: 10,
+  downtime_window: 1000,
+  downtime_max_missed: 500,
+  downtime_slash_fraction: '0.01',
+  jail_blocks: 100,
 }
+
+/** The self-stake `aitbc node init` and `aitbc genesis new` bond for each validator (1,000 AITBC). */
+export const DEFAULT_VALIDATOR_STAKE = 1_000_000_000n

@@ -154,8 +154,31 @@ export interface Verification {
   similarity: number | null
 }
 
-/** A validator's bonded stake (from genesis), slashed for duplicate votes. */
-export interface ValidatorBond { address: string /* upper hex, 20 bytes */, stake: bigint, slashed: bigint, offences: string[] /* "height:round:type" punished */ }
+/**
+ * A validator: its consensus key, its operator account (which signs its txs and gets its
+ * unbonded stake back), its bonded self-stake (power = stake / power_reduction), its unbonding
+ * entries, and its standing: missed commits within the downtime window, jailed until a height,
+ * tombstoned for double signing (never back). Keyed by its consensus address.
+ */
+export interface ValidatorBond {
+  address: string /* upper hex, 20 bytes */
+  pubKey: Uint8Array
+  operator: string
+  moniker: string
+  stake: bigint
+  slashed: bigint
+  offences: string[] /* "height:round:type" punished */
+  unbonding: Unbonding[]
+  /** Heights (within the downtime window) whose commit lacks this validator's precommit. */
+  missed: number[]
+  /** Jailed (out of the set); unjail is accepted from this height. null: not jailed. */
+  jailedUntil: number | null
+  tombstoned: boolean
+  createdHeight: number
+}
+
+/** Where a validator stands, for people: in the set or out of it by its own choice, or punished. */
+export type ValidatorStatus = 'bonded' | 'unbonding' | 'jailed' | 'tombstoned'
 
 export interface Totals { supply: bigint, balances: bigint, escrow: bigint, bonded: bigint, unbonding: bigint, burned: bigint }
 
@@ -228,8 +251,9 @@ export const encodeMiner = minerCodec.encode
 export const decodeMiner = minerCodec.decode
 export const encodeJob = jobCodec.encode
 export const decodeJob = jobCodec.decode
-export function encodeValidatorBond (v: ValidatorBond): unknown[] { return [v.address, v.stake, v.slashed, v.offences] }
-export function decodeValidatorBond (t: any[]): ValidatorBond { return { address: t[0], stake: t[1], slashed: t[2], offences: t[3] } }
+const validatorCodec = tupleCodec<ValidatorBond>(['address', 'pubKey', 'operator', 'moniker', 'stake', 'slashed', 'offences', ['unbonding', listOf(unbondingCodec)], 'missed', 'jailedUntil', 'tombstoned', 'createdHeight'])
+export const encodeValidatorBond = validatorCodec.encode
+export function decodeValidatorBond (t: any[]): ValidatorBond { const v = validatorCodec.decode(t); return { ...v, pubKey: new Uint8Array(v.pubKey) } }
 export function encodeTotals (t: Totals): unknown[] { return [t.supply, t.balances, t.escrow, t.bonded, t.unbonding, t.burned] }
 export function decodeTotals (t: any[]): Totals { return { supply: t[0], balances: t[1], escrow: t[2], bonded: t[3], unbonding: t[4], burned: t[5] } }
 
@@ -245,6 +269,8 @@ export interface StateReader {
   miner (address: string): Miner | undefined
   job (id: string): Job | undefined
   validatorBond (address: string): ValidatorBond | undefined
+  /** Every validator record's consensus address (any standing), sorted. */
+  validatorAddresses (): readonly string[]
   /** Every miner address, sorted. */
   minerAddresses (): readonly string[]
   /** Ids of pending jobs in submission order (optionally of one model); callers re-read each job's status. */
@@ -273,6 +299,7 @@ export class Overlay implements StateReader {
   private readonly newVerifying: string[] = []
   private t: Totals
   private minerList: string[] | null = null
+  private validatorList: string[] | null = null
   private r: Uint8Array | undefined
 
   constructor (readonly base: StateReader) {
@@ -288,7 +315,19 @@ export class Overlay implements StateReader {
   job (id: string): Job | undefined { return this.jobs.get(id) ?? this.base.job(id) }
   validatorBond (a: string): ValidatorBond | undefined { return this.bonds.get(a) ?? this.base.validatorBond(a) }
   totals (): Totals { return this.t }
-  setValidatorBond (v: ValidatorBond): void { this.bonds.set(v.address, v) }
+  setValidatorBond (v: ValidatorBond): void {
+    if (!this.bonds.has(v.address) && this.base.validatorBond(v.address) === undefined) this.validatorList = null
+    this.bonds.set(v.address, v)
+  }
+
+  validatorAddresses (): readonly string[] {
+    if (this.validatorList === null) {
+      const base = this.base.validatorAddresses()
+      const extra = [...this.bonds.keys()].filter(a => this.base.validatorBond(a) === undefined)
+      this.validatorList = extra.length === 0 ? base as string[] : [...base, ...extra].sort()
+    }
+    return this.validatorList
+  }
 
   minerAddresses (): readonly string[] {
     if (this.minerList === null) {
@@ -384,6 +423,7 @@ export class MemState implements StateReader {
   private readonly assignedOrder = new Set<string>()
   private readonly verificationOrder = new Set<string>()
   private minerList: string[] = []
+  private validatorList: string[] = []
   private t: Totals = { supply: 0n, balances: 0n, escrow: 0n, bonded: 0n, unbonding: 0n, burned: 0n }
   private r: Uint8Array = new Uint8Array(32)
 
@@ -397,6 +437,7 @@ export class MemState implements StateReader {
   }
 
   minerAddresses (): readonly string[] { return this.minerList }
+  validatorAddresses (): readonly string[] { return this.validatorList }
   pendingJobIds (model?: string): Iterable<string> {
     if (model === undefined) return this.pendingOrder
     return this.pendingByModel.get(model) ?? []
@@ -410,7 +451,12 @@ export class MemState implements StateReader {
   /** Applies a committed change set (after it is on disk). */
   apply (c: ChangeSet): void {
     for (const [k, v] of c.accounts) this.accounts.set(k, v)
-    for (const [k, v] of c.bonds) this.bonds.set(k, v)
+    let newValidator = false
+    for (const [k, v] of c.bonds) {
+      if (!this.bonds.has(k)) newValidator = true
+      this.bonds.set(k, v)
+    }
+    if (newValidator) this.validatorList = [...this.bonds.keys()].sort()
     let newMiner = false
     for (const [k, v] of c.miners) {
       if (!this.miners.has(k)) newMiner = true
@@ -460,6 +506,7 @@ export class MemState implements StateReader {
     if (beacon !== undefined) this.r = beacon
     for (const [a, acc] of accounts) this.accounts.set(a, acc)
     for (const b of bonds) this.bonds.set(b.address, b)
+    this.validatorList = [...this.bonds.keys()].sort()
     for (const m of miners) this.miners.set(m.address, m)
     this.minerList = [...this.miners.keys()].sort()
     const key = (j: Job): [number, string] => j.status === 'pending' ? [j.submittedHeight, j.id] : [j.assignedHeight ?? 0, j.id]
@@ -474,4 +521,9 @@ export class MemState implements StateReader {
     for (const a of this.accounts.values()) s += a.balance
     return s
   }
+}
+
+/** A new validator record in good standing. */
+export function newValidatorBond (v: Pick<ValidatorBond, 'address' | 'pubKey' | 'operator' | 'moniker' | 'stake' | 'createdHeight'>): ValidatorBond {
+  return { slashed: 0n, offences: [], unbonding: [], missed: [], jailedUntil: null, tombstoned: false, ...v }
 }

@@ -6,7 +6,8 @@ import { TxError, BlockError } from './errors.ts'
 import type { Tx } from './tx.ts'
 import { toHexUpper, verifySignature, bytesEqual } from './crypto.ts'
 import { unpack } from './codec.ts'
-import { voteSignBytes, type Validator } from './block.ts'
+import { voteSignBytes, type Commit, type Validator } from './block.ts'
+import { punishDoubleSign, releaseValidatorUnbonding, trackDowntime } from './validatorDuties.ts'
 import { ev, type AbciEvent } from './events.ts'
 import { txTypeDef } from './txs/registry.ts'
 import { credit, needFunds } from './txs/txType.ts'
@@ -29,8 +30,11 @@ export interface BlockContext {
   randomness: Uint8Array
   /** Duplicate-vote evidence carried by the block (packed vote pairs). */
   evidence?: Uint8Array[]
-  /** The validator set that signs this chain (to verify evidence). */
+  /** The validator set that signs this block's height. */
   validators?: Validator[]
+  /** The block's last_commit (verified) and the set that signed it: missed precommits are counted from them. */
+  lastCommit?: Commit | null
+  lastValidators?: readonly Validator[]
 }
 
 /** 'check': the mempool's admission (no proposer is paid; proposer-only types are refused). 'deliver': inside a block. */
@@ -93,7 +97,11 @@ export function applyTx (st: Overlay, tx: Tx, ctx: BlockContext, mode: Mode): Tx
   return { code: 0, log: '', codespace: '', events }
 }
 
-const EVIDENCE_MAX_AGE = 100_000
+/**
+ * How old evidence may be, in blocks: less than unbonding_blocks, so that stake unbonded at or
+ * after an offence is still unbonding when its evidence lands (and is slashed with the bond).
+ */
+export function evidenceMaxAge (p: Params): number { return Math.max(0, p.unbondingBlocks - 1) }
 
 /**
  * Checks one piece of duplicate-vote evidence: two votes signed by one validator for one height,
@@ -108,14 +116,14 @@ export function checkEvidence (st: StateReader, bytes: Uint8Array, ctx: BlockCon
   const [a, b] = t
   if (a[0] !== b[0] || a[1] !== b[1] || a[2] !== b[2] || !bytesEqual(a[5], b[5])) return 'evidence votes are not for one validator, height, round and type'
   if (bytesEqual(a[3], b[3])) return 'evidence votes are for the same block'
-  if (a[1] >= ctx.height || a[1] < ctx.height - EVIDENCE_MAX_AGE) return `evidence height ${a[1]} is not within the last ${EVIDENCE_MAX_AGE} blocks`
+  const maxAge = evidenceMaxAge(st.params)
+  if (a[1] >= ctx.height || a[1] < ctx.height - maxAge) return `evidence height ${a[1]} is not within the last ${maxAge} blocks (unbonding_blocks - 1)`
   const address = toHexUpper(a[5])
-  const val = ctx.validators?.find(v => toHexUpper(v.address) === address)
-  if (val === undefined) return `evidence names ${address}, not a validator`
+  const bond = st.validatorBond(address)
+  if (bond === undefined) return `evidence names ${address}, not a validator`
   for (const v of [a, b]) {
-    if (!verifySignature(val.pubKey, voteSignBytes(ctx.chainId, v[0], v[1], v[2], v[3], v[4]), v[6])) return 'evidence vote signature does not verify'
+    if (!verifySignature(bond.pubKey, voteSignBytes(ctx.chainId, v[0], v[1], v[2], v[3], v[4]), v[6])) return 'evidence vote signature does not verify'
   }
-  const bond = st.validatorBond(address) ?? { address, stake: 0n, slashed: 0n, offences: [] }
   const offence = `${a[1]}:${a[2]}:${a[0]}`
   if (bond.offences.includes(offence)) return `validator ${address} was already punished for height ${a[1]} round ${a[2]}`
   return { address, offence, amount: bond.stake * BigInt(st.params.slashFractionPpm) / 1_000_000n }
@@ -128,12 +136,10 @@ export function beginBlock (st: Overlay, ctx: BlockContext): AbciEvent[] {
   for (const e of ctx.evidence ?? []) {
     const r = checkEvidence(st, e, ctx)
     if (typeof r === 'string') throw new BlockError('BLOCK_BAD_EVIDENCE', r)
-    const bond = st.validatorBond(r.address) ?? { address: r.address, stake: 0n, slashed: 0n, offences: [] }
-    st.setValidatorBond({ ...bond, stake: bond.stake - r.amount, slashed: bond.slashed + r.amount, offences: [...bond.offences, r.offence] })
-    st.addTotal('bonded', -r.amount)
-    st.addTotal('burned', r.amount)
-    events.push(ev('slash', { validator: r.address, amount: r.amount, reason: 'duplicate_vote', offence: r.offence }))
+    events.push(...punishDoubleSign(st, r.address, r.offence, Number(r.offence.split(':')[0])))
   }
+  events.push(...trackDowntime(st, ctx.height, ctx.lastCommit, ctx.lastValidators))
+  events.push(...releaseValidatorUnbonding(st, ctx.height))
   for (const a of st.minerAddresses()) {
     const m = st.miner(a)
     if (m === undefined || m.unbonding.length === 0) continue

@@ -3,10 +3,12 @@
 import { blockHash, type Block, type Commit, type Header, type Validator } from '../core/block.ts'
 import { toBase64, toHex, toHexUpper } from '../core/crypto.ts'
 import type { TxResult, AbciEvent } from '../core/transition.ts'
-import type { Job, Miner, Account, Verification } from '../core/state.ts'
+import type { Job, Miner, Account, Verification, ValidatorBond } from '../core/state.ts'
+import type { Params } from '../core/params.ts'
+import { powerOf, statusOf } from '../core/validatorSet.ts'
 import { formatAitbc } from '../core/amount.ts'
 import type {
-  AccountJSON, BlockIdJSON, BlockJSON, CommitJSON, EventJSON, HeaderJSON, JobJSON, MinerJSON, PubKeyJSON, ReceiptJSON, TxResultJSON, ValidatorJSON, VerificationJSON,
+  AccountJSON, BlockIdJSON, BlockJSON, CommitJSON, EventJSON, HeaderJSON, JobJSON, MinerJSON, PubKeyJSON, ReceiptJSON, TxResultJSON, ValidatorJSON, VerificationJSON, ValidatorRecordJSON,
 } from './types.ts'
 
 export function rfc3339 (ms: number): string { return new Date(ms).toISOString() }
@@ -222,5 +224,27 @@ export function receiptJSON (j: Job): ReceiptJSON {
     tx_hash: j.settleTxHash,
     height: opt(j.settledHeight, String),
     time: opt(j.settledTime, rfc3339),
+  }
+}
+
+/** A validator record for aitbc_validators; `setPower`: its power in the next height's set (undefined: not in it). */
+export function validatorRecordJSON (v: ValidatorBond, params: Params, setPower: number | undefined): ValidatorRecordJSON {
+  return {
+    address: v.address,
+    pub_key: pubKeyJSON(v.pubKey),
+    operator: v.operator,
+    moniker: v.moniker,
+    power: String(powerOf(v, params)),
+    voting_power: String(setPower ?? 0),
+    status: statusOf(v, setPower !== undefined),
+    in_set: setPower !== undefined,
+    stake: v.stake.toString(),
+    slashed: v.slashed.toString(),
+    unbonding: v.unbonding.map(u => ({ amount: u.amount.toString(), release_height: String(u.releaseHeight) })),
+    missed_blocks: v.missed.length,
+    missed_heights: [...v.missed],
+    jailed_until: v.jailedUntil === null ? null : String(v.jailedUntil),
+    tombstoned: v.tombstoned,
+    created_height: String(v.createdHeight),
   }
 }

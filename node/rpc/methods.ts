@@ -13,7 +13,7 @@ import { parseQuery, matchQuery, equalityValue, numericRange, QueryError, type Q
 import { decodeBlock, type Block } from '../core/block.ts'
 import { formatAitbc } from '../core/amount.ts'
 import {
-  blockIdJSON, blockJSON, commitJSON, headerJSON, txResultJSON, validatorJSON, pubKeyJSON, rfc3339, accountJSON, jobJSON, minerJSON, receiptJSON, eventsJSON,
+  blockIdJSON, blockJSON, commitJSON, headerJSON, txResultJSON, validatorJSON, pubKeyJSON, rfc3339, accountJSON, jobJSON, minerJSON, receiptJSON, eventsJSON, validatorRecordJSON,
 } from './format.ts'
 import { RpcError, INTERNAL_ERROR, invalid, optInt, reqString, optString, optBool, reqBytes, reqHash, reqAddress, optAddress, paging, type Params } from './params.ts'
 import type { TxWatcher } from './txWatcher.ts'
@@ -287,15 +287,26 @@ export const METHODS: { [M in RpcMethodName]: MethodDef<M> } = {
 
   validators: {
     params: ['height', 'page', 'per_page'],
-    handler: (env, p) => {
-      const height = env.chain.height < env.chain.genesis.initialHeight ? env.chain.height : resolveHeight(env, p)
-      const { page, perPage } = paging(p, 30, 100)
-      const vals = pageOf(env.chain.validators, page, perPage)
-      const withBond = (v: typeof vals[number]): ValidatorWithBondJSON => {
-        const b = env.chain.state.validatorBond(toHexUpper(v.address))
-        return { ...validatorJSON(v), stake: (b?.stake ?? 0n).toString(), slashed: (b?.slashed ?? 0n).toString() }
+    handler: async (env, p) => {
+      // The set that signs a height: any past height, and the next one (CometBFT answers up to latest + 1).
+      const c = env.chain
+      const base = c.genesis.initialHeight
+      const asked = optInt(p, 'height', 0)
+      let height: number
+      if (asked === undefined || asked === 0) height = Math.max(c.height, base)
+      else {
+        if (asked > Math.max(c.height, base - 1) + 1) throw invalid(`height ${asked} must be less than or equal to the current blockchain height ${c.height} + 1`)
+        if (asked < base) throw invalid(`height ${asked} is below the initial height ${base}`)
+        height = asked
       }
-      return { block_height: String(height), validators: vals.map(withBond), count: String(vals.length), total: String(env.chain.validators.length) }
+      const set = await c.validatorsAt(height) ?? []
+      const { page, perPage } = paging(p, 30, 100)
+      const vals = pageOf(set, page, perPage)
+      const withBond = (v: typeof vals[number]): ValidatorWithBondJSON => {
+        const b = c.state.validatorBond(toHexUpper(v.address))
+        return { ...validatorJSON(v), stake: (b?.stake ?? 0n).toString(), slashed: (b?.slashed ?? 0n).toString(), operator: b?.operator ?? '', moniker: b?.moniker ?? v.name }
+      }
+      return { block_height: String(height), validators: vals.map(withBond), count: String(vals.length), total: String(set.length) }
     },
   },
 
@@ -520,6 +531,19 @@ export const METHODS: { [M in RpcMethodName]: MethodDef<M> } = {
       const model = optString(p, 'model', 128)
       const list = env.chain.state.minerAddresses().map(a => env.chain.state.miner(a)).filter(m => m !== undefined && (model === undefined || m.models.includes(model)))
       return { miners: list.map(m => minerJSON(m as NonNullable<typeof m>)), total: String(list.length) }
+    },
+  },
+
+  aitbc_validators: {
+    params: [],
+    handler: (env) => {
+      const c = env.chain
+      const st = c.state
+      const inSet = new Map(c.validators.map(v => [toHexUpper(v.address), v.power]))
+      const list = st.validatorAddresses().map(a => st.validatorBond(a)).filter(v => v !== undefined).map(v => validatorRecordJSON(v, st.params, inSet.get(v.address)))
+      // Most power first, as the set is ordered.
+      list.sort((x, y) => Number(y.power) - Number(x.power) || (x.address < y.address ? -1 : 1))
+      return { height: String(c.height), validators: list, total: String(list.length), downtime_window: st.params.downtimeWindow, downtime_max_missed: st.params.downtimeMaxMissed }
     },
   },
 

@@ -103,7 +103,32 @@ export interface BlockResultsResult {
 
 export interface CommitResult { signed_header: { header: HeaderJSON, commit: CommitJSON }, canonical: boolean }
 
-export interface ValidatorWithBondJSON extends ValidatorJSON { stake: AmountString, slashed: AmountString }
+export interface ValidatorWithBondJSON extends ValidatorJSON { stake: AmountString, slashed: AmountString, operator: string, moniker: string }
+
+export type ValidatorStatusJSON = 'bonded' | 'unbonding' | 'jailed' | 'tombstoned'
+/** A validator record (aitbc_validators): its standing whether or not it is in the set. */
+export interface ValidatorRecordJSON {
+  address: string
+  pub_key: PubKeyJSON
+  operator: string
+  moniker: string
+  /** Bonded stake / power_reduction (what it has, in the set or not). */
+  power: Int64String
+  /** Power in the set of the next height (0 when out of it). */
+  voting_power: Int64String
+  status: ValidatorStatusJSON
+  in_set: boolean
+  stake: AmountString
+  slashed: AmountString
+  unbonding: Array<{ amount: AmountString, release_height: Int64String }>
+  /** Commits within the downtime window that lack its precommit, and those heights. */
+  missed_blocks: number
+  missed_heights: number[]
+  jailed_until: Int64String | null
+  tombstoned: boolean
+  created_height: Int64String
+}
+export interface ValidatorRecordsResult { height: Int64String, validators: ValidatorRecordJSON[], total: Int64String, downtime_window: number, downtime_max_missed: number }
 export interface ValidatorsResult { block_height: Int64String, validators: ValidatorWithBondJSON[], count: Int64String, total: Int64String }
 
 export interface TxProofJSON { data: string, root_hash: string, proof: { total: Int64String, index: Int64String, leaf_hash: string, aunts: string[] } }
@@ -348,6 +373,7 @@ export interface RpcMethods {
   aitbc_jobs: { params: { client?: string, miner?: string, status?: string, page?: string | number, per_page?: string | number }, result: JobsResult }
   aitbc_miner: { params: { address: string }, result: MinerJSON }
   aitbc_miners: { params: { model?: string }, result: MinersResult }
+  aitbc_validators: { params: P, result: ValidatorRecordsResult }
   aitbc_receipt: { params: { id: string }, result: ReceiptJSON }
   aitbc_params: { params: P, result: ParamsResult }
   aitbc_supply: { params: P, result: SupplyResult }

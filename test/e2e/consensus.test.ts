@@ -119,7 +119,7 @@ describe('e2e: a byzantine validator that signs two different prevotes', functio
     const byz = net.validators[3]
     const byzAddr = (await byz.client.status()).validator_info.address
     const slashed = await until('the byzantine validator slashed', async () => {
-      const r = await honest[0].client.call('validators', {})
+      const r = await honest[0].client.call('aitbc_validators', {})
       const v = r.validators.find(x => x.address === byzAddr)
       return v !== undefined && BigInt(v.slashed) > 0n ? v : undefined
     }, 90_000, 250)
@@ -142,8 +142,11 @@ describe('e2e: a byzantine validator that signs two different prevotes', functio
         stake -= amount
       }
     }
-    const now = (await honest[0].client.call('validators', {})).validators.find(x => x.address === byzAddr)!
+    const now = (await honest[0].client.call('aitbc_validators', {})).validators.find(x => x.address === byzAddr)!
     expect(BigInt(now.stake) <= stake, 'the bond only shrinks').to.equal(true)
+    // Double signing also jails and tombstones: out of the set (two blocks after the slash), never back.
+    expect(now.status).to.equal('tombstoned')
+    await until('the double-signer out of the set', async () => !(await honest[0].client.call('validators', {})).validators.some(x => x.address === byzAddr), 30_000)
     const supply = await honest[0].client.call('aitbc_supply', {})
     expect(supply.invariant_holds).to.equal(true)
     expect(BigInt(supply.burned) > 0n, "burned > 0").to.equal(true)

@@ -5,8 +5,9 @@
 // vector script, the executor tests and the fake application of the engine tests.
 import { SigningKey, sha256, utf8Bytes, bytesEqual } from '../../node/core/crypto.ts'
 import { MemState } from '../../node/core/state.ts'
+import { activeSet } from '../../node/core/validatorSet.ts'
 import {
-  blockHash, validatorFromPubkey, voteSignBytes, BLOCK_ID_FLAG_ABSENT, BLOCK_ID_FLAG_COMMIT, VOTE_PRECOMMIT,
+  blockHash, voteSignBytes, BLOCK_ID_FLAG_ABSENT, BLOCK_ID_FLAG_COMMIT, VOTE_PRECOMMIT,
   type Block, type Commit, type Validator,
 } from '../../node/core/block.ts'
 import { createProposal, lastBlockAfter, validateBlock, type BlockExecution, type ChainView, type ProposedBlock } from '../../node/core/executor.ts'
@@ -44,24 +45,30 @@ export interface CommittedMemBlock { block: Block, exec: BlockExecution, commit:
 
 export class MemChain {
   readonly mem: MemState
-  readonly validators: Validator[]
+  /** The sets of the last, the next and the one after the next height (as the node's Chain keeps them). */
+  lastValidators: Validator[]
+  validators: Validator[]
+  nextValidators: Validator[]
   last: LastBlock
   /** Committed blocks in height order, each with the commit that certified it (if given). */
   readonly blocks: CommittedMemBlock[] = []
 
   constructor (readonly genesis: Genesis) {
-    this.validators = genesis.validators.map(v => validatorFromPubkey(v.pubKey, v.power, v.name))
     const { changes, last } = genesisState(genesis)
     this.mem = new MemState(genesis.params)
     this.mem.apply(changes)
     this.last = last
+    const set = activeSet(this.mem)
+    this.lastValidators = set
+    this.validators = set
+    this.nextValidators = set
   }
 
   get chainId (): string { return this.genesis.chainId }
   get height (): number { return this.last.height }
 
   view (): ChainView {
-    return { chainId: this.chainId, initialHeight: this.genesis.initialHeight, validators: this.validators, state: this.mem, last: this.last }
+    return { chainId: this.chainId, initialHeight: this.genesis.initialHeight, validators: this.validators, lastValidators: this.lastValidators, nextValidators: this.nextValidators, state: this.mem, last: this.last }
   }
 
   /** The commit stored for the last block (null before the first). */
@@ -78,8 +85,12 @@ export class MemChain {
   /** Commits an executed block (with the commit that certified it, for the next block's last_commit). */
   commit (block: Block, exec: BlockExecution, commit: Commit | null): void {
     if (block.header.height !== this.last.height + 1) throw new Error(`block ${block.header.height} does not follow ${this.last.height}`)
+    const computed = activeSet(exec.overlay)
     this.mem.apply(exec.overlay.changes())
     this.last = lastBlockAfter(block, exec)
+    this.lastValidators = this.validators
+    this.validators = this.nextValidators
+    this.nextValidators = computed.length === 0 ? this.nextValidators : computed
     this.blocks.push({ block, exec, commit })
   }
 }

@@ -48,7 +48,7 @@ function genesis (): Genesis {
       { address: M1.address, models: ['llama3'], pricePerSecond: 20_000n, capacity: 2, stake: 200n * AITBC },
       { address: M2.address, models: ['llama3', 'mistral'], pricePerSecond: 50_000n, capacity: 1, stake: 300n * AITBC },
     ],
-    params: { min_fee: String(FEE), min_miner_stake: String(100n * AITBC), assign_timeout_s: 20, job_timeout_s: 30, unbonding_blocks: 2, slash_fraction: '0.1', verification_rate: '0' },
+    params: { min_fee: String(FEE), min_miner_stake: String(100n * AITBC), assign_timeout_s: 20, job_timeout_s: 30, unbonding_blocks: 10, slash_fraction: '0.1', verification_rate: '0' },
   }))
 }
 const GENESIS = genesis()
@@ -222,8 +222,11 @@ function buildCorpus (): CorpusBlock[] {
     for (const spec of chainSpec) {
       const height = chain.height + 1
       const view = chain.view()
-      const evidence = spec.evidence && height > 1 ? [duplicatePrevote(chain.chainId, VALS[height % 4], height - 1, 0)] : []
-      const { block, exec } = createProposal(view, { signer: proposerKey(height), time: chain.last.time + spec.dt, lastCommit: chain.lastCommit, txs: candidateTxs(chain, spec), evidence })
+      // The evidence names one validator (tombstoned at its first: out of the set two blocks later, its later offences still punished).
+      const evidence = spec.evidence && height > 1 ? [duplicatePrevote(chain.chainId, VALS[3], height - 1, 0)] : []
+      const proposerId = proposerOf(chain.validators.map(v => ({ id: toHexUpper(v.address), power: v.power })), height, 0)
+      const proposer = VALS[GENESIS.validators.findIndex(v => v.address === proposerId)]
+      const { block, exec } = createProposal(view, { signer: proposer, time: chain.last.time + spec.dt, lastCommit: chain.lastCommit, txs: candidateTxs(chain, spec), evidence })
       let checkedAppHash = ''; let checkedChanges = ''; let checkedResults = ''
       const r = outcome(view, block)
       if (r === 'accepted') {
@@ -245,7 +248,8 @@ function buildCorpus (): CorpusBlock[] {
         headerOutcomes: new Map(HEADER_CASES.map(c => [c.field, outcome(view, withHeader(block, c.change(block.header, view)))])),
         contentOutcomes: new Map(CONTENT_CASES.filter(c => c.applies(block)).map(c => [c.name, outcome(view, c.change(block, extra))])),
       })
-      const signers = VALS.filter((_, i) => i !== spec.absent).map((key, i) => ({ key, timestamp: block.header.time + i }))
+      // One absent signer while all four are in the set (three of three sign once one is out).
+      const signers = VALS.filter((_, i) => i !== spec.absent || chain.validators.length < 4).map((key, i) => ({ key, timestamp: block.header.time + i }))
       chain.commit(block, exec, signCommit(chain.chainId, chain.validators, block, 0, signers))
     }
   }

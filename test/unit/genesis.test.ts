@@ -26,9 +26,9 @@ describe('genesis', () => {
 
   it('genesisState counts balances, miner stakes and validator bonds, and its app hash depends on them', () => {
     const a = keyOf('a'); const m = keyOf('m')
-    const base = makeGenesisJSON({ chainId: 'c', genesisTime: '2024-01-01T00:00:00Z', validators: [{ pubKey: keyOf('v').publicKey, stake: 7n }], accounts: [{ address: a.address, balance: 100n }], miners: [{ address: m.address, models: ['x'], pricePerSecond: 1n, capacity: 1, stake: 100_000000n }] })
+    const base = makeGenesisJSON({ chainId: 'c', genesisTime: '2024-01-01T00:00:00Z', validators: [{ pubKey: keyOf('v').publicKey, stake: 7_000_000n }], accounts: [{ address: a.address, balance: 100n }], miners: [{ address: m.address, models: ['x'], pricePerSecond: 1n, capacity: 1, stake: 100_000000n }] })
     const s = genesisState(parseGenesis(base))
-    expect(s.changes.totals).to.deep.equal({ supply: 100n + 100_000000n + 7n, balances: 100n, escrow: 0n, bonded: 100_000000n + 7n, unbonding: 0n, burned: 0n })
+    expect(s.changes.totals).to.deep.equal({ supply: 100n + 100_000000n + 7_000_000n, balances: 100n, escrow: 0n, bonded: 100_000000n + 7_000_000n, unbonding: 0n, burned: 0n })
     expect(s.changes.miners.get(m.address)?.registeredHeight).to.equal(0)
     const richer = genesisState(parseGenesis(withFundedAccount(base, a.address, 1n)))
     expect(richer.last.appHash).to.not.deep.equal(s.last.appHash)
@@ -41,7 +41,7 @@ describe('genesis', () => {
     expect(g1.app_state.accounts).to.deep.equal([{ address: a.address, balance: '11' }])
     expect(g.app_state.accounts).to.deep.equal([])
     const g2 = withValidator(g1, { pubKey: keyOf('w').publicKey, power: 3 })
-    expect(g2.validators.map((v: any) => [v.name, v.power])).to.deep.equal([['validator-0', '10'], ['validator-1', '3']])
+    expect(g2.validators.map((v: any) => [v.name, v.power])).to.deep.equal([['validator-0', '1000'], ['validator-1', '3']])
     expect(parseGenesis(g2).validators).to.have.length(2)
     expect(() => parseGenesis(withValidator(g2, { pubKey: keyOf('w').publicKey }))).to.throw(GenesisError, /listed twice/)
   })

@@ -16,6 +16,10 @@ import { recordReceipt } from './recordReceipt.ts'
 import { commitResult } from './commitResult.ts'
 import { revealResult } from './revealResult.ts'
 import { beacon } from './beacon.ts'
+import { createValidator } from './createValidator.ts'
+import { validatorStake } from './validatorStake.ts'
+import { validatorUnbond } from './validatorUnbond.ts'
+import { unjail } from './unjail.ts'
 
 export const TX_TYPE_DEFS = {
   transfer,
@@ -30,6 +34,10 @@ export const TX_TYPE_DEFS = {
   commit_result: commitResult,
   reveal_result: revealResult,
   beacon,
+  create_validator: createValidator,
+  validator_stake: validatorStake,
+  validator_unbond: validatorUnbond,
+  unjail,
 } satisfies { [K in string]: TxTypeDef<K, { type: K }> }
 
 type Defs = typeof TX_TYPE_DEFS
