@@ -36,7 +36,10 @@ export function slashValidator (st: Overlay, v: ValidatorBond, sinceHeight: numb
 export function punishDoubleSign (st: Overlay, address: string, offence: string, offenceHeight: number): AbciEvent[] {
   const before = st.validatorBond(address)
   if (before === undefined) return []
-  const { v, amount } = slashValidator(st, before, offenceHeight, st.params.slashFractionPpm)
+  // Evidence against a tombstoned validator changes nothing: one incident is punished once (as CometBFT).
+  if (before.tombstoned) return []
+  // Stake unbonded in block O-1 still voted at O (set changes take effect two blocks later): it is slashed too.
+  const { v, amount } = slashValidator(st, before, offenceHeight - 1, st.params.slashFractionPpm)
   st.setValidatorBond({ ...v, offences: [...v.offences, offence], jailedUntil: JAILED_FOREVER, tombstoned: true, missed: [] })
   const events = [ev('slash', { validator: address, amount, reason: 'duplicate_vote', offence })]
   if (!before.tombstoned) events.push(ev('tombstone', { validator: address, operator: before.operator }))
@@ -63,7 +66,8 @@ export function trackDowntime (st: Overlay, height: number, lastCommit: Commit |
     const kept = v.missed.filter(h => h > signedHeight - p.downtimeWindow)
     const missed = signed.has(id) ? kept : [...kept, signedHeight]
     if (missed.length > p.downtimeMaxMissed) {
-      const { v: after, amount } = slashValidator(st, v, height, p.downtimeSlashFractionPpm)
+      // Stake unbonded since the height before the last miss still had power there: slashed too.
+      const { v: after, amount } = slashValidator(st, v, signedHeight - 1, p.downtimeSlashFractionPpm)
       const jailedUntil = height + p.jailBlocks
       st.setValidatorBond({ ...after, missed: [], jailedUntil })
       events.push(ev('jail', { validator: id, operator: v.operator, reason: 'downtime', missed: missed.length, window: p.downtimeWindow, jailed_until: jailedUntil }))

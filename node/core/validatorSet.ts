@@ -30,7 +30,9 @@ export function activeSet (st: StateReader, override?: ValidatorBond): Validator
     if (v !== undefined && isEligible(v, p)) all.push(v)
   }
   if (override !== undefined && st.validatorBond(override.address) === undefined && isEligible(override, p)) all.push(override)
-  all.sort((x, y) => x.stake > y.stake ? -1 : x.stake < y.stake ? 1 : x.address < y.address ? -1 : x.address > y.address ? 1 : 0)
+  // Ties at the cut are broken by power, then the lower address (not by stake below one unit of power).
+  const power = new Map(all.map(v => [v.address, powerOf(v, p)]))
+  all.sort((x, y) => (power.get(y.address) ?? 0) - (power.get(x.address) ?? 0) || (x.address < y.address ? -1 : x.address > y.address ? 1 : 0))
   return all.slice(0, p.maxValidators).map(v => ({ address: fromHex(v.address), pubKey: v.pubKey, power: powerOf(v, p), name: v.moniker }))
 }
 

@@ -32,7 +32,8 @@ export const validatorUnbond: TxTypeDef<'validator_unbond', ValidatorUnbondBody>
     if (b.amount > v.stake) throw new TxError('INVALID_AMOUNT', `unbond of ${b.amount} uaitbc exceeds the validator's bond of ${v.stake} uaitbc`)
     const releaseHeight = ctx.height + st.params.unbondingBlocks
     const after: ValidatorBond = { ...v, stake: v.stake - b.amount, unbonding: [...v.unbonding, { amount: b.amount, releaseHeight, height: ctx.height }] }
-    if (activeSet(st, after).length === 0) throw new TxError('VALIDATOR_SET_EMPTY', 'this unbond would leave no validator with power: the chain would stop')
+    // Refused only when it would empty a set that has power now (a jailed or tombstoned sole validator may still leave).
+    if (activeSet(st, after).length === 0 && activeSet(st).length > 0) throw new TxError('VALIDATOR_SET_EMPTY', 'this unbond would leave no validator with power: the chain would stop')
     events.push(ev('validator_unbond', { validator: v.address, operator: tx.sender, amount: b.amount, release_height: releaseHeight, power_height: ctx.height + 2 }))
     return {
       delta: 0n,
