@@ -59,7 +59,7 @@ export class Corpus {
       [1, { type: 'unstake', amount: 1n }],
       [1, { type: 'cancel_job', jobId: rng.pick(this.jobIds) }],
     ])
-    const tx = signTx(k, { chainId: this.chainId, nonce: valid ? nonce : nonce + rng.range(-2, 1000), fee: FEE, body })
+    const tx = signTx(k, { chainId: this.chainId, nonce: valid ? nonce : Math.max(0, nonce + rng.range(-2, 1000)), fee: FEE, body })
     if (valid) this.remember(this.txHashes, tx.hash)
     return tx.bytes
   }

@@ -148,7 +148,8 @@ export function uriSurface (ctx: FuzzContext, workers: number): Surface {
     send: async (rng, index) => {
       const where = `${name}#${index}`
       const path = uriPath(rng, ctx)
-      const verb = rng.chance(0.95) ? 'GET' : rng.pick(['HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'POST', 'TRACE'])
+      // HEAD only with short paths: Node's own client misreads the 431 a server sends to a HEAD with oversized headers
+      const verb = rng.chance(0.95) ? 'GET' : rng.pick(path.length < 4000 ? ['HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'POST', 'TRACE'] : ['PUT', 'DELETE', 'POST'])
       await transport(ctx, where, `${verb} ${path}`, async () => checkAnswer(ctx, where, await http.send(verb, path, verb === 'POST' || verb === 'PUT' ? '' : undefined), `${verb} ${path}`))
       return 1
     },
