@@ -115,9 +115,9 @@ export function gossipSurface (ctx: FuzzContext, pool: PeerPool, topic: Topic, w
   return {
     name,
     workers,
-    send: async (rng, index) => {
+    send: async (rng, _index, worker) => {
       const data = wire(rng, payload(rng, ctx))
-      const { peer, tick } = await pool.get(slotBase + (index % workers))
+      const { peer, tick } = await pool.get(slotBase + worker)
       try { await peer.publishWire(topic, data) } catch (e) {
         // a peer dropped between the check and the publish: the next input rejoins
         if (!/NoPeersSubscribedToTopic|not started|closed/i.test((e as Error).message)) ctx.stats.harnessError(e)
@@ -181,9 +181,9 @@ export function syncSurface (ctx: FuzzContext, pool: PeerPool, workers: number, 
   return {
     name,
     workers,
-    send: async (rng, index) => {
+    send: async (rng, index, worker) => {
       const input = syncInput(rng, ctx)
-      const { peer } = await pool.get(slotBase + (index % workers))
+      const { peer } = await pool.get(slotBase + worker)
       let answer: Uint8Array | null = null
       try { answer = await peer.sync('frame' in input ? input.frame : input, SYNC_TIMEOUT_MS) } catch (e) { ctx.stats.harnessError(e) }
       checkSyncAnswer(ctx, `${name}#${index}`, input, answer)

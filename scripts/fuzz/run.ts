@@ -38,6 +38,7 @@ export interface FuzzReport {
   rpcErrors: number
   wsCloses: Record<string, number>
   wsNoReply: number
+  httpRetries: number
   syncOk: number
   syncRemoteErrors: number
   p2pIdentities: number
@@ -70,13 +71,13 @@ async function drive (ctx: FuzzContext, s: Surface, quota: number, done: (n: num
   let taken = 0
   const t0 = Date.now()
   await s.setup?.()
-  const worker = async (): Promise<void> => {
+  const worker = async (w: number): Promise<void> => {
     while (taken < quota && !ctx.stopping()) {
       const i = taken++
-      try { done(await s.send(Rng.forInput(ctx.seed, s.name, i), i)) } catch (e) { ctx.stats.harnessError(e); done(1) }
+      try { done(await s.send(Rng.forInput(ctx.seed, s.name, i), i, w)) } catch (e) { ctx.stats.harnessError(e); done(1) }
     }
   }
-  await Promise.all(Array.from({ length: s.workers }, worker))
+  await Promise.all(Array.from({ length: s.workers }, async (_, w) => { await worker(w) }))
   ctx.stats.seconds.set(s.name, Math.round((Date.now() - t0) / 1000))
   await s.teardown?.()
 }
@@ -177,6 +178,7 @@ export async function runFuzz (opts: Partial<FuzzOptions> = {}): Promise<FuzzRep
       rpcErrors: stats.rpcErrors,
       wsCloses: Object.fromEntries([...stats.wsCloses].map(([k, n]) => [String(k), n])),
       wsNoReply: stats.wsNoReply,
+      httpRetries: stats.httpRetries,
       syncOk: stats.syncOk,
       syncRemoteErrors: stats.syncRemoteErrors,
       p2pIdentities: stats.p2pIdentities,
@@ -210,7 +212,7 @@ export function formatReport (r: FuzzReport): string {
     `fuzz ${r.pass ? 'PASSED' : 'FAILED'}: seed ${r.seed} (repeat with --seed ${r.seed})`,
     `inputs: ${r.totalInputs} in ${r.seconds} s (${r.rate}/s): ${Object.entries(r.inputs).map(([s, n]) => `${s} ${n}${r.surfaceSeconds[s as SurfaceName] !== undefined ? ` (${r.surfaceSeconds[s as SurfaceName]} s)` : ''}`).join(', ')}`,
     `crashes: ${r.crashes}   HTTP 5xx: ${r.http5xx}   HTTP statuses: ${Object.entries(r.httpStatus).map(([k, n]) => `${k}:${n}`).join(' ')}`,
-    `JSON-RPC answers: ${r.rpcResults} results, ${r.rpcErrors} errors   WebSocket closes: ${Object.entries(r.wsCloses).map(([k, n]) => `${k}:${n}`).join(' ') || 'none'}, no reply: ${r.wsNoReply}`,
+    `JSON-RPC answers: ${r.rpcResults} results, ${r.rpcErrors} errors   HTTP retries on a fresh connection: ${r.httpRetries}   WebSocket closes: ${Object.entries(r.wsCloses).map(([k, n]) => `${k}:${n}`).join(' ') || 'none'}, no reply: ${r.wsNoReply}`,
     `sync answers: ${r.syncOk} ok, ${r.syncRemoteErrors} refused   P2P identities used: ${r.p2pIdentities}`,
     `height: ${r.heightStart} -> ${r.heightEnd}   RSS: baseline ${r.rssBaselineMb} MB, peak ${r.rssPeakMb} MB, bound ${r.rssBoundMb} MB`,
     `node log: ${r.nodeLogErrors} errors, ${r.nodeLogWarnings} warnings   load average: ${r.load.join(' ')}`,

@@ -18,6 +18,8 @@ export class FuzzStats {
   rpcErrors = 0
   readonly wsCloses = new Map<number, number>()
   wsNoReply = 0
+  /** HTTP requests sent again on a fresh connection after their kept-alive one was closed under them. */
+  httpRetries = 0
   p2pIdentities = 0
   syncOk = 0
   syncRemoteErrors = 0
@@ -48,8 +50,8 @@ export interface Surface {
   /** Inputs in flight at once. */
   readonly workers: number
   setup?: () => Promise<void>
-  /** Sends input `index` (its generator given) and checks the answer; returns how many inputs it was (a connection storm is many). */
-  send: (rng: Rng, index: number) => Promise<number>
+  /** Sends input `index` (its generator given) from worker `worker` and checks the answer; returns how many inputs it was (a connection storm is many). */
+  send: (rng: Rng, index: number, worker: number) => Promise<number>
   teardown?: () => Promise<void>
 }
 

@@ -136,8 +136,7 @@ async function storm (ctx: FuzzContext, rng: Rng, where: string): Promise<number
 export function wsSurface (ctx: FuzzContext, workers: number): Surface {
   const name: SurfaceName = 'ws'
   const clients = new Map<number, WsClient>()
-  const clientFor = (index: number): WsClient => {
-    const slot = index % workers
+  const clientFor = (slot: number): WsClient => {
     let c = clients.get(slot)
     if (c === undefined) { c = new WsClient(ctx, `${name}[${slot}]`); clients.set(slot, c) }
     return c
@@ -145,7 +144,7 @@ export function wsSurface (ctx: FuzzContext, workers: number): Surface {
   return {
     name,
     workers,
-    send: async (rng, index) => {
+    send: async (rng, index, worker) => {
       const where = `${name}#${index}`
       const kind = rng.weighted([[80, 'rpc'], [6, 'subscribe'], [5, 'broken'], [3, 'binary'], [2, 'oversized'], [3, 'raw'], [index % 2000 === 7 ? 1000 : 0, 'storm']] as const)
       try {
@@ -156,7 +155,7 @@ export function wsSurface (ctx: FuzzContext, workers: number): Surface {
           if (code === 1011) ctx.v.add('transport', 'raw-1011', `${where}: garbage frames got close code 1011 (internal error)`)
           return 1
         }
-        const c = clientFor(index)
+        const c = clientFor(worker)
         let text: string | Buffer
         if (kind === 'oversized') text = '{"jsonrpc":"2.0","id":1,"method":"status","params":{"x":"' + 'a'.repeat(MAX_BODY_BYTES + rng.int(1000)) + '"}}'
         else if (kind === 'binary') text = Buffer.from(rng.chance(0.5) ? rpcPayloadText(rng, ctx.corpus) : rng.bytes(rng.length(500)))
