@@ -5,7 +5,7 @@
 import { signTx, type TxBody } from '../../node/core/tx.ts'
 import { SigningKey, sha256, toHex, toHexUpper, utf8Bytes, addressBytesFromPubkey, toBase64 } from '../../node/core/crypto.ts'
 import { VOTE_PRECOMMIT, VOTE_PREVOTE, encodeBlock, type Block } from '../../node/core/block.ts'
-import { encodeProposal, encodeSyncRequest, encodeVote, voteBytesToSign, proposalBytesToSign } from '../../node/consensus/messages.ts'
+import { MSG_PROPOSAL, decodeConsensusMessage, encodeProposal, encodeSyncRequest, encodeVote, voteBytesToSign, proposalBytesToSign } from '../../node/consensus/messages.ts'
 import { pack } from '../../node/core/codec.ts'
 import { FEE, AMOUNT } from '../soak/load.ts'
 import type { Rng } from './rng.ts'
@@ -134,6 +134,27 @@ export class Corpus {
     if (this.captured.length > 0 && rng.chance(0.5)) return rng.pick(this.captured)
     const h = this.nearHeight(rng)
     return rng.chance(0.7) ? this.signedVote(rng, h) : this.signedProposal(rng, h)
+  }
+
+  /**
+   * A captured proposal with its header, hash and signature kept and its body changed (a tx
+   * dropped, added or replaced, evidence added): what a relay holding no key can forge.
+   */
+  tamperedProposal (rng: Rng): Uint8Array | null {
+    const proposals = this.captured.filter(b => b[1] === MSG_PROPOSAL)
+    if (proposals.length === 0) return null
+    let msg
+    try { msg = decodeConsensusMessage(rng.pick(proposals)) } catch { return null }
+    if (msg.kind !== 'proposal') return null
+    const p = msg.p
+    const b = p.block
+    const body: Block = rng.oneOf<Block>([
+      [2, () => ({ ...b, txs: b.txs.slice(1) })],
+      [2, () => ({ ...b, txs: [...b.txs, this.tx(rng, false)] })],
+      [1, () => ({ ...b, evidence: [rng.bytes(rng.range(1, 200))] })],
+      [1, () => ({ ...b, txs: b.txs.map(t => t.length > 0 && rng.chance(0.5) ? Uint8Array.from(t, (x, i) => i === t.length - 1 ? x ^ 1 : x) : t) })],
+    ])
+    try { return encodeProposal({ ...p, blockBytes: encodeBlock(body), block: body }) } catch { return null }
   }
 
   capture (data: Uint8Array): void {

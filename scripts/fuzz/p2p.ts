@@ -102,6 +102,7 @@ function consensusPayload (rng: Rng, ctx: FuzzContext): Uint8Array {
   const c = ctx.corpus
   return rng.weighted([
     [15, () => c.consensus(rng)],
+    [5, () => c.tamperedProposal(rng) ?? c.consensus(rng)],
     [40, () => mutateMsgpack(rng, c.consensus(rng))],
     [20, () => mutateBytes(rng, c.consensus(rng))],
     [10, () => randomBytes(rng)],
@@ -228,7 +229,7 @@ export function handshakeSurface (ctx: FuzzContext, target: PeerTarget, workers:
       ctx.stats.p2pIdentities++
       try {
         await peer.start(sha256(utf8Bytes(`aitbc-fuzz/${ctx.seed}/handshake-${index}`)), { gossip: false })
-        const answer = await peer.connect(input.hello, 6000).catch(() => null)
+        const answer = await peer.connect(input.hello, 15_000).catch(() => null)
         // the node answers every framed hello with its own status first (so a peer on another chain learns why)
         if (answer !== null) {
           let ok = false

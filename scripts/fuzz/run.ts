@@ -141,7 +141,8 @@ export async function runFuzz (opts: Partial<FuzzOptions> = {}): Promise<FuzzRep
     const fuzzStart = Date.now()
     timers.push(setInterval(() => {
       const secs = (Date.now() - fuzzStart) / 1000
-      log(`  ${sent}/${o.inputs} inputs, ${(sent / secs).toFixed(0)}/s, height ${monitor.height}, RSS ${monitor.lastRssMb.toFixed(0)} MB, identities ${stats.p2pIdentities}, violations ${v.count}`)
+      const open = o.surfaces.filter(s => !stats.seconds.has(s)).map(s => `${s} ${stats.inputs.get(s) ?? 0}/${q.get(s) ?? 0}`).join(', ')
+      log(`  ${sent}/${o.inputs} inputs, ${(sent / secs).toFixed(0)}/s, height ${monitor.height}, RSS ${monitor.lastRssMb.toFixed(0)} MB, identities ${stats.p2pIdentities}, violations ${v.count}; running: ${open}`)
     }, 10_000))
     timers.push(setInterval(() => { if (!monitor.checkAlive()) stopping = true }, 200))
     await Promise.all(surfaces.map(async s => await drive(ctx, s, q.get(s.name) ?? 0, n => { sent += n; stats.inputs.set(s.name, (stats.inputs.get(s.name) ?? 0) + n) })))

@@ -12,7 +12,8 @@ import { report, type FuzzContext, type Surface, type SurfaceName } from './surf
 import { MAX_BODY_BYTES, MAX_WS_CONNECTIONS } from '../../node/rpc/server.ts'
 import type { Rng } from './rng.ts'
 
-const REPLY_MS = 5000
+/** Longer than broadcast_tx_commit waits for its block (10 s). */
+const REPLY_MS = 12_000
 const SUB_METHODS = [...Object.keys(WS_METHODS), ...Object.keys(WS_METHODS), ...METHOD_NAMES]
 
 /** One client connection: sends a frame and waits for the next answer that is not an event. */
