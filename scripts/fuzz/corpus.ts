@@ -48,9 +48,15 @@ export class Corpus {
 
   setNonce (address: string, nonce: number): void { this.nonces.set(address, nonce) }
 
-  /** A signed tx of a funded account, with its next nonce (so most of them are valid and commit). */
-  tx (rng: Rng, valid = true): Uint8Array {
-    const k = rng.pick(this.keys)
+  /**
+   * A signed tx of a funded account, with its next nonce (so most of them are valid and commit).
+   * The RPC surfaces and the P2P ones sign with different halves of the accounts, so that neither
+   * leaves the other's nonces stale (a broadcast_tx_commit of a tx queued behind a gap waits out
+   * its whole timeout).
+   */
+  tx (rng: Rng, valid = true, side: 'rpc' | 'p2p' = 'rpc'): Uint8Array {
+    const half = Math.ceil(this.keys.length / 2)
+    const k = rng.pick(side === 'rpc' ? this.keys.slice(0, half) : this.keys.slice(half))
     const nonce = this.nonces.get(k.address) ?? 0
     if (valid) this.nonces.set(k.address, nonce + 1)
     const body: TxBody = rng.weighted<TxBody>([
@@ -72,7 +78,7 @@ export class Corpus {
   }
 
   /** A tx batch as tx gossip carries it. */
-  txBatch (rng: Rng): Uint8Array { return pack(Array.from({ length: rng.range(1, 8) }, () => this.tx(rng))) }
+  txBatch (rng: Rng): Uint8Array { return pack(Array.from({ length: rng.range(1, 8) }, () => this.tx(rng, true, 'p2p'))) }
 
   hash (rng: Rng): string {
     return rng.weighted([
@@ -119,7 +125,7 @@ export class Corpus {
         chainId: this.chainId, height, time: 1_700_000_000_000 + rng.int(1e9), lastBlockHash: h32(), lastCommitHash: h32(), dataHash: h32(), validatorsHash: h32(),
         nextValidatorsHash: h32(), consensusHash: h32(), appHash: h32(), lastResultsHash: h32(), evidenceHash: h32(), proposerAddress: this.validatorAddress,
       },
-      txs: rng.chance(0.5) ? [this.tx(rng, false)] : [],
+      txs: rng.chance(0.5) ? [this.tx(rng, false, 'p2p')] : [],
       evidence: [],
       lastCommit: null,
     }
@@ -150,7 +156,7 @@ export class Corpus {
     const b = p.block
     const body: Block = rng.oneOf<Block>([
       [2, () => ({ ...b, txs: b.txs.slice(1) })],
-      [2, () => ({ ...b, txs: [...b.txs, this.tx(rng, false)] })],
+      [2, () => ({ ...b, txs: [...b.txs, this.tx(rng, false, 'p2p')] })],
       [1, () => ({ ...b, evidence: [rng.bytes(rng.range(1, 200))] })],
       [1, () => ({ ...b, txs: b.txs.map(t => t.length > 0 && rng.chance(0.5) ? Uint8Array.from(t, (x, i) => i === t.length - 1 ? x ^ 1 : x) : t) })],
     ])

@@ -93,7 +93,13 @@ function rawRequest (rng: Rng): string {
   ])()
 }
 
-/** Sends raw bytes, reads until the server closes (or 3 s), and returns the status of each answer it saw. */
+function complete (text: string): boolean {
+  const end = text.indexOf('\r\n\r\n')
+  const len = /content-length: (\d+)/i.exec(text.slice(0, end))
+  return len === null ? /^HTTP\/1\.[01] (1|204|304)/.test(text) || /transfer-encoding/i.test(text.slice(0, end)) === false : Buffer.byteLength(text.slice(end + 4), 'latin1') >= Number(len[1])
+}
+
+/** Sends raw bytes, reads until the server closes, a whole answer came, or 3 s, and returns the status of each answer it saw. */
 async function rawExchange (ctx: FuzzContext, bytes: string): Promise<number[]> {
   return await new Promise((resolve, reject) => {
     const s = connect(ctx.rpcPort, ctx.rpcHost)
@@ -105,7 +111,8 @@ async function rawExchange (ctx: FuzzContext, bytes: string): Promise<number[]> 
       resolve([...text.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map(m => Number(m[1])))
     }
     const t = setTimeout(done, 3000)
-    s.on('data', c => chunks.push(c))
+    // a complete answer (headers and a body of its content-length) ends the wait: a kept-alive server would not close
+    s.on('data', c => { chunks.push(c); if (/\r\n\r\n/.test(Buffer.concat(chunks).toString('latin1')) && complete(Buffer.concat(chunks).toString('latin1'))) done() })
     s.on('close', done)
     s.on('error', e => { if ((e as NodeJS.ErrnoException).code === 'ECONNRESET' || (e as NodeJS.ErrnoException).code === 'EPIPE') done(); else { clearTimeout(t); reject(e) } })
     s.write(Buffer.from(bytes, 'latin1'))

@@ -20,7 +20,7 @@ export interface FuzzOptions {
 }
 
 /** Share of the inputs each surface gets. */
-export const WEIGHTS: Record<SurfaceName, number> = { 'rpc-post': 30, 'rpc-uri': 15, ws: 15, 'p2p-txs': 14, 'p2p-consensus': 16, 'p2p-sync': 9, 'p2p-handshake': 1 }
+export const WEIGHTS: Record<SurfaceName, number> = { 'rpc-post': 30, 'rpc-uri': 15, ws: 15, 'p2p-txs': 15, 'p2p-consensus': 17, 'p2p-sync': 7, 'p2p-handshake': 1 }
 
 export const DEFAULTS: Omit<FuzzOptions, 'log'> = {
   inputs: 100_000,

@@ -88,12 +88,12 @@ function txPayload (rng: Rng, ctx: FuzzContext): Uint8Array {
   const c = ctx.corpus
   return rng.weighted([
     [25, () => c.txBatch(rng)],
-    [20, () => pack(Array.from({ length: rng.range(1, 5) }, () => mutateMsgpack(rng, c.tx(rng, false))))],
+    [20, () => pack(Array.from({ length: rng.range(1, 5) }, () => mutateMsgpack(rng, c.tx(rng, false, 'p2p'))))],
     [20, () => mutateMsgpack(rng, c.txBatch(rng))],
     [10, () => mutateBytes(rng, c.txBatch(rng))],
     [10, () => randomBytes(rng)],
     [10, () => oddPayload(rng)],
-    [2, () => pack(Array.from({ length: 2001 }, () => c.tx(rng, false).subarray(0, 4)))],
+    [2, () => { const t = c.tx(rng, false, 'p2p'); return pack(Array.from({ length: 2001 }, (_, i) => i % 2 === 0 ? t : t.subarray(0, 4))) }],
     [1, () => pack([])],
   ] as const)()
 }
