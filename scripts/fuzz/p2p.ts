@@ -59,6 +59,7 @@ export class PeerPool {
         lastErr = new Error('the node did not subscribe to our topics in time')
       } catch (e) { lastErr = e }
       await peer.stop().catch(() => {})
+      await new Promise(resolve => setTimeout(resolve, 1000 * (attempt + 1)))
     }
     this.ctx.v.add('p2p', 'join', `a fresh peer with an honest handshake could not join the node after 5 identities: ${(lastErr as Error)?.message}`)
     throw lastErr
@@ -120,8 +121,10 @@ export function gossipSurface (ctx: FuzzContext, pool: PeerPool, topic: Topic, w
       const data = wire(rng, payload(rng, ctx))
       const { peer, tick } = await pool.get(slotBase + worker)
       try { await peer.publishWire(topic, data) } catch (e) {
-        // a peer dropped between the check and the publish: the next input rejoins
+        // a peer dropped between the check and the publish (the node banned it): not sent; the next input rejoins
         if (!/NoPeersSubscribedToTopic|not started|closed/i.test((e as Error).message)) ctx.stats.harnessError(e)
+        ctx.stats.notSent++
+        return 0
       }
       await tick()
       return 1

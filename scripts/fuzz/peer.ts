@@ -33,6 +33,20 @@ export type HandshakeReply = (honest: Uint8Array) => Uint8Array | null
 
 const BIG_FRAME = 64 * 1024 * 1024
 
+/**
+ * libp2p refuses more than 5 inbound connections a second from one host (the connection
+ * manager's inboundConnectionThreshold); every peer of the run dials from 127.0.0.1, so new
+ * connections are paced below that, over all peers together.
+ */
+const DIALS_PER_SECOND = 4
+let nextDialAt = 0
+async function paceDial (): Promise<void> {
+  const now = Date.now()
+  const at = Math.max(now, nextDialAt)
+  nextDialAt = at + 1000 / DIALS_PER_SECOND
+  if (at > now) await new Promise(resolve => setTimeout(resolve, at - now))
+}
+
 export class RawPeer {
   private node: Node | null = null
   private conn: Connection | null = null
@@ -95,6 +109,7 @@ export class RawPeer {
   /** Dials the node and runs our side of the handshake with these bytes (or a raw non-framed write); returns the node's answer. */
   async connect (hello: Uint8Array | { raw: Uint8Array } = this.honest(), timeoutMs = 10_000): Promise<Uint8Array | null> {
     const node = this.need()
+    await paceDial()
     const signal = AbortSignal.timeout(timeoutMs)
     this.conn = await node.dial(multiaddr(this.target.addr), { signal })
     const stream = await this.conn.newStream(HANDSHAKE_PROTOCOL, { signal })

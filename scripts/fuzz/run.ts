@@ -42,6 +42,7 @@ export interface FuzzReport {
   syncOk: number
   syncRemoteErrors: number
   p2pIdentities: number
+  notSent: number
   heightStart: number
   heightEnd: number
   rssBaselineMb: number
@@ -74,7 +75,7 @@ async function drive (ctx: FuzzContext, s: Surface, quota: number, done: (n: num
   const worker = async (w: number): Promise<void> => {
     while (taken < quota && !ctx.stopping()) {
       const i = taken++
-      try { done(await s.send(Rng.forInput(ctx.seed, s.name, i), i, w)) } catch (e) { ctx.stats.harnessError(e); done(1) }
+      try { done(await s.send(Rng.forInput(ctx.seed, s.name, i), i, w)) } catch (e) { ctx.stats.harnessError(e); ctx.stats.notSent++ }
     }
   }
   await Promise.all(Array.from({ length: s.workers }, async (_, w) => { await worker(w) }))
@@ -183,6 +184,7 @@ export async function runFuzz (opts: Partial<FuzzOptions> = {}): Promise<FuzzRep
       syncOk: stats.syncOk,
       syncRemoteErrors: stats.syncRemoteErrors,
       p2pIdentities: stats.p2pIdentities,
+      notSent: stats.notSent,
       heightStart: monitor.heightAtStart,
       heightEnd: monitor.height,
       rssBaselineMb: Math.round(monitor.baselineRssMb),
@@ -214,7 +216,7 @@ export function formatReport (r: FuzzReport): string {
     `inputs: ${r.totalInputs} in ${r.seconds} s (${r.rate}/s): ${Object.entries(r.inputs).map(([s, n]) => `${s} ${n}${r.surfaceSeconds[s as SurfaceName] !== undefined ? ` (${r.surfaceSeconds[s as SurfaceName]} s)` : ''}`).join(', ')}`,
     `crashes: ${r.crashes}   HTTP 5xx: ${r.http5xx}   HTTP statuses: ${Object.entries(r.httpStatus).map(([k, n]) => `${k}:${n}`).join(' ')}`,
     `JSON-RPC answers: ${r.rpcResults} results, ${r.rpcErrors} errors   HTTP retries on a fresh connection: ${r.httpRetries}   WebSocket closes: ${Object.entries(r.wsCloses).map(([k, n]) => `${k}:${n}`).join(' ') || 'none'}, no reply: ${r.wsNoReply}`,
-    `sync answers: ${r.syncOk} ok, ${r.syncRemoteErrors} refused   P2P identities used: ${r.p2pIdentities}`,
+    `sync answers: ${r.syncOk} ok, ${r.syncRemoteErrors} refused   P2P identities used: ${r.p2pIdentities}   inputs the harness could not send: ${r.notSent}`,
     `height: ${r.heightStart} -> ${r.heightEnd}   RSS: baseline ${r.rssBaselineMb} MB, peak ${r.rssPeakMb} MB, bound ${r.rssBoundMb} MB`,
     `node log: ${r.nodeLogErrors} errors, ${r.nodeLogWarnings} warnings   load average: ${r.load.join(' ')}`,
   ]

@@ -21,6 +21,8 @@ export class FuzzStats {
   /** HTTP requests sent again on a fresh connection after their kept-alive one was closed under them. */
   httpRetries = 0
   p2pIdentities = 0
+  /** Inputs the harness could not send (its peer could not join, say): not counted as inputs. */
+  notSent = 0
   syncOk = 0
   syncRemoteErrors = 0
   /** Failures of the harness itself (its own sockets), by message: reported, not violations. */
