@@ -21,6 +21,8 @@ export interface CorpusInit {
 
 export class Corpus {
   readonly keys: SigningKey[]
+  /** One account per gossiping peer slot, for its barrier txs (funded as the others). */
+  readonly barrierKeys: SigningKey[]
   /** A key that signs consensus messages; not a validator. */
   readonly outsider: SigningKey
   readonly chainId: string
@@ -39,12 +41,20 @@ export class Corpus {
   constructor (o: CorpusInit) {
     const key = (name: string): SigningKey => new SigningKey(sha256(utf8Bytes(`aitbc-fuzz/${o.seed}/${name}`)))
     this.keys = Array.from({ length: o.accounts }, (_, i) => key(`account-${i}`))
+    this.barrierKeys = Array.from({ length: 16 }, (_, i) => key(`barrier-${i}`))
     this.outsider = key('outsider')
     this.chainId = o.chainId
     this.validatorAddress = new Uint8Array(20)
   }
 
   get addresses (): string[] { return this.keys.map(k => k.address) }
+
+  /** The account a gossiping peer's barrier txs come from (its own: no other input uses it). */
+  barrierKey (slot: number): SigningKey { return this.barrierKeys[slot % this.barrierKeys.length] }
+
+  signedTransfer (k: SigningKey, nonce: number): Uint8Array {
+    return signTx(k, { chainId: this.chainId, nonce, fee: FEE, body: { type: 'transfer', to: this.keys[0].address, amount: AMOUNT } }).bytes
+  }
 
   setNonce (address: string, nonce: number): void { this.nonces.set(address, nonce) }
 

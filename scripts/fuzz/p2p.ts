@@ -3,6 +3,7 @@
 // mutated, random, empty, oversized, unframed), and handshakes (malformed, oversized, other
 // chains, none at all) from a fresh identity each. Peers the node bans are replaced by new
 // identities; that a fresh honest peer can always join again is itself checked.
+import { randomBytes as randomBytesNode } from 'node:crypto'
 import { pack, unpack } from '../../node/core/codec.ts'
 import { sha256, utf8Bytes } from '../../node/core/crypto.ts'
 import { decodeBlock, decodeCommit } from '../../node/core/block.ts'
@@ -13,18 +14,25 @@ import { concat, deepMsgpack, oddJson, mutateBytes, mutateMsgpack, oddMsgValue, 
 import { RawPeer, type PeerTarget, type Topic } from './peer.ts'
 import type { Rng } from './rng.ts'
 import type { FuzzContext, Surface, SurfaceName } from './surface.ts'
+import type { NodeClient } from '../../node/rpc/client.ts'
 
 const JOIN_TIMEOUT_MS = 15_000
 const SYNC_TIMEOUT_MS = 15_000
-/** Every this many gossip messages a peer waits for a sync round trip (so that it does not only fill buffers). */
-const BARRIER_EVERY = 25
+/**
+ * Every this many gossip messages a peer sends a valid tx of its own and waits until the node's
+ * mempool or chain has it (the account's pending nonce moves): the node has then validated what
+ * the peer sent before it on that stream, so the run measures what the node processed, not what
+ * gossipsub buffered.
+ */
+const BARRIER_EVERY = 50
+const BARRIER_TIMEOUT_MS = 10_000
 
 /** Peers that gossip and sync; one is replaced under a new identity when the node drops it. */
 export class PeerPool {
   private readonly peers: Array<{ peer: RawPeer | null, joining: Promise<RawPeer> | null, sent: number }>
   private identities = 0
 
-  constructor (private readonly ctx: FuzzContext, private readonly target: PeerTarget, size: number) {
+  constructor (private readonly ctx: FuzzContext, private readonly target: PeerTarget, size: number, private readonly client: NodeClient) {
     this.peers = Array.from({ length: size }, () => ({ peer: null, joining: null, sent: 0 }))
   }
 
@@ -39,10 +47,23 @@ export class PeerPool {
     const peer = s.peer
     return {
       peer,
-      tick: async () => {
-        if (++s.sent % BARRIER_EVERY === 0) await peer.sync(pack([1]), SYNC_TIMEOUT_MS).catch(() => null)
-      },
+      tick: async () => { if (++s.sent % BARRIER_EVERY === 0) await this.barrier(peer, slot) },
     }
+  }
+
+  private async barrier (peer: RawPeer, slot: number): Promise<void> {
+    const key = this.ctx.corpus.barrierKey(slot)
+    let nonce: number
+    try { nonce = Number((await this.client.call('aitbc_account', { address: key.address })).pending_nonce) } catch { return }
+    const tx = this.ctx.corpus.signedTransfer(key, nonce)
+    try { await peer.publishWire('txs', concat(new Uint8Array(randomBytesNode(8)), pack([tx]))) } catch { return }
+    const end = Date.now() + BARRIER_TIMEOUT_MS
+    while (Date.now() < end && !this.ctx.stopping()) {
+      try { if (Number((await this.client.call('aitbc_account', { address: key.address })).pending_nonce) > nonce) return } catch {}
+      if (!peer.ready()) return // dropped (banned): what it sent before is moot
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    this.ctx.stats.barrierTimeouts++
   }
 
   private async join (old: RawPeer | null): Promise<RawPeer> {
@@ -233,14 +254,15 @@ export function handshakeSurface (ctx: FuzzContext, target: PeerTarget, workers:
       ctx.stats.p2pIdentities++
       try {
         await peer.start(sha256(utf8Bytes(`aitbc-fuzz/${ctx.seed}/handshake-${index}`)), { gossip: false })
-        const answer = await peer.connect(input.hello, 15_000).catch(() => null)
+        let failure = ''
+        const answer = await peer.connect(input.hello, 15_000).catch((e: Error) => { failure = e.message; return null })
         // the node answers every framed hello with its own status first (so a peer on another chain learns why)
         if (answer !== null) {
           let ok = false
           try { const o = JSON.parse(new TextDecoder().decode(answer)); ok = o.chainId === target.chainId && o.genesisHash === target.genesisHash } catch {}
           if (!ok) ctx.v.add('p2p', 'handshake-answer', `${where}: the node's handshake answer is not its status: ${new TextDecoder().decode(answer).slice(0, 200)}`)
         } else if (input.honest) {
-          ctx.v.add('p2p', 'handshake-honest', `${where}: an honest handshake from a fresh identity got no answer`)
+          ctx.v.add('p2p', 'handshake-honest', `${where}: an honest handshake from a fresh identity got no answer (${failure})`)
         }
       } catch (e) { ctx.stats.harnessError(e) } finally { await peer.stop().catch(() => {}) }
       return 1

@@ -43,6 +43,7 @@ export interface FuzzReport {
   syncRemoteErrors: number
   p2pIdentities: number
   notSent: number
+  barrierTimeouts: number
   heightStart: number
   heightEnd: number
   rssBaselineMb: number
@@ -104,16 +105,23 @@ export async function runFuzz (opts: Partial<FuzzOptions> = {}): Promise<FuzzRep
   const stats = new FuzzStats()
   const corpus = new Corpus({ seed: o.seed, chainId: CHAIN_ID, accounts: ACCOUNTS })
   log(`fuzz: seed ${o.seed}, ${o.inputs} inputs over ${o.surfaces.join(', ')}`)
-  const target = await startTarget({ chainId: CHAIN_ID, accounts: corpus.addresses, blockTimeMs: o.blockTimeMs, emptyBlockMs: o.emptyBlockMs })
+  const target = await startTarget({ chainId: CHAIN_ID, accounts: [...corpus.addresses, ...corpus.barrierKeys.map(k => k.address)], blockTimeMs: o.blockTimeMs, emptyBlockMs: o.emptyBlockMs })
   corpus.validatorAddress = target.validatorAddress
   const client = new NodeClient(target.node.url, { retries: 0, timeoutMs: 10_000 })
   let stopping = false
   const ctx: FuzzContext = { seed: o.seed, corpus, v, stats, target, rpcHost: '127.0.0.1', rpcPort: target.node.rpcPort, stopping: () => stopping }
   const monitor = new Monitor(target, client, v, { stallMs: o.stallSec * 1000, rssFactor: o.rssFactor, rssSlackMb: o.rssSlackMb }, h => { corpus.height = h })
   const peerTarget: PeerTarget = { chainId: CHAIN_ID, genesisHash: target.genesisHash, addr: target.node.multiaddr, height: () => corpus.height }
-  const pool = new PeerPool(ctx, peerTarget, WORKERS['p2p-txs'] + WORKERS['p2p-consensus'] + WORKERS['p2p-sync'])
+  const pool = new PeerPool(ctx, peerTarget, WORKERS['p2p-txs'] + WORKERS['p2p-consensus'] + WORKERS['p2p-sync'], client)
   const timers: NodeJS.Timeout[] = []
   let report: FuzzReport | undefined
+  // A socket of the harness's own reset by the node (a refused frame, a ban) must not end the run;
+  // anything else still does.
+  const onUncaught = (e: Error & { code?: string }): void => {
+    if (e.code === 'ECONNRESET' || e.code === 'EPIPE') { stats.harnessError(e); return }
+    throw e
+  }
+  process.on('uncaughtException', onUncaught)
   try {
     await monitor.baseline()
     log(`node up: pid ${target.pid() ?? '?'}, height ${monitor.height}, RSS baseline ${monitor.baselineRssMb.toFixed(0)} MB (bound ${monitor.rssBoundMb.toFixed(0)} MB)`)
@@ -185,6 +193,7 @@ export async function runFuzz (opts: Partial<FuzzOptions> = {}): Promise<FuzzRep
       syncRemoteErrors: stats.syncRemoteErrors,
       p2pIdentities: stats.p2pIdentities,
       notSent: stats.notSent,
+      barrierTimeouts: stats.barrierTimeouts,
       heightStart: monitor.heightAtStart,
       heightEnd: monitor.height,
       rssBaselineMb: Math.round(monitor.baselineRssMb),
@@ -201,6 +210,7 @@ export async function runFuzz (opts: Partial<FuzzOptions> = {}): Promise<FuzzRep
     report.pass = v.count === 0
     return report
   } finally {
+    process.off('uncaughtException', onUncaught)
     stopping = true
     for (const t of timers) clearInterval(t)
     monitor.stop()
@@ -216,7 +226,7 @@ export function formatReport (r: FuzzReport): string {
     `inputs: ${r.totalInputs} in ${r.seconds} s (${r.rate}/s): ${Object.entries(r.inputs).map(([s, n]) => `${s} ${n}${r.surfaceSeconds[s as SurfaceName] !== undefined ? ` (${r.surfaceSeconds[s as SurfaceName]} s)` : ''}`).join(', ')}`,
     `crashes: ${r.crashes}   HTTP 5xx: ${r.http5xx}   HTTP statuses: ${Object.entries(r.httpStatus).map(([k, n]) => `${k}:${n}`).join(' ')}`,
     `JSON-RPC answers: ${r.rpcResults} results, ${r.rpcErrors} errors   HTTP retries on a fresh connection: ${r.httpRetries}   WebSocket closes: ${Object.entries(r.wsCloses).map(([k, n]) => `${k}:${n}`).join(' ') || 'none'}, no reply: ${r.wsNoReply}`,
-    `sync answers: ${r.syncOk} ok, ${r.syncRemoteErrors} refused   P2P identities used: ${r.p2pIdentities}   inputs the harness could not send: ${r.notSent}`,
+    `sync answers: ${r.syncOk} ok, ${r.syncRemoteErrors} refused   P2P identities used: ${r.p2pIdentities}   inputs the harness could not send: ${r.notSent}   gossip barriers timed out: ${r.barrierTimeouts}`,
     `height: ${r.heightStart} -> ${r.heightEnd}   RSS: baseline ${r.rssBaselineMb} MB, peak ${r.rssPeakMb} MB, bound ${r.rssBoundMb} MB`,
     `node log: ${r.nodeLogErrors} errors, ${r.nodeLogWarnings} warnings   load average: ${r.load.join(' ')}`,
   ]

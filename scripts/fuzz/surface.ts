@@ -23,6 +23,8 @@ export class FuzzStats {
   p2pIdentities = 0
   /** Inputs the harness could not send (its peer could not join, say): not counted as inputs. */
   notSent = 0
+  /** Gossip barriers whose tx the node did not take within 10 s (its gossip may have been dropped). */
+  barrierTimeouts = 0
   syncOk = 0
   syncRemoteErrors = 0
   /** Failures of the harness itself (its own sockets), by message: reported, not violations. */
