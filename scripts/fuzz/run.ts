@@ -21,7 +21,7 @@ import type { FuzzViolationKind } from './checks.ts'
 const CHAIN_ID = 'aitbc-fuzz'
 const ACCOUNTS = 8
 /** Workers per surface: inputs in flight at once. */
-const WORKERS: Record<SurfaceName, number> = { 'rpc-post': 8, 'rpc-uri': 4, ws: 4, 'p2p-txs': 2, 'p2p-consensus': 2, 'p2p-sync': 6, 'p2p-handshake': 2 }
+const WORKERS: Record<SurfaceName, number> = { 'rpc-post': 8, 'rpc-uri': 4, ws: 4, 'p2p-txs': 6, 'p2p-consensus': 6, 'p2p-sync': 4, 'p2p-handshake': 1 }
 
 export interface FuzzReport {
   pass: boolean
