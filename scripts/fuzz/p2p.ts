@@ -211,7 +211,12 @@ export function syncSurface (ctx: FuzzContext, pool: PeerPool, workers: number, 
       const { peer } = await pool.get(slotBase + worker)
       let answer: Uint8Array | null = null
       // raw bytes are not a whole frame: the node waits for the rest and gives up on its own; no answer is expected
-      try { answer = await peer.sync('frame' in input ? input.frame : input, 'frame' in input && input.frame.length <= 4 * 1024 * 1024 ? SYNC_TIMEOUT_MS : 2000) } catch (e) { ctx.stats.harnessError(e) }
+      try { answer = await peer.sync('frame' in input ? input.frame : input, 'frame' in input && input.frame.length <= 4 * 1024 * 1024 ? SYNC_TIMEOUT_MS : 2000) } catch (e) {
+        // no stream (the connection closed under it): not sent
+        ctx.stats.harnessError(e)
+        ctx.stats.notSent++
+        return 0
+      }
       checkSyncAnswer(ctx, `${name}#${index}`, input, answer)
       return 1
     },
