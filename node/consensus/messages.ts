@@ -2,7 +2,7 @@
 // msgpack tuples, decoded strictly (any malformed message is a ConsensusMessageError, which the
 // network counts against the peer that sent it).
 import { pack, unpack } from '../core/codec.ts'
-import { blockHash, decodeBlock, proposalSignBytes, voteSignBytes, VOTE_PRECOMMIT, VOTE_PREVOTE, type Block } from '../core/block.ts'
+import { blockHash, bodyMismatch, decodeBlock, proposalSignBytes, voteSignBytes, VOTE_PRECOMMIT, VOTE_PREVOTE, type Block } from '../core/block.ts'
 import { bytesEqual, toHexUpper } from '../core/crypto.ts'
 
 export const MSG_PROPOSAL = 1
@@ -70,6 +70,9 @@ export function decodeConsensusMessage (bytes: Uint8Array): ConsensusMessage {
   let block: Block
   try { block = decodeBlock(u8(blockBytes)) } catch (e) { throw new ConsensusMessageError(`proposal block does not decode: ${(e as Error).message}`) }
   if (block.header.height !== height) throw new ConsensusMessageError('proposal height differs from its block')
+  // The signature covers the header's hash only: a relay must not be able to swap the body under it.
+  const mismatch = bodyMismatch(block)
+  if (mismatch !== null) throw new ConsensusMessageError(`proposal block: ${mismatch}`)
   return { kind: 'proposal', p: { height, round, polRound, blockBytes: u8(blockBytes), block, hash: toHexUpper(blockHash(block.header)), timestamp: ts, validator: u8(validator), signature: u8(sig) } }
 }
 

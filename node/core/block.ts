@@ -140,6 +140,20 @@ export function dataHash (txs: Uint8Array[]): Uint8Array {
   return txs.length === 0 ? EMPTY_HASH : sha256Concat(...txs.map(t => sha256(t)))
 }
 
+export function evidenceHash (evidence: Uint8Array[]): Uint8Array { return evidence.length === 0 ? EMPTY_HASH : dataHash(evidence) }
+
+/**
+ * Why a block's body (txs, evidence, last commit) is not the one its header commits to, or null.
+ * A block's hash is its header's: without this, a copy with the same header, hash and proposal
+ * signature could carry any other body.
+ */
+export function bodyMismatch (b: Block): string | null {
+  if (!bytesEqual(b.header.dataHash, dataHash(b.txs))) return 'data_hash does not match the txs'
+  if (!bytesEqual(b.header.evidenceHash, evidenceHash(b.evidence))) return 'evidence_hash does not match the evidence'
+  if (!bytesEqual(b.header.lastCommitHash, commitHash(b.lastCommit))) return 'last_commit_hash does not match last_commit'
+  return null
+}
+
 export function validatorsHash (vals: Validator[]): Uint8Array {
   return sha256(pack(vals.map(v => [v.address, v.pubKey, v.power])))
 }

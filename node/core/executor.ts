@@ -13,7 +13,7 @@ import { assignableJobs } from './draw.ts'
 import { beaconAlpha, beaconRandomness, needsBeacon } from './txs/beacon.ts'
 import { txTypeDef } from './txs/registry.ts'
 import {
-  blockHash, commitHash, dataHash, encodeBlock, nextAppHash, validatorsHash, verifyCommit, EMPTY_HASH,
+  blockHash, commitHash, dataHash, evidenceHash, encodeBlock, nextAppHash, validatorsHash, verifyCommit, EMPTY_HASH,
   type Block, type Commit, type Header, type Validator,
 } from './block.ts'
 import type { LastBlock } from '../../genesis/state.ts'
@@ -209,8 +209,6 @@ export function proposeAssigns (overlay: Overlay, ctx: BlockContext, signer: Sig
   }
   return out
 }
-
-function evidenceHash (evidence: Uint8Array[]): Uint8Array { return evidence.length === 0 ? EMPTY_HASH : dataHash(evidence) }
 
 /**
  * Checks a block against the view and executes it, as every validator does: the header's links

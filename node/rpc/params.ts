@@ -24,7 +24,7 @@ export function namedParams (raw: unknown, names: string[]): Params {
     return o
   }
   if (typeof raw !== 'object') throw invalid('params must be an object or an array')
-  for (const k of Object.keys(raw)) if (!names.includes(k)) throw invalid(`unknown param "${k}"; this method takes: ${names.length > 0 ? names.join(', ') : 'no params'}`)
+  for (const k of Object.keys(raw)) if (!names.includes(k)) throw invalid(`unknown param ${shown(k)}; this method takes: ${names.length > 0 ? names.join(', ') : 'no params'}`)
   return raw as Params
 }
 

@@ -113,8 +113,10 @@ export class RpcServer {
         void reply.code(413).send(createJSONRPCErrorResponse(null, INVALID_REQUEST, `Invalid Request: body exceeds ${MAX_BODY_BYTES} bytes`))
         return
       }
-      this.log.error({ err }, 'rpc http error')
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
+      // A client's mistake (4xx) is not the node's error: logged at debug without its stack, so that no caller can flood the error log.
+      if (status < 500) this.log.debug({ code: err.code, status }, 'rpc http request refused')
+      else this.log.error({ err }, 'rpc http error')
       void reply.code(status).send(createJSONRPCErrorResponse(null, status < 500 ? INVALID_REQUEST : INTERNAL_ERROR, status < 500 ? `Invalid Request: ${String(err.message).slice(0, 200)}` : INTERNAL_MESSAGE))
     })
     app.post('/', async (req, reply) => {

@@ -36,18 +36,18 @@ export function seededRandom (seed: number): () => number {
 
 export type ViolationKind = 'fork' | 'lost-block' | 'lost-tx' | 'supply' | 'liveness' | 'recovery' | 'restart' | 'harness'
 
-export interface Violation { atSec: number, kind: ViolationKind, message: string }
+export interface Violation<K extends string = ViolationKind> { atSec: number, kind: K, message: string }
 
-/** Violations, each reported once per key; at most `cap` kept per kind (the rest are counted). */
-export class Violations {
-  readonly list: Violation[] = []
-  readonly dropped = new Map<ViolationKind, number>()
+/** Violations, each reported once per key; at most `cap` kept per kind (the rest are counted). The soak's kinds by default; the fuzz run has its own. */
+export class Violations<K extends string = ViolationKind> {
+  readonly list: Array<Violation<K>> = []
+  readonly dropped = new Map<K, number>()
   private readonly keys = new Set<string>()
-  private readonly perKind = new Map<ViolationKind, number>()
+  private readonly perKind = new Map<K, number>()
 
-  constructor (private readonly startedAt: number, private readonly onAdd: (v: Violation) => void = () => {}, private readonly cap = 50) {}
+  constructor (private readonly startedAt: number, private readonly onAdd: (v: Violation<K>) => void = () => {}, private readonly cap = 50) {}
 
-  add (kind: ViolationKind, key: string, message: string): void {
+  add (kind: K, key: string, message: string): void {
     const k = `${kind}/${key}`
     if (this.keys.has(k)) return
     this.keys.add(k)

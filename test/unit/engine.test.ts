@@ -387,6 +387,38 @@ describe('consensus engine with a fake network, a fake application and a fixed c
     })
   })
 
+  describe('attack: a relay that tampers with a proposal\'s body (found by mutating captured proposals)', () => {
+    const slow: TimeoutConfig = { proposeMs: 60_000, proposeDeltaMs: 0, prevoteMs: 60_000, prevoteDeltaMs: 0, precommitMs: 60_000, precommitDeltaMs: 0 }
+    const tx = (nonce: number): Tx => signTx(ALICE, { chainId: GENESIS.chainId, nonce, fee: 1000n, body: { type: 'transfer', to: BOB.address, amount: 1n } })
+    const tampers: Array<[string, (b: Block) => Block]> = [
+      ['a tx dropped', b => ({ ...b, txs: b.txs.slice(1) })],
+      ['a tx added', b => ({ ...b, txs: [...b.txs, tx(1).bytes] })],
+      ['evidence added', b => ({ ...b, evidence: [new Uint8Array(40).fill(1)] })],
+    ]
+    for (const [name, tamper] of tampers) {
+      it(`the copy with ${name} (header and signature intact) is rejected, and the genuine proposal that follows is still prevoted`, async () => {
+        const hub = new FakeHub()
+        const proposerId = proposerOf(IDS, 1, 0)
+        const proposer = VALS.find(k => idOf(k) === proposerId) as SigningKey
+        const self = VALS.find(k => k !== proposer) as SigningKey
+        const { engine, app } = node(hub, VALS.indexOf(self), { pacingMs: 3_600_000, timeouts: slow })
+        await engine.start()
+        const { block } = createProposal(app.chain.view(), { signer: proposer, time: T0 + 1000, lastCommit: null, txs: [tx(0)] })
+        const hash = blockHash(block.header)
+        const signed = (b: Block): Uint8Array => encodeProposal({
+          height: 1, round: 0, polRound: -1, blockBytes: encodeBlock(b), block: b, hash: toHexUpper(hash), timestamp: T0 + 1000,
+          validator: addressBytesFromPubkey(proposer.publicKey), signature: proposer.sign(proposalBytesToSign(GENESIS.chainId, { height: 1, round: 0, hash, polRound: -1, timestamp: T0 + 1000 })),
+        })
+        // The relay holds no key: its copy has the proposer's header, hash and signature, another body.
+        expect(hub.deliver(idOf(self), signed(tamper(block)), 'relay')).to.equal('reject')
+        expect(hub.deliver(idOf(self), signed(block), 'proposer')).to.equal('accept')
+        const prevotes = hub.published.filter(m => m.from === idOf(self)).map(m => decodeConsensusMessage(m.data)).filter(m => m.kind === 'vote' && m.v.type === VOTE_PREVOTE)
+        expect(prevotes).to.have.length(1)
+        expect(toHexUpper((prevotes[0] as { kind: 'vote', v: SignedVote }).v.blockHash), 'the prevote is for the genuine block, not nil').to.equal(toHexUpper(hash))
+      })
+    }
+  })
+
   describe('attack: a proposer that dates its block (proposer-based time)', () => {
     const slow: TimeoutConfig = { proposeMs: 60_000, proposeDeltaMs: 0, prevoteMs: 60_000, prevoteDeltaMs: 0, precommitMs: 60_000, precommitDeltaMs: 0 }
     const CLOCK = T0 + 60_000
