@@ -43,7 +43,7 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
   const store = await ChainStore.open(paths.db)
   const chain = new Chain(genesis, store, log.child({ module: 'chain' }))
   await chain.init()
-  const mempool = new Mempool({ maxTxs: config.mempool.maxTxs, maxBytes: config.mempool.maxBytes }, chain, log.child({ module: 'mempool' }))
+  const mempool = new Mempool(config.mempool, chain, log.child({ module: 'mempool' }))
   const watcher = new TxWatcher(chain, mempool)
   const pvKey = existsSync(paths.privKey) ? readKeyFile(paths.privKey) : null
   const nodeKey = existsSync(paths.nodeKey) ? readKeyFile(paths.nodeKey) : pvKey

@@ -33,6 +33,8 @@ export const TxCode = {
   RESULT_HASH_MISMATCH: 29,
   MINER_BUSY: 30,
   BAD_BEACON: 31,
+  MEMPOOL_QUEUE_FULL: 32,
+  TX_EXPIRED: 33,
 } as const
 export type TxErrorCode = keyof typeof TxCode
 

@@ -142,7 +142,16 @@ function broadcastSync (env: RpcEnv, p: Params): BroadcastTxResult {
   const bytes = reqBytes(p, 'tx', env.chain.params.maxTxBytes + 1)
   const hash = toHexUpper(sha256(bytes))
   const r = tryTx(() => env.mempool.add(bytes))
-  return r instanceof TxError ? { ...txErrorResult(r), data: '', hash } : { code: 0, data: '', log: '', codespace: '', hash }
+  return r instanceof TxError ? { ...txErrorResult(r), data: '', hash } : { code: 0, data: '', log: r.result.log, codespace: '', hash }
+}
+
+/** Why a tx is not in a block: still in the mempool (ready or queued), dropped from it (with the reason), refused, or unknown. */
+function txNotFound (env: RpcEnv, hash: string): string {
+  const held = env.mempool.lookup(hash)
+  if (held !== undefined) return `tx (${hash}) not found in a block: it is in the mempool${held.queued ? ` (queued: nonce ${held.tx.nonce} waits for nonce ${env.mempool.pendingNonce(held.tx.sender)} of ${held.tx.sender})` : ''}`
+  const d = env.mempool.dropped(hash)
+  if (d !== undefined) return `tx (${hash}) not found: it was dropped from the mempool at height ${d.height}: ${d.code}: ${d.message}`
+  return `tx (${hash}) not found`
 }
 
 async function getJob (env: RpcEnv, id: string): Promise<Job> {
@@ -304,7 +313,7 @@ export const METHODS: { [M in RpcMethodName]: MethodDef<M> } = {
     handler: async (env, p) => {
       const hash = reqHash(p, 'hash')
       const loc = await env.chain.store.txLocation(hash)
-      if (loc === undefined) throw invalid(`tx (${hash}) not found`)
+      if (loc === undefined) throw invalid(txNotFound(env, hash))
       return await txJSON(env, loc.height, loc.index, optBool(p, 'prove') ?? false)
     },
   },
@@ -409,14 +418,20 @@ export const METHODS: { [M in RpcMethodName]: MethodDef<M> } = {
     params: ['limit'],
     handler: (env, p) => {
       const limit = optInt(p, 'limit', 1, 100) ?? 30
-      const txs = env.mempool.list(limit)
-      return { n_txs: String(txs.length), total: String(env.mempool.size), total_bytes: String(env.mempool.sizeBytes), txs: txs.map(t => toBase64(t.bytes)) }
+      const m = env.mempool
+      const txs = m.list(limit)
+      if (txs.length < limit) txs.push(...m.listQueued(limit - txs.length))
+      return { n_txs: String(txs.length), total: String(m.size + m.queuedSize), total_bytes: String(m.sizeBytes + m.queuedBytesTotal), queued: String(m.queuedSize), txs: txs.map(t => toBase64(t.bytes)) }
     },
   },
 
   num_unconfirmed_txs: {
     params: [],
-    handler: (env) => ({ n_txs: String(env.mempool.size), total: String(env.mempool.size), total_bytes: String(env.mempool.sizeBytes), txs: null }),
+    handler: (env) => {
+      const m = env.mempool
+      const n = String(m.size + m.queuedSize)
+      return { n_txs: n, total: n, total_bytes: String(m.sizeBytes + m.queuedBytesTotal), queued: String(m.queuedSize), txs: null }
+    },
   },
 
   abci_info: {
