@@ -69,6 +69,26 @@ describe('e2e: the mempool queue of future nonces', function () {
     expect(queued).to.be.at.least(0)
   })
 
+  it('broadcast_tx_async: what fails after the answer is logged and `tx` names the reason; what fails before is answered', async () => {
+    const acct = await rpc('aitbc_account', { address: carol.address })
+    const t = signTx(carol, { chainId: CHAIN_ID, nonce: Number(acct.result.pending_nonce), fee: 1000n, body: { type: 'transfer', to: keys[0].address, amount: 7n } })
+    const bad = new Uint8Array(t.bytes); bad[bad.length - 1] ^= 1
+    const r = await rpc('broadcast_tx_async', { tx: toBase64(bad) })
+    expect([r.result.code, r.result.log]).to.deep.equal([0, ''])
+    const hash = r.result.hash
+    const x = await until('async failure findable', async () => {
+      const q = await rpc('tx', { hash })
+      return /dropped from the mempool/.test(q.error?.message ?? '') ? q : false
+    }, 60_000, 100)
+    expect(x.error.message).to.match(/: BAD_SIGNATURE: signature does not verify/)
+    await until('logged', () => /async broadcast refused by the mempool check/.test(node.log()), 30_000)
+    const malformed = await rpc('broadcast_tx_async', { tx: toBase64(new Uint8Array([0x93, 1, 2, 3])) })
+    expect(malformed.result.log).to.match(/^TX_DECODE: /)
+    const good = await rpc('broadcast_tx_async', { tx: toBase64(t.bytes) })
+    expect(good.result.code).to.equal(0)
+    await until('async tx committed', async () => (await rpc('tx', { hash: t.hash })).result?.hash === t.hash, 60_000, 100)
+  })
+
   it('a queued tx: code 0 with a "queued" log, listed by unconfirmed_txs and counted by num_unconfirmed_txs; after queue_expiry_blocks, `tx` says it expired', async () => {
     // A short expiry, to see it happen: node config, read at start.
     await node.proc.stop('SIGTERM')
