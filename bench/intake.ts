@@ -113,6 +113,15 @@ export async function benchIntake (opts: { pattern: IntakePattern, txs: number, 
         if (refused <= 3) console.error('refused:', JSON.stringify(o).slice(0, 300))
       } else if (o.result.log.startsWith('queued')) queued++
     }
+    // BENCH_MEM_TRACE=1: the node's heap and resident memory every 2 s (from its /metrics), to see what grows.
+    const trace = process.env.BENCH_MEM_TRACE === '1'
+      ? setInterval(() => {
+        void fetch(node.url + '/metrics').then(async r => await r.text()).then(t => {
+          const v = (k: string): string => fmt(Number((new RegExp(`^aitbc_node_process_${k}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(t) ?? [])[1] ?? 0) / 2 ** 20)
+          console.error(`mem: rss ${v('process_resident_memory_bytes')} MB heap used ${v('nodejs_heap_size_used_bytes')} MB total ${v('nodejs_heap_size_total_bytes')} MB external ${v('nodejs_external_memory_bytes')} MB; committed ${committed}`)
+        }, () => {})
+      }, 2000)
+      : undefined
     const cpu0 = cpuSecondsOf(node.pid)
     const bench0 = process.cpuUsage()
     const firstSend = performance.now()
@@ -127,6 +136,7 @@ export async function benchIntake (opts: { pattern: IntakePattern, txs: number, 
     if (refused > 0) throw new Error(`${refused} txs were refused`)
     await Promise.race([allCommitted, new Promise((_resolve, reject) => setTimeout(() => reject(new Error(`only ${committed}/${total} committed after 180 s`)), 180_000))])
     ws.close()
+    if (trace !== undefined) clearInterval(trace)
     const wall = (performance.now() - firstSend) / 1000
     const nodeCpu = (cpuSecondsOf(node.pid) - cpu0) / wall
     const b = process.cpuUsage(bench0)

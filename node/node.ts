@@ -73,7 +73,7 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
     throw new Error(`cannot start P2P on ${config.p2p.host}:${config.p2p.port}: ${(e as Error).message}`)
   }
   const metrics = createNodeMetrics(chain, mempool, () => net.peers().length)
-  const app = new ChainApp(chain, mempool, pv?.key ?? null)
+  const app = new ChainApp(chain, mempool, pv?.key ?? null, verifyPool)
   const txGossip = new TxGossip(net, mempool, log.child({ module: 'txgossip' }), intake)
   const engine = new ConsensusEngine(app, pv, net, log.child({ module: 'consensus' }), { byzantine: parseByzantineMode(process.env.AITBC_TEST_BYZANTINE), metrics, lockedBlockFile: paths.lockedBlock })
   const rpc = new RpcServer({ host: config.rpc.host, port: config.rpc.port }, {

@@ -12,7 +12,7 @@ import { TxIntake } from '../../node/chain/txIntake.ts'
 import { Mempool } from '../../node/chain/mempool.ts'
 import { Chain } from '../../node/chain/chain.ts'
 import { ChainStore } from '../../node/chain/store.ts'
-import { verifySignature, utf8Bytes } from '../../node/core/crypto.ts'
+import { verifySignature, rememberVerified, utf8Bytes } from '../../node/core/crypto.ts'
 import { TxError } from '../../node/core/errors.ts'
 import { signTx } from '../../node/core/tx.ts'
 import { silentLogger } from '../../node/logger.ts'
@@ -49,6 +49,21 @@ describe('VerifyPool and TxIntake', () => {
     const got = await Promise.all(runs.map(async ([, p, m, s]) => await pool.verify(p, m, s)))
     runs.forEach(([name, p, m, s], i) => expect(got[i], name).to.equal(verifySignature(p, m, s)))
     expect(got[0]).to.equal(true)
+  })
+
+  it('a signature checked on the pool and remembered passes verifySignature once; nothing else changes', async () => {
+    const msg = utf8Bytes('remembered')
+    const sig = K.sign(msg)
+    expect(await pool.verify(K.publicKey, msg, sig)).to.equal(true)
+    rememberVerified(K.publicKey, msg, sig)
+    expect(verifySignature(K.publicKey, msg, sig)).to.equal(true)
+    // Another message, key or signature is not covered by what was remembered.
+    const other = new Uint8Array(sig); other[5] ^= 1
+    rememberVerified(K.publicKey, utf8Bytes('something else'), sig)
+    expect(verifySignature(K.publicKey, msg, other)).to.equal(false)
+    expect(verifySignature(OTHER.publicKey, msg, sig)).to.equal(false)
+    expect(verifySignature(K.publicKey, utf8Bytes('remembered!'), sig)).to.equal(false)
+    expect(verifySignature(K.publicKey, msg, sig)).to.equal(true) // checked again, by OpenSSL
   })
 
   describe('intake', () => {
