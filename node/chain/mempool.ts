@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events'
 import { decodeTx, type Tx } from '../core/tx.ts'
 import { TxError, type TxErrorCode } from '../core/errors.ts'
-import { sha256, toHexUpper } from '../core/crypto.ts'
+import { sha256, toHexUpper, verifySignature } from '../core/crypto.ts'
 import { applyTx, checkTxStatic, type BlockContext, type TxResult } from '../core/transition.ts'
 import { Overlay } from '../core/state.ts'
 import type { Chain, CommittedBlock } from './chain.ts'
@@ -172,10 +172,21 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     if (this.queuedByHash.has(hash)) throw new TxError('TX_IN_MEMPOOL', `tx ${hash} is already in the mempool (queued for a lower nonce)`)
     const known = this.rejects.get(hash)
     if (known !== undefined) throw new TxError(known.code, known.message).asPermanent()
-    if (this.chain.store.txCommittedSync(hash)) throw new TxError('TX_ALREADY_COMMITTED', `tx ${hash} is already in a block`)
     if (this.txs.size >= this.opts.maxTxs || this.bytes + this.queuedBytes + length > this.opts.maxBytes) {
       throw new TxError('MEMPOOL_FULL', `mempool is full (${this.txs.size} txs, ${this.bytes + this.queuedBytes} bytes; limits ${this.opts.maxTxs} txs, ${this.opts.maxBytes} bytes): try again later`)
     }
+  }
+
+  /**
+   * Before the signature check: a nonce below the pending nonce can never pass here. A tx
+   * already in a block (a resend) answers TX_ALREADY_COMMITTED, another NONCE_USED; only
+   * such a tx costs a database read (every tx in a block used its sender's nonce).
+   */
+  checkNonceEarly (tx: Tx): void {
+    const pn = this.pendingNonce(tx.sender)
+    if (tx.nonce >= pn) return
+    if (this.chain.store.txCommittedSync(tx.hash)) throw new TxError('TX_ALREADY_COMMITTED', `tx ${tx.hash} is already in a block`)
+    throw new TxError('NONCE_USED', `nonce ${tx.nonce} was already used; the next nonce of ${tx.sender} is ${pn}`)
   }
 
   /**
@@ -188,10 +199,16 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     const hash = this.precheck(bytes)
     let tx: Tx
     try {
-      this.verifications++
-      tx = decodeTx(bytes)
+      tx = decodeTx(bytes, { verify: false })
     } catch (e) {
       if (e instanceof TxError && e.permanent) this.rememberReject(hash, e)
+      throw e
+    }
+    this.checkNonceEarly(tx)
+    this.verifications++
+    if (!verifySignature(tx.senderPubkey, tx.signBytes, tx.signature)) {
+      const e = new TxError('BAD_SIGNATURE', 'signature does not verify for sender_pubkey').asPermanent()
+      this.rememberReject(hash, e)
       throw e
     }
     return this.admit(tx, source)
@@ -213,6 +230,8 @@ export class Mempool extends EventEmitter<MempoolEvents> {
         return { tx, result: { code: 0, log: this.queuedLog(tx, false), codespace: '', events: [] }, queued: true }
       }
       if (e instanceof TxError && e.permanent) this.rememberReject(tx.hash, e)
+      // Committed while its signature was checked (a block from another proposer): say so exactly.
+      if (e instanceof TxError && e.code === 'NONCE_USED' && this.chain.store.txCommittedSync(tx.hash)) throw new TxError('TX_ALREADY_COMMITTED', `tx ${tx.hash} is already in a block`)
       throw e
     }
     this.insertReady(tx)

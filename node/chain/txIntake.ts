@@ -21,12 +21,15 @@ export class TxIntake {
   precheck (bytes: Uint8Array): Tx {
     const hash = this.mempool.precheck(bytes)
     if (this.inflight.has(hash)) throw new TxError('TX_IN_MEMPOOL', `tx ${hash} is already in the mempool (its signature is being checked)`)
+    let tx: Tx
     try {
-      return decodeTx(bytes, { verify: false })
+      tx = decodeTx(bytes, { verify: false })
     } catch (e) {
       if (e instanceof TxError && e.permanent) this.mempool.rememberReject(hash, e)
       throw e
     }
+    this.mempool.checkNonceEarly(tx)
+    return tx
   }
 
   /** Checks the signature of a prechecked tx, then admits it to the mempool. Rejects with TxError. */
