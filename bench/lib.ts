@@ -48,3 +48,15 @@ export function machine (): string {
 }
 
 export function fmt (n: number, digits = 0): string { return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) }
+
+/** CPU seconds (user + system) a process has used so far, all its threads (Linux /proc). */
+export function cpuSecondsOf (pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
+  return (Number(rest[11]) + Number(rest[12])) / 100 // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** The 1-minute load average (other engineers share this machine: it says how much of it the run had). */
+export function loadAverage (): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+}

@@ -2,6 +2,7 @@
 // machine's own limits measured in the same run.
 import { machine } from './lib.ts'
 import { runChainBench } from './chain.ts'
+import { runIntakeBench } from './intake.ts'
 import { runJobflowBench } from './jobflow.ts'
 import { runConsensusBench } from './consensus.ts'
 import { runCoordinatorBench } from './coordinator.ts'
@@ -9,6 +10,7 @@ import { runVrfBench } from './vrf.ts'
 import { runGatewayBench } from './gateway.ts'
 
 const sections: Record<string, () => Promise<void>> = {
+  intake: runIntakeBench,
   chain: runChainBench,
   jobflow: runJobflowBench,
   consensus: runConsensusBench,

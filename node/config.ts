@@ -9,7 +9,8 @@ export interface NodeConfig {
   moniker: string
   rpc: { host: string, port: number }
   p2p: { host: string, port: number, peers: string[] }
-  mempool: { maxTxs: number, maxBytes: number }
+  /** maxQueuedPerSender, maxQueued, queueExpiryBlocks: the queue of future-nonce txs (docs/protocol.md 2.7). */
+  mempool: { maxTxs: number, maxBytes: number, maxQueuedPerSender: number, maxQueued: number, queueExpiryBlocks: number }
   broadcastCommitTimeoutMs: number
   logLevel: string
 }
@@ -18,7 +19,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   moniker: 'aitbc-node',
   rpc: { host: '127.0.0.1', port: 8006 },
   p2p: { host: '127.0.0.1', port: 8005, peers: [] },
-  mempool: { maxTxs: 50_000, maxBytes: 64 * 1024 * 1024 },
+  mempool: { maxTxs: 50_000, maxBytes: 64 * 1024 * 1024, maxQueuedPerSender: 64, maxQueued: 10_000, queueExpiryBlocks: 100 },
   broadcastCommitTimeoutMs: 10_000,
   logLevel: 'info',
 }
@@ -103,6 +104,9 @@ export function loadConfig (home: string, flags: { rpcLaddr?: string, p2pLaddr?:
     rpc: { ...DEFAULT_CONFIG.rpc, ...file.rpc },
     p2p: { ...DEFAULT_CONFIG.p2p, ...file.p2p },
     mempool: { ...DEFAULT_CONFIG.mempool, ...file.mempool },
+  }
+  for (const [k, v] of Object.entries(cfg.mempool)) {
+    if (!Number.isSafeInteger(v) || (v as number) < 1) throw new Error(`config.json: mempool.${k} must be a positive integer, got ${JSON.stringify(v)}`)
   }
   const envRpc = envInt('AITBC_RPC_PORT')
   if (envRpc !== undefined) cfg.rpc.port = envRpc

@@ -10,6 +10,8 @@ import { ConsensusEngine } from './consensus/engine.ts'
 import { parseByzantineMode } from './consensus/byzantine.ts'
 import { ChainApp } from './chain/app.ts'
 import { TxGossip } from './chain/txGossip.ts'
+import { TxIntake } from './chain/txIntake.ts'
+import { VerifyPool } from './chain/verifyPool.ts'
 import { createNodeMetrics } from './metrics.ts'
 import { RpcServer } from './rpc/server.ts'
 import { TxWatcher } from './rpc/txWatcher.ts'
@@ -43,8 +45,11 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
   const store = await ChainStore.open(paths.db)
   const chain = new Chain(genesis, store, log.child({ module: 'chain' }))
   await chain.init()
-  const mempool = new Mempool({ maxTxs: config.mempool.maxTxs, maxBytes: config.mempool.maxBytes }, chain, log.child({ module: 'mempool' }))
+  const mempool = new Mempool(config.mempool, chain, log.child({ module: 'mempool' }))
   const watcher = new TxWatcher(chain, mempool)
+  // Signature checks of incoming txs on every core (AITBC_VERIFY_WORKERS: how many; 0 verifies on the main thread).
+  const verifyPool = new VerifyPool(process.env.AITBC_VERIFY_WORKERS !== undefined && process.env.AITBC_VERIFY_WORKERS !== '' ? Number(process.env.AITBC_VERIFY_WORKERS) : undefined, log.child({ module: 'verify' }))
+  const intake = new TxIntake(mempool, verifyPool, log.child({ module: 'intake' }))
   const pvKey = existsSync(paths.privKey) ? readKeyFile(paths.privKey) : null
   const nodeKey = existsSync(paths.nodeKey) ? readKeyFile(paths.nodeKey) : pvKey
   const isValidator = pvKey !== null && chain.validators.some(v => toHex(v.pubKey) === toHex(pvKey.publicKey))
@@ -69,12 +74,13 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
     throw new Error(`cannot start P2P on ${config.p2p.host}:${config.p2p.port}: ${(e as Error).message}`)
   }
   const metrics = createNodeMetrics(chain, mempool, () => net.peers().length)
-  const app = new ChainApp(chain, mempool, pv?.key ?? null)
-  const txGossip = new TxGossip(net, mempool, log.child({ module: 'txgossip' }))
+  const app = new ChainApp(chain, mempool, pv?.key ?? null, verifyPool)
+  const txGossip = new TxGossip(net, mempool, log.child({ module: 'txgossip' }), intake)
   const engine = new ConsensusEngine(app, pv, net, log.child({ module: 'consensus' }), { byzantine: parseByzantineMode(process.env.AITBC_TEST_BYZANTINE), metrics, lockedBlockFile: paths.lockedBlock })
   const rpc = new RpcServer({ host: config.rpc.host, port: config.rpc.port }, {
     chain,
     mempool,
+    intake,
     watcher,
     node: {
       id: nodeKey === null ? '00'.repeat(20) : toHex(addressBytesFromPubkey(nodeKey.publicKey)),
@@ -113,6 +119,7 @@ export async function startNode (home: string, config: NodeConfig, log: Logger):
       txGossip.stop()
       await rpc.stop()
       await net.stop()
+      await verifyPool.close()
       await store.close()
       log.info({ height: chain.height }, 'node stopped')
     },

@@ -3,7 +3,10 @@
 // blocks with the same executor; commits go to the chain in one atomic batch.
 import { BlockError } from '../core/errors.ts'
 import { createProposal, validateBlock, type BlockExecution } from '../core/executor.ts'
-import type { Block, Commit } from '../core/block.ts'
+import { BLOCK_ID_FLAG_COMMIT, VOTE_PRECOMMIT, voteSignBytes, type Block, type Commit } from '../core/block.ts'
+import { bytesEqual, rememberVerified } from '../core/crypto.ts'
+import { decodeTx } from '../core/tx.ts'
+import type { VerifyPool } from './verifyPool.ts'
 import type { SigningKey } from '../core/crypto.ts'
 import type { ConsensusApp, ProposeRequest, ValidatedBlock } from '../consensus/app.ts'
 import type { Chain } from './chain.ts'
@@ -14,7 +17,7 @@ export class ChainApp implements ConsensusApp {
   private readonly executions = new WeakMap<ValidatedBlock, BlockExecution>()
   private readonly workListeners = new Set<() => void>()
 
-  constructor (private readonly chain: Chain, private readonly mempool: Mempool, private readonly signer: SigningKey | null) {
+  constructor (private readonly chain: Chain, private readonly mempool: Mempool, private readonly signer: SigningKey | null, private readonly pool?: VerifyPool) {
     mempool.on('added', () => { for (const f of this.workListeners) f() })
   }
 
@@ -46,6 +49,31 @@ export class ChainApp implements ConsensusApp {
       if (e instanceof BlockError) return { block, error: e.message }
       throw e
     }
+  }
+
+  async prepare (blocks: Block[], commits: Commit[]): Promise<void> {
+    const pool = this.pool
+    if (pool === undefined || pool.size === 0) return
+    const checks: Array<Promise<void>> = []
+    const check = (pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): void => {
+      checks.push(pool.verify(pub, msg, sig).then(ok => { if (ok) rememberVerified(pub, msg, sig) }))
+    }
+    for (const b of blocks) {
+      for (const bytes of b.txs) {
+        let tx
+        try { tx = decodeTx(bytes, { verify: false }) } catch { continue } // validation will say why
+        if (this.mempool.get(tx.hash) === undefined) check(tx.senderPubkey, tx.signBytes, tx.signature)
+      }
+    }
+    const vals = this.chain.validators
+    for (const c of [...commits, ...blocks.map(b => b.lastCommit).filter((c): c is Commit => c !== null)]) {
+      for (const s of c.signatures) {
+        if (s.blockIdFlag !== BLOCK_ID_FLAG_COMMIT) continue
+        const v = vals.find(x => bytesEqual(x.address, s.validatorAddress))
+        if (v !== undefined) check(v.pubKey, voteSignBytes(this.chain.chainId, VOTE_PRECOMMIT, c.height, c.round, c.blockHash, s.timestamp), s.signature)
+      }
+    }
+    await Promise.all(checks)
   }
 
   async commit (v: ValidatedBlock, commit: Commit, opts: { sync?: boolean } = {}): Promise<void> {

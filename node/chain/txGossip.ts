@@ -8,6 +8,7 @@ import { TxError } from '../core/errors.ts'
 import type { Tx } from '../core/tx.ts'
 import type { ConsensusNetwork, Verdict } from '../consensus/network.ts'
 import type { Mempool } from './mempool.ts'
+import type { TxIntake } from './txIntake.ts'
 import type { Logger } from '../logger.ts'
 
 export const TX_BATCH_MAX = 2000
@@ -22,7 +23,8 @@ export class TxGossip {
   private flushTimer: NodeJS.Timeout | null = null
   private readonly onAdded = (tx: Tx, source: 'rpc' | 'p2p'): void => { if (source === 'rpc') this.queue(tx.bytes) }
 
-  constructor (private readonly net: TxNetwork, private readonly mempool: Mempool, private readonly log: Logger) {}
+  /** intake: signature checks on worker threads (then a batch's verdict comes when they are done); without it the mempool checks inline. */
+  constructor (private readonly net: TxNetwork, private readonly mempool: Mempool, private readonly log: Logger, private readonly intake?: TxIntake) {}
 
   start (): void {
     this.net.onGossip('txs', data => this.onGossip(data))
@@ -51,10 +53,11 @@ export class TxGossip {
   }
 
   /** A batch of txs from a peer. */
-  onGossip (data: Uint8Array): Verdict {
+  onGossip (data: Uint8Array): Verdict | Promise<Verdict> {
     let list: unknown
     try { list = unpack(data) } catch { return 'reject' }
     if (!Array.isArray(list) || list.length === 0 || list.length > TX_BATCH_MAX || !list.every(b => b instanceof Uint8Array)) return 'reject'
+    if (this.intake !== undefined) return this.onGossipPooled(list as Uint8Array[], this.intake)
     let bad = false
     let added = 0
     for (const b of list as Uint8Array[]) {
@@ -66,6 +69,24 @@ export class TxGossip {
         if (e.permanent) bad = true
       }
     }
+    return bad ? 'reject' : added > 0 ? 'accept' : 'ignore'
+  }
+
+  private async onGossipPooled (list: Uint8Array[], intake: TxIntake): Promise<Verdict> {
+    let bad = false
+    let added = 0
+    const waits: Array<Promise<unknown>> = []
+    const fail = (e: unknown): void => { if (e instanceof TxError && e.permanent) bad = true }
+    for (const b of list) {
+      try {
+        const tx = intake.precheck(new Uint8Array(b.buffer, b.byteOffset, b.byteLength))
+        waits.push(intake.complete(tx, 'p2p').then(() => { added++ }, fail))
+      } catch (e) {
+        if (!(e instanceof TxError)) continue
+        fail(e)
+      }
+    }
+    await Promise.all(waits)
     return bad ? 'reject' : added > 0 ? 'accept' : 'ignore'
   }
 }

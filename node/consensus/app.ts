@@ -20,6 +20,12 @@ export interface ProposeRequest {
 }
 
 export interface ConsensusApp {
+  /**
+   * Block sync: checks the signatures of these blocks' transactions and commits ahead of their
+   * validation, in parallel (the validation then finds them checked). Optional; the answers are
+   * the same without it.
+   */
+  prepare?: (blocks: Block[], commits: Commit[]) => Promise<void>
   readonly chainId: string
   readonly initialHeight: number
   /** The validator set of the next height (it changes at height boundaries). */

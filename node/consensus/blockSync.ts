@@ -168,6 +168,15 @@ export class BlockSync {
     return commit
   }
 
+  /** Starts the app's parallel signature checks of a batch (once); returns the batch. */
+  private prepare (b: SyncBatch): SyncBatch {
+    const app = this.m.app
+    if (b.prepared === undefined && app.prepare !== undefined && b.items.length > 0) {
+      b.prepared = app.prepare(b.items.map(i => i.block), b.items.map(i => i.seen)).catch(() => {})
+    }
+    return b
+  }
+
   /** Commits blocks from a peer until its height, starting with a fetched batch; returns how many. */
   private async syncFrom (peer: string, target: number, first: SyncBatch, hooks: SyncHooks): Promise<number> {
     const { net, app } = this.m
@@ -182,8 +191,10 @@ export class BlockSync {
       const items = current.items
       // Fetch the next batch while this one is checked and written.
       const after: number = items[items.length - 1].block.header.height + 1
-      const next: Promise<SyncBatch> = after <= target ? this.fetch(peer, after) : Promise.resolve({ items: [] })
+      const next: Promise<SyncBatch> = after <= target ? this.fetch(peer, after).then(b => this.prepare(b)) : Promise.resolve({ items: [] })
       next.catch(() => {})
+      // The signatures of this batch, checked on every core (started when it arrived), while the next one is fetched.
+      await (this.prepare(current).prepared ?? Promise.resolve())
       for (const [i, { block }] of items.entries()) {
         const h = block.header.height
         if (h !== app.height() + 1) bad(`block ${h} does not follow ${app.height()}`)
@@ -204,7 +215,7 @@ export class BlockSync {
   }
 }
 
-interface SyncBatch { items: Array<{ block: Block, seen: Commit }> }
+interface SyncBatch { items: Array<{ block: Block, seen: Commit }>, prepared?: Promise<void> }
 
 class SyncError extends Error {
   constructor (message: string) { super(message); this.name = 'SyncError' }

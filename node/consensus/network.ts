@@ -6,7 +6,7 @@ export type GossipTopic = 'txs' | 'consensus'
 export interface ConsensusNetwork {
   publish: (topic: GossipTopic, data: Uint8Array) => Promise<void>
   /** The handler's verdict: accept (forward), ignore (drop), reject (drop and strike the peer). */
-  onGossip: (topic: GossipTopic, handler: (data: Uint8Array, from: string) => Verdict) => void
+  onGossip: (topic: GossipTopic, handler: (data: Uint8Array, from: string) => Verdict | Promise<Verdict>) => void
   handle: (protocol: 'sync', handler: (req: Uint8Array, from: string) => Promise<Uint8Array>) => void
   request: (peer: string, protocol: 'sync', req: Uint8Array, timeoutMs: number) => Promise<Uint8Array>
   peers: () => Array<{ id: string, height: number }>

@@ -80,9 +80,32 @@ function publicKeyObject (pub: Uint8Array): KeyObject {
   return k
 }
 
+/**
+ * Signatures already verified with this same rule on a worker thread (node/chain/verifyPool.ts),
+ * by sha256(pub || signature || message): block sync checks a batch's signatures on every core
+ * ahead of executing it, and the checks inside block validation then find them here. Bounded;
+ * only positive answers are kept, so a miss merely verifies again.
+ */
+const verified = new Set<string>()
+const VERIFIED_MAX = 65_536
+
+function tripleKey (pub: Uint8Array, message: Uint8Array, signature: Uint8Array): string {
+  return toHex(sha256Concat(pub, signature, message))
+}
+
+/** Records that `signature` verified for `pub` and `message` under verifySignature's rule (call only with such an answer). */
+export function rememberVerified (pub: Uint8Array, message: Uint8Array, signature: Uint8Array): void {
+  if (verified.size >= VERIFIED_MAX) verified.delete(verified.values().next().value as string)
+  verified.add(tripleKey(pub, message, signature))
+}
+
 /** ed25519 verification with RFC 8032 rules (OpenSSL). False for malformed keys or signatures. */
 export function verifySignature (pub: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (pub.length !== 32 || signature.length !== 64) return false
+  if (verified.size > 0) {
+    const k = tripleKey(pub, message, signature)
+    if (verified.has(k)) { verified.delete(k); return true }
+  }
   try {
     return nodeVerify(null, message, publicKeyObject(pub), signature)
   } catch {

@@ -42,6 +42,8 @@ export const TxCode = {
   NOT_JAILED: 38,
   TOMBSTONED: 39,
   VALIDATOR_SET_EMPTY: 40,
+  MEMPOOL_QUEUE_FULL: 41,
+  TX_EXPIRED: 42,
 } as const
 export type TxErrorCode = keyof typeof TxCode
 

@@ -74,7 +74,7 @@ export interface Network {
    */
   publish: (topic: Topic, data: Uint8Array) => Promise<void>
   /** Installs the topic's validator: accept = deliver and forward; ignore = drop; reject = drop and strike the sender. */
-  onGossip: (topic: Topic, handler: (data: Uint8Array, from: string) => Verdict) => void
+  onGossip: (topic: Topic, handler: (data: Uint8Array, from: string) => Verdict | Promise<Verdict>) => void
   handle: (protocol: 'sync', handler: (req: Uint8Array, from: string) => Promise<Uint8Array>) => void
   request: (peer: string, protocol: 'sync', req: Uint8Array, timeoutMs: number) => Promise<Uint8Array>
   penalize: (peer: string, reason: string) => void
@@ -125,7 +125,7 @@ class P2PNetwork implements Network {
   private readonly bans = new Map<string, number>() // peer -> banned until (ms)
   private readonly state = new Map<string, PeerState>()
   private readonly dialers = new Map<string, Dialer>()
-  private readonly gossipHandlers = new Map<Topic, (data: Uint8Array, from: string) => Verdict>()
+  private readonly gossipHandlers = new Map<Topic, (data: Uint8Array, from: string) => Verdict | Promise<Verdict>>()
   private syncHandler?: (req: Uint8Array, from: string) => Promise<Uint8Array>
   private readonly listeners = { 'peer:ready': [] as Array<(p: PeerInfo) => void>, 'peer:gone': [] as Array<(p: PeerInfo) => void> }
   private readonly syncProtocol: string
@@ -438,7 +438,7 @@ class P2PNetwork implements Network {
 
   // ---------------------------------------------------------------- gossip
 
-  onGossip (topic: Topic, handler: (data: Uint8Array, from: string) => Verdict): void {
+  onGossip (topic: Topic, handler: (data: Uint8Array, from: string) => Verdict | Promise<Verdict>): void {
     if (!TOPICS.includes(topic)) throw new NetworkError('BAD_ARGUMENT', `unknown topic ${String(topic)}`)
     this.gossipHandlers.set(topic, handler)
   }
@@ -468,7 +468,7 @@ class P2PNetwork implements Network {
     return TopicValidatorResult.Ignore
   }
 
-  private judgeGossip (topic: Topic, from: string, wire: Uint8Array): TopicValidatorResult {
+  private judgeGossip (topic: Topic, from: string, wire: Uint8Array): TopicValidatorResult | Promise<TopicValidatorResult> {
     if (wire.length < NONCE_BYTES || wire.length - NONCE_BYTES > this.maxBytes) {
       const reason = wire.length < NONCE_BYTES ? 'malformed gossip (no nonce)' : `oversized gossip (${wire.length - NONCE_BYTES} > ${this.maxBytes} bytes)`
       this.log.debug({ peer: from, topic, bytes: wire.length }, `p2p ${reason} dropped`)
@@ -477,14 +477,24 @@ class P2PNetwork implements Network {
     }
     const handler = this.gossipHandlers.get(topic)
     if (handler === undefined) return TopicValidatorResult.Ignore
-    let verdict: Verdict
+    let verdict: Verdict | Promise<Verdict>
     try {
       verdict = handler(wire.subarray(NONCE_BYTES), from)
     } catch (err) {
-      this.log.debug({ peer: from, topic, err: errMsg(err) }, 'p2p gossip handler threw: message dropped')
-      this.penalize(from, `gossip handler threw on ${topic}`)
-      return TopicValidatorResult.Reject
+      return this.handlerThrew(topic, from, err)
     }
+    // A handler may answer later (tx gossip checks signatures on worker threads).
+    if (verdict instanceof Promise) return verdict.then(v => this.applyVerdict(topic, from, v), err => this.handlerThrew(topic, from, err))
+    return this.applyVerdict(topic, from, verdict)
+  }
+
+  private handlerThrew (topic: Topic, from: string, err: unknown): TopicValidatorResult {
+    this.log.debug({ peer: from, topic, err: errMsg(err) }, 'p2p gossip handler threw: message dropped')
+    this.penalize(from, `gossip handler threw on ${topic}`)
+    return TopicValidatorResult.Reject
+  }
+
+  private applyVerdict (topic: Topic, from: string, verdict: Verdict): TopicValidatorResult {
     switch (verdict) {
       case 'accept': return TopicValidatorResult.Accept
       case 'ignore': return TopicValidatorResult.Ignore

@@ -2,7 +2,8 @@
 import { Buffer } from 'node:buffer'
 import type { Chain, CommittedBlock } from '../chain/chain.ts'
 import { txEventMap } from '../chain/chain.ts'
-import type { Mempool } from '../chain/mempool.ts'
+import type { Mempool, AddResult } from '../chain/mempool.ts'
+import type { TxIntake } from '../chain/txIntake.ts'
 import { KEY, pad } from '../chain/keys.ts'
 import { jobListFor } from '../chain/jobIndex.ts'
 import { TxError, TxCode } from '../core/errors.ts'
@@ -25,6 +26,8 @@ export const APP_VERSION = '0.1.0'
 export interface RpcEnv {
   chain: Chain
   mempool: Mempool
+  /** Signature checks on a worker pool (absent: the mempool checks inline). */
+  intake?: TxIntake
   watcher: TxWatcher
   node: { id: string, moniker: string, p2pAddr: string, rpcAddr: string, validatorPubKey: Uint8Array | null }
   peers: () => Array<{ id: string, addr: string }>
@@ -138,11 +141,35 @@ function pageOf<T> (items: T[], page: number, perPage: number): T[] {
   return items.slice((page - 1) * perPage, page * perPage)
 }
 
-function broadcastSync (env: RpcEnv, p: Params): BroadcastTxResult {
+/** The mempool's whole check and admission: on the intake's worker pool when there is one. */
+async function submitTx (env: RpcEnv, bytes: Uint8Array): Promise<AddResult | TxError> {
+  if (env.intake === undefined) return tryTx(() => env.mempool.add(bytes))
+  try { return await env.intake.submit(bytes) } catch (e) { if (e instanceof TxError) return e; throw e }
+}
+
+async function broadcastSync (env: RpcEnv, p: Params): Promise<BroadcastTxResult> {
   const bytes = reqBytes(p, 'tx', env.chain.params.maxTxBytes + 1)
-  const hash = toHexUpper(sha256(bytes))
-  const r = tryTx(() => env.mempool.add(bytes))
-  return r instanceof TxError ? { ...txErrorResult(r), data: '', hash } : { code: 0, data: '', log: '', codespace: '', hash }
+  const r = await submitTx(env, bytes)
+  if (r instanceof TxError) return { ...txErrorResult(r), data: '', hash: toHexUpper(sha256(bytes)) }
+  return { code: 0, data: '', log: r.result.log, codespace: '', hash: r.tx.hash }
+}
+
+/** Answers after the checks by hash and the decoding; the rest finishes after the answer (docs/protocol.md 7.3). */
+function broadcastAsync (env: RpcEnv, p: Params): BroadcastTxResult | Promise<BroadcastTxResult> {
+  if (env.intake === undefined) return broadcastSync(env, p)
+  const bytes = reqBytes(p, 'tx', env.chain.params.maxTxBytes + 1)
+  const r = tryTx(() => (env.intake as TxIntake).submitAsync(bytes))
+  if (r instanceof TxError) return { ...txErrorResult(r), data: '', hash: toHexUpper(sha256(bytes)) }
+  return { code: 0, data: '', log: '', codespace: '', hash: r.hash }
+}
+
+/** Why a tx is not in a block: still in the mempool (ready or queued), dropped from it (with the reason), refused, or unknown. */
+function txNotFound (env: RpcEnv, hash: string): string {
+  const held = env.mempool.lookup(hash)
+  if (held !== undefined) return `tx (${hash}) not found in a block: it is in the mempool${held.queued ? ` (queued: nonce ${held.tx.nonce} waits for nonce ${env.mempool.pendingNonce(held.tx.sender)} of ${held.tx.sender})` : ''}`
+  const d = env.mempool.dropped(hash)
+  if (d !== undefined) return `tx (${hash}) not found: it was dropped from the mempool at height ${d.height}: ${d.code}: ${d.message}`
+  return `tx (${hash}) not found`
 }
 
 async function getJob (env: RpcEnv, id: string): Promise<Job> {
@@ -315,7 +342,7 @@ export const METHODS: { [M in RpcMethodName]: MethodDef<M> } = {
     handler: async (env, p) => {
       const hash = reqHash(p, 'hash')
       const loc = await env.chain.store.txLocation(hash)
-      if (loc === undefined) throw invalid(`tx (${hash}) not found`)
+      if (loc === undefined) throw invalid(txNotFound(env, hash))
       return await txJSON(env, loc.height, loc.index, optBool(p, 'prove') ?? false)
     },
   },
@@ -386,10 +413,10 @@ export const METHODS: { [M in RpcMethodName]: MethodDef<M> } = {
     },
   },
 
-  broadcast_tx_async: { params: ['tx'], handler: (env, p) => broadcastSync(env, p) },
+  broadcast_tx_async: { params: ['tx'], handler: (env, p) => broadcastAsync(env, p) },
 
-  // CheckTx then return; the mempool's check is synchronous, so async and sync answer alike.
-  broadcast_tx_sync: { params: ['tx'], handler: (env, p) => broadcastSync(env, p) },
+  // CheckTx then return.
+  broadcast_tx_sync: { params: ['tx'], handler: async (env, p) => await broadcastSync(env, p) },
 
   broadcast_tx_commit: {
     params: ['tx'],
@@ -397,9 +424,9 @@ export const METHODS: { [M in RpcMethodName]: MethodDef<M> } = {
       const bytes = reqBytes(p, 'tx', env.chain.params.maxTxBytes + 1)
       const hash = toHexUpper(sha256(bytes))
       const wait = env.watcher.watch(hash, env.broadcastCommitTimeoutMs)
-      let r: ReturnType<Mempool['add']> | TxError
+      let r: AddResult | TxError
       try {
-        r = tryTx(() => env.mempool.add(bytes))
+        r = await submitTx(env, bytes)
       } catch (e) {
         wait.cancel() // else its timer would reject a promise nobody awaits: an unhandled rejection
         throw e
@@ -420,14 +447,20 @@ export const METHODS: { [M in RpcMethodName]: MethodDef<M> } = {
     params: ['limit'],
     handler: (env, p) => {
       const limit = optInt(p, 'limit', 1, 100) ?? 30
-      const txs = env.mempool.list(limit)
-      return { n_txs: String(txs.length), total: String(env.mempool.size), total_bytes: String(env.mempool.sizeBytes), txs: txs.map(t => toBase64(t.bytes)) }
+      const m = env.mempool
+      const txs = m.list(limit)
+      if (txs.length < limit) txs.push(...m.listQueued(limit - txs.length))
+      return { n_txs: String(txs.length), total: String(m.size + m.queuedSize), total_bytes: String(m.sizeBytes + m.queuedBytesTotal), queued: String(m.queuedSize), txs: txs.map(t => toBase64(t.bytes)) }
     },
   },
 
   num_unconfirmed_txs: {
     params: [],
-    handler: (env) => ({ n_txs: String(env.mempool.size), total: String(env.mempool.size), total_bytes: String(env.mempool.sizeBytes), txs: null }),
+    handler: (env) => {
+      const m = env.mempool
+      const n = String(m.size + m.queuedSize)
+      return { n_txs: n, total: n, total_bytes: String(m.sizeBytes + m.queuedBytesTotal), queued: String(m.queuedSize), txs: null }
+    },
   },
 
   abci_info: {

@@ -139,7 +139,8 @@ export interface BlockSearchResult { blocks: BlockResultJSON[], total_count: Int
 export interface BroadcastTxResult { code: number, data: string, log: string, codespace: string, hash: string }
 export interface BroadcastTxCommitResult { check_tx: TxResultJSON, tx_result: TxResultJSON, hash: string, height: Int64String }
 
-export interface UnconfirmedTxsResult { n_txs: Int64String, total: Int64String, total_bytes: Int64String, txs: string[] | null }
+/** `total` counts ready and queued txs; `queued` (an AITBC field) the future-nonce txs among them. */
+export interface UnconfirmedTxsResult { n_txs: Int64String, total: Int64String, total_bytes: Int64String, queued?: Int64String, txs: string[] | null }
 
 export interface AbciInfoResult { response: { data: string, version: string, app_version: string, last_block_height: Int64String, last_block_app_hash: string } }
 export interface AbciQueryResult {

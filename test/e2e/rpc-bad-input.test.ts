@@ -431,10 +431,10 @@ describe('e2e: bad input to the JSON-RPC server of a real node', function () {
       await expectRefused(tx.bytes, 'NONCE_USED', new RegExp(`nonce ${next - 1} was already used; the next nonce of ${alice.address} is ${next}`))
     })
 
-    it('skipped nonce: NONCE_SKIPPED naming the next nonce', async () => {
+    it('a nonce beyond the queue of future nonces (65 ahead): MEMPOOL_QUEUE_FULL naming the next nonce (one 5 ahead is queued: test/e2e/mempool-queue.test.ts)', async () => {
       const next = await nextNonce(alice)
-      const tx = await sign(alice, { nonce: next + 5, body: { type: 'transfer', to: bob.address, amount: 1n } })
-      await expectRefused(tx.bytes, 'NONCE_SKIPPED', new RegExp(`nonce ${next + 5} skips ahead; the next nonce of ${alice.address} is ${next}`))
+      const tx = await sign(alice, { nonce: next + 65, body: { type: 'transfer', to: bob.address, amount: 1n } })
+      await expectRefused(tx.bytes, 'MEMPOOL_QUEUE_FULL', new RegExp(`nonce ${next + 65} is 65 ahead of the next nonce ${next} of ${alice.address}; at most 64 future nonces`))
     })
 
     it('zero amount: INVALID_AMOUNT', async () => {

@@ -69,7 +69,7 @@ class FakeHub {
         for (const to of this.handlers.keys()) if (to !== id) this.queue.push({ to, from: id, data })
         this.schedule()
       },
-      onGossip: (topic, handler) => { if (topic === 'consensus') this.handlers.set(id, handler) },
+      onGossip: (topic, handler) => { if (topic === 'consensus') this.handlers.set(id, handler as (data: Uint8Array, from: string) => Verdict) },
       handle: () => {},
       request: async () => { throw new Error('no block sync in these tests') },
       peers: () => [],

@@ -81,7 +81,7 @@ describe('mempool', () => {
 
   /** What a refused tx must leave unchanged. */
   function snapshot (m: Mempool): unknown {
-    return { size: m.size, bytes: m.sizeBytes, list: m.list().map(t => t.hash), nonces: [ALICE, BOB, CAROL, MINER].map(k => m.pendingNonce(k.address)) }
+    return { size: m.size, bytes: m.sizeBytes, list: m.list().map(t => t.hash), queued: m.listQueued().map(t => t.hash), nonces: [ALICE, BOB, CAROL, MINER].map(k => m.pendingNonce(k.address)) }
   }
 
   beforeEach(async () => {
@@ -191,7 +191,8 @@ describe('mempool', () => {
     // check() sees the pending state too, and changes nothing.
     expect(m.check(transfer(ALICE, 3, BOB, AITBC).bytes).result.code).to.equal(0)
     expect(m.pendingNonce(ALICE.address)).to.equal(3)
-    expect(refusal(() => m.add(transfer(ALICE, 4, BOB, AITBC).bytes)).code).to.equal('NONCE_SKIPPED')
+    expect(m.add(transfer(ALICE, 4, BOB, AITBC).bytes).queued).to.equal(true) // a future nonce waits (tests in mempool-queue.test.ts)
+    expect(m.pendingNonce(ALICE.address)).to.equal(3)
     expect(refusal(() => m.add(transfer(ALICE, 1, CAROL, 2n * AITBC).bytes)).code).to.equal('NONCE_USED')
     // Funds are counted on top of the pending txs: BOB has 10 AITBC.
     m.add(transfer(BOB, 0, CAROL, 6n * AITBC).bytes)
@@ -248,7 +249,7 @@ describe('mempool', () => {
       { name: 'a zero amount (static check)', bytes: () => transfer(ALICE, 0, BOB, 0n).bytes, code: 'INVALID_AMOUNT', permanent: true },
       { name: 'a prompt above max_prompt_bytes (static check)', bytes: () => tx(ALICE, 0, { type: 'submit_job', model: 'llama3', prompt: 'x'.repeat(65), options: { temperature: null, numPredict: null, seed: null }, maxFee: AITBC, maxPricePerSecond: null }).bytes, code: 'PROMPT_TOO_LARGE', permanent: true },
       { name: 'an assign', bytes: () => tx(V, 0, { type: 'assign', jobId: 'job_0123456789abcdef', miner: MINER.address }).bytes, code: 'ASSIGN_ONLY_IN_BLOCK', permanent: true },
-      { name: 'a skipped nonce', bytes: () => transfer(ALICE, 5, BOB, AITBC).bytes, code: 'NONCE_SKIPPED', permanent: false },
+      { name: 'a nonce more than 64 ahead (beyond the queue)', bytes: () => transfer(ALICE, 65, BOB, AITBC).bytes, code: 'MEMPOOL_QUEUE_FULL', permanent: false },
       { name: 'more than the balance', bytes: () => transfer(BOB, 0, ALICE, 10n * AITBC).bytes, code: 'INSUFFICIENT_FUNDS', permanent: false },
       { name: 'a register_miner whose stake the balance cannot pay', bytes: () => tx(BOB, 0, { type: 'register_miner', models: ['llama3'], pricePerSecond: 1n, capacity: 1, stake: 100n * AITBC }).bytes, code: 'INSUFFICIENT_FUNDS', permanent: false },
       { name: 'a cancel of an unknown job', bytes: () => tx(ALICE, 0, { type: 'cancel_job', jobId: 'job_0123456789abcdef' }).bytes, code: 'JOB_NOT_FOUND', permanent: false },
@@ -321,13 +322,13 @@ describe('mempool', () => {
       expect(m.verifications).to.equal(before)
     })
 
-    it('a tx that was early (NONCE_SKIPPED) is not remembered as bad: it is accepted once the gap fills', () => {
-      const m = mempool()
-      const early = transfer(ALICE, 1, BOB, 1n)
+    it('a tx too far ahead (MEMPOOL_QUEUE_FULL) is not remembered as bad: it is accepted once the gap shrinks', () => {
+      const m = mempool({ maxQueuedPerSender: 1 })
+      const early = transfer(ALICE, 2, BOB, 1n)
       const e = refusal(() => m.add(early.bytes, 'p2p'))
-      expect([e.code, e.permanent]).to.deep.equal(['NONCE_SKIPPED', false])
+      expect([e.code, e.permanent]).to.deep.equal(['MEMPOOL_QUEUE_FULL', false])
       m.add(transfer(ALICE, 0, BOB, 1n).bytes)
-      expect(m.add(early.bytes, 'p2p').tx.hash).to.equal(early.hash)
+      expect(m.add(early.bytes, 'p2p').queued).to.equal(true)
     })
   })
 })
