@@ -361,7 +361,7 @@ describe('e2e: bad input to the JSON-RPC server of a real node', function () {
       const { ws, messages } = await openWs()
       try {
         for (let i = 0; i < 11; i++) ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'subscribe', params: { query: `tm.event='Tx' AND transfer.amount='${i}'` } }))
-        await until('11 answers', () => messages.length >= 11)
+        await until('11 answers', () => messages.length >= 11, 60_000)
         expect(messages.slice(0, 10).every(m => m.result !== undefined)).to.equal(true)
         expect(messages[10].error.code).to.equal(-32602)
         expect(messages[10].error.message).to.match(/at most 10 subscriptions/)
