@@ -21,6 +21,16 @@ describe('e2e: validators by stake (join, jail, unjail, sync across set changes)
 
   before(async () => { net = await startTestnet({ validators: 4, blockTimeMs: 200, emptyBlockMs: 500, params: PARAMS }) })
   after(async () => { await load?.stop(); await net?.stopAll() })
+  // On a failure, where every node stands and the end of its log (a CI run is read after the fact).
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed' || net === undefined) return
+    for (const n of net.nodes) {
+      const h = await n.height().catch(() => -1)
+      console.error(`--- ${n.name}: height ${h}, running ${n.proc !== null}\n${n.log().split('\n').slice(-25).join('\n')}`)
+    }
+    const vals = await v0().client.call('aitbc_validators', {}).catch(() => null)
+    console.error(`--- aitbc_validators: ${JSON.stringify(vals?.validators?.map(v => [v.moniker, v.status, v.voting_power, v.missed_blocks]))}`)
+  })
 
   const v0 = (): NetNode => net.validators[0]
   const cli = async (args: string[]): Promise<{ stdout: string, stderr: string, code: number }> => await aitbc([...args, '--node', v0().url], joiner.env)
@@ -58,17 +68,17 @@ describe('e2e: validators by stake (join, jail, unjail, sync across set changes)
     await joiner.start()
     await waitHeight([joiner], await v0().height(), 60_000)
     joinerId = toHexUpper(addressBytesFromPubkey(readKeyFile(homePaths(joiner.home).privKey).publicKey))
-    const r = await cli(['validator', 'create', '--home', joiner.home, '--stake', '500', '--from', 'bob', '--moniker', 'joiner', '--wait', '--json'])
+    const r = await cli(['validator', 'create', '--home', joiner.home, '--stake', '200', '--from', 'bob', '--moniker', 'joiner', '--wait', '--json'])
     expect(r.code, r.stderr + r.stdout).to.equal(0)
     const res = JSON.parse(r.stdout)
     expect(res.code).to.equal(0)
     const h = Number(res.height)
-    // Not in the set of H+1; in the set of H+2 (validators?height), with power 500.
+    // Not in the set of H+1; in the set of H+2 (validators?height), with power 200.
     const at1 = await v0().client.call('validators', { height: String(h + 1) })
     expect(at1.validators.map(v => v.address)).to.not.include(joinerId)
     await waitHeight([v0()], h + 2, 30_000)
     const at2 = await v0().client.call('validators', { height: String(h + 2) })
-    expect(at2.validators.find(v => v.address === joinerId)?.voting_power).to.equal('500')
+    expect(at2.validators.find(v => v.address === joinerId)?.voting_power).to.equal('200')
     const header1 = await v0().client.call('header', { height: String(h + 1) })
     const header2 = await v0().client.call('header', { height: String(h + 2) })
     expect(header1.header.next_validators_hash).to.equal(header2.header.validators_hash)
@@ -77,10 +87,12 @@ describe('e2e: validators by stake (join, jail, unjail, sync across set changes)
     expect(joiner.log()).to.match(/in the validator set: it signs from this height/)
     expect(await status(v0(), joinerId)).to.equal('bonded')
     const list = await cli(['validators'])
-    expect(list.stdout).to.match(/joiner .* 500 .* bonded/)
+    expect(list.stdout).to.match(/joiner .* 200 .* bonded/)
   })
 
   it('stops, is jailed after the downtime window while the chain goes on, restarts, unjails and signs again', async () => {
+    // The joiner holds 200 of 4,200: without it, three of the four others still hold more than
+    // two thirds, so one slow validator on a loaded machine does not stall the chain it must jail on.
     await joiner.stop('SIGKILL')
     await until('the joiner jailed', async () => await status(v0(), joinerId) === 'jailed', 90_000, 300)
     const h = await v0().height()

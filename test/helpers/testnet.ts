@@ -124,10 +124,16 @@ export async function startTestnet (opts: TestnetOptions): Promise<Testnet> {
 
 /** Waits until every given node is at height >= h. */
 export async function waitHeight (nodes: NetNode[], h: number, timeoutMs = 30_000): Promise<void> {
-  await until(`height ${h} on ${nodes.map(n => n.name).join(', ')}`, async () => {
-    const hs = await Promise.all(nodes.map(async n => await n.height().catch(() => -1)))
-    return hs.every(x => x >= h)
-  }, timeoutMs, 100)
+  let last: number[] = []
+  try {
+    await until(`height ${h} on ${nodes.map(n => n.name).join(', ')}`, async () => {
+      last = await Promise.all(nodes.map(async n => await n.height().catch(() => -1)))
+      return last.every(x => x >= h)
+    }, timeoutMs, 100)
+  } catch (e) {
+    // Say where each node was (-1: its RPC did not answer): a stalled chain and one lagging node read differently.
+    throw new Error(`${(e as Error).message}; heights: ${nodes.map((n, i) => `${n.name}=${last[i] ?? '?'}`).join(', ')}`)
+  }
 }
 
 /** Block hash and app hash of every height 1..upTo on every node must agree. */
