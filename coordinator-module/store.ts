@@ -2,6 +2,7 @@
 // that the indexer's block batches and the refresher's record batches never interleave.
 import { Level } from 'level'
 import { KEY, prefixEnd } from './keys.ts'
+import { writeBatch } from '../node/chain/store.ts'
 
 export type StoreOp = { type: 'put', key: string, value: unknown } | { type: 'del', key: string }
 
@@ -66,7 +67,7 @@ export class CoordinatorStore {
   /** Writes ops atomically. Call inside exclusive() when the ops depend on what was read. */
   async write (ops: StoreOp[]): Promise<void> {
     if (ops.length === 0) return
-    await this.db.batch(ops as any)
+    await writeBatch(this.db, ops, false)
   }
 
   private range (prefix: string, o: ScanOptions): Record<string, unknown> {

@@ -34,6 +34,8 @@ export class ChainApp implements ConsensusApp {
   onWork (f: () => void): void { this.workListeners.add(f) }
   offWork (f: () => void): void { this.workListeners.delete(f) }
 
+  txBytes (hash: string): Uint8Array | undefined { return this.mempool.lookup(hash)?.tx.bytes }
+
   propose (req: ProposeRequest): ValidatedBlock {
     if (this.signer === null) throw new Error('this node has no validator key: it cannot propose')
     const p = this.chain.params

@@ -48,6 +48,12 @@ export interface ConsensusApp {
   /** Calls f whenever new work arrives (so that an idle height can start early). */
   onWork: (f: () => void) => void
   offWork: (f: () => void) => void
+  /**
+   * A transaction held for the next blocks (the mempool's, ready or queued), as bytes, by its
+   * hash (sha256, upper hex): what a proposal with tx hashes is filled from. Optional; without
+   * it every tx of another validator's proposal is fetched from the peer that relayed it.
+   */
+  txBytes?: (hash: string) => Uint8Array | undefined
   /** Builds the next block. */
   propose: (req: ProposeRequest) => ValidatedBlock
   /**

@@ -45,7 +45,7 @@ export class BlockSync {
   private readonly cooldown = new Map<string, number>()
   private readonly now: () => number
 
-  constructor (private readonly opts: BlockSyncOptions, private readonly m: { app: ConsensusApp, net: ConsensusNetwork, log: Logger, now?: () => number }) {
+  constructor (private readonly opts: BlockSyncOptions, private readonly m: { app: ConsensusApp, net: ConsensusNetwork, log: Logger, now?: () => number, txs?: (hashes: Uint8Array[]) => Array<Uint8Array | undefined> }) {
     this.now = m.now ?? Date.now
   }
 
@@ -63,6 +63,20 @@ export class BlockSync {
     const { app } = this.m
     const liar = this.opts.byzantine
     if (r.kind === 'status') return pack([liar?.claimedHeight(app.height()) ?? app.height()])
+    if (r.kind === 'txs') {
+      // A proposal's txs by hash (from the mempool or a proposal of this height), in order; null
+      // for one not held; the answer stops early rather than grow past the size of one answer.
+      const found = this.m.txs?.(r.hashes) ?? []
+      const txs: Array<Uint8Array | null> = []
+      let size = 0
+      for (let i = 0; i < r.hashes.length; i++) {
+        const t = found[i] ?? null
+        size += (t?.length ?? 0) + 4
+        if (size > MAX_RESPONSE_BYTES && txs.length > 0) break
+        txs.push(t)
+      }
+      return pack(txs)
+    }
     const out: Array<[Uint8Array, Uint8Array]> = []
     if (liar !== undefined && !liar.servesBlocks) return pack(out)
     let bytes = 0

@@ -6,11 +6,12 @@
 // live in their own modules.
 import { ConsensusMachine, proposerOf, type Action, type Step, type TimeoutConfig, DEFAULT_TIMEOUTS } from './machine.ts'
 import {
-  decodeConsensusMessage, encodeProposal, encodeVote, voteBytesToSign, proposalBytesToSign, ConsensusMessageError,
-  type ConsensusMessage, type SignedProposal, type SignedVote,
+  decodeConsensusMessage, encodeTxHashProposal, encodeVote, voteBytesToSign, proposalBytesToSign, completeProposal, decodeTxsAnswer,
+  encodeSyncRequest, ConsensusMessageError, MAX_TXS_REQUEST,
+  type ConsensusMessage, type SignedProposal, type SignedVote, type TxHashProposal,
 } from './messages.ts'
 import { blockHash, decodeBlock, encodeBlock, VOTE_PRECOMMIT, VOTE_PREVOTE, BLOCK_ID_FLAG_ABSENT, BLOCK_ID_FLAG_COMMIT, type Commit, type Validator } from '../core/block.ts'
-import { bytesEqual, fromHex, toHexUpper, verifySignature } from '../core/crypto.ts'
+import { bytesEqual, fromHex, sha256, toHexUpper, verifySignature } from '../core/crypto.ts'
 import { DoubleSignError, type PrivValidator, STEP_PRECOMMIT, STEP_PREVOTE, STEP_PROPOSE } from '../chain/privval.ts'
 import type { ConsensusApp, ValidatedBlock } from './app.ts'
 import type { ConsensusNetwork, Verdict } from './network.ts'
@@ -40,10 +41,24 @@ export interface EngineOptions {
 const REGOSSIP_AFTER_MS = 2000
 /** Votes and proposals more rounds ahead than this are dropped (bounded memory). */
 const MAX_ROUNDS_AHEAD = 50
+/** How long the peer that relayed a proposal with tx hashes has to send the txs we lack. */
+const TX_FETCH_TIMEOUT_MS = 3000
+/** Bytes of txs fetched for one proposal, at most (a block is far smaller: max_block_bytes). */
+const MAX_FETCH_BYTES = 8 * 1024 * 1024
+
+/** What a proposal is signed over (both wire forms carry it). */
+type ProposalHead = Pick<SignedProposal, 'height' | 'round' | 'polRound' | 'hash' | 'timestamp' | 'validator' | 'signature'>
+
+function headOf (msg: ConsensusMessage): ProposalHead | null {
+  return msg.kind === 'proposal' ? msg.p : msg.kind === 'tx-hashes' ? msg.c : null
+}
 
 /** What a held future message is, for de-duplication: a validator signs one of each. */
 function futureSlot (msg: ConsensusMessage): string {
-  return msg.kind === 'proposal' ? `p:${msg.p.height}:${msg.p.round}` : `v:${msg.v.height}:${msg.v.round}:${msg.v.type}:${toHexUpper(msg.v.validator)}`
+  const p = headOf(msg)
+  if (p !== null) return `p:${p.height}:${p.round}`
+  const v = (msg as { v: SignedVote }).v
+  return `v:${v.height}:${v.round}:${v.type}:${toHexUpper(v.validator)}`
 }
 
 export class ConsensusEngine {
@@ -67,6 +82,10 @@ export class ConsensusEngine {
   private blocks = new Map<string, ValidatedBlock>()
   /** The proposal accepted for each round of this height (its block hash). */
   private proposalOfRound = new Map<number, string>()
+  /** The txs of this height's proposed blocks, by hash (served to peers that lack some). */
+  private proposalTxs = new Map<string, Uint8Array>()
+  /** Blocks of proposals with tx hashes whose missing txs are being fetched. */
+  private fetching = new Set<string>()
   private powers: Array<{ id: string, power: number }> = []
   private votes = new HeightVotes()
   private lastCommit: Commit | null = null
@@ -100,7 +119,7 @@ export class ConsensusEngine {
     this.lockedBlock = opts.lockedBlockFile === undefined ? null : new LockedBlockFile(opts.lockedBlockFile)
     this.byzantine = opts.byzantine != null && pv !== null ? new Byzantine(opts.byzantine, { key: pv.key, chainId: app.chainId, gossip: this.gossip, net }) : null
     if (this.byzantine !== null) log.warn({ mode: this.byzantine.mode }, this.byzantine.describe())
-    this.sync = net === null ? null : new BlockSync({ batch: opts.syncBatch, byzantine: this.byzantine ?? undefined }, { app, net, log, now: this.now })
+    this.sync = net === null ? null : new BlockSync({ batch: opts.syncBatch, byzantine: this.byzantine ?? undefined }, { app, net, log, now: this.now, txs: hashes => hashes.map(h => this.txByHash(toHexUpper(h))) })
   }
 
   get isValidator (): boolean { return this.selfId !== null }
@@ -161,10 +180,15 @@ export class ConsensusEngine {
     this.useSet(this.setOf(h) ?? this.app.validators)
     this.blocks = new Map()
     this.proposalOfRound = new Map()
+    this.proposalTxs = new Map()
+    this.fetching = new Set()
     this.votes = new HeightVotes()
     this.machine = new ConsensusMachine(h, this.powers, this.selfId, this.timeouts)
     // Replay messages held for this height (they may start it early).
-    for (const m of this.gossip.enterHeight(h)) this.onGossip(m.data, m.from, m.receivedAt)
+    for (const m of this.gossip.enterHeight(h)) {
+      const verdict = this.onGossip(m.data, m.from, m.receivedAt)
+      if (verdict instanceof Promise) verdict.catch(e => this.log.error({ err: e }, 'a held consensus message failed'))
+    }
     this.scheduleStart(this.app.hasWork())
   }
 
@@ -283,10 +307,12 @@ export class ConsensusEngine {
       }
       throw e
     }
-    const p: SignedProposal = { height, round, polRound, blockBytes: encodeBlock(block), block, hash: toHexUpper(hash), timestamp: ts, validator: fromHex(this.selfId as string), signature: sig }
+    const p: SignedProposal = { height, round, polRound, block, hash: toHexUpper(hash), timestamp: ts, validator: fromHex(this.selfId as string), signature: sig }
     this.blocks.set(p.hash, v)
+    this.rememberTxs(block.txs)
     this.proposalOfRound.set(round, p.hash)
-    this.gossip.publishOwn(encodeProposal(p))
+    // Tx hashes, not txs: peers hold what the mempools gossiped and fetch the rest from whoever relays it.
+    this.gossip.publishOwn(encodeTxHashProposal(p))
     this.log.debug({ height, round, hash: p.hash, txs: block.txs.length }, 'proposed block')
     this.acceptProposal(p)
   }
@@ -382,7 +408,7 @@ export class ConsensusEngine {
 
   // ---- incoming ----
 
-  private onGossip (data: Uint8Array, from: string, receivedAt = this.now()): Verdict {
+  private onGossip (data: Uint8Array, from: string, receivedAt = this.now()): Verdict | Promise<Verdict> {
     let msg
     try {
       msg = decodeConsensusMessage(data)
@@ -392,8 +418,9 @@ export class ConsensusEngine {
     }
     const m = this.machine
     if (m === null) return 'ignore'
-    const height = msg.kind === 'proposal' ? msg.p.height : msg.v.height
-    const round = msg.kind === 'proposal' ? msg.p.round : msg.v.round
+    const head = headOf(msg)
+    const height = head?.height ?? (msg as { v: SignedVote }).v.height
+    const round = head?.round ?? (msg as { v: SignedVote }).v.round
     if (height < m.height) {
       if (msg.kind === 'vote' && height === m.height - 1) this.onLatePrecommit(msg.v)
       return 'ignore'
@@ -409,6 +436,7 @@ export class ConsensusEngine {
       return this.gossip.hold(m.height, height, data, from, futureSlot(msg), receivedAt) ? 'accept' : 'ignore'
     }
     if (msg.kind === 'proposal') return this.checkProposal(msg.p, receivedAt)
+    if (msg.kind === 'tx-hashes') return this.checkTxHashProposal(msg.c, from, receivedAt)
     return this.checkVote(msg.v) ? 'accept' : 'reject'
   }
 
@@ -418,11 +446,12 @@ export class ConsensusEngine {
     const vals = this.setOf(height)
     if (vals === undefined) return null
     const byId = vals === this.vals ? this.valById : new Map(vals.map(v => [toHexUpper(v.address), v]))
-    if (msg.kind === 'vote') {
-      const val = byId.get(toHexUpper(msg.v.validator))
-      return val !== undefined && verifySignature(val.pubKey, voteBytesToSign(this.app.chainId, msg.v), msg.v.signature)
+    const p = headOf(msg)
+    if (p === null) {
+      const v = (msg as { v: SignedVote }).v
+      const val = byId.get(toHexUpper(v.validator))
+      return val !== undefined && verifySignature(val.pubKey, voteBytesToSign(this.app.chainId, v), v.signature)
     }
-    const p = msg.p
     const id = toHexUpper(p.validator)
     const val = byId.get(id)
     const powers = vals === this.vals ? this.powers : vals.map(v => ({ id: toHexUpper(v.address), power: v.power }))
@@ -430,13 +459,22 @@ export class ConsensusEngine {
     return verifySignature(val.pubKey, proposalBytesToSign(this.app.chainId, { height: p.height, round: p.round, hash: fromHex(p.hash), polRound: p.polRound, timestamp: p.timestamp }), p.signature)
   }
 
-  private checkProposal (p: SignedProposal, receivedAt: number): Verdict {
-    const m = this.machine as ConsensusMachine
+  /** Whether a proposal of this height comes from its round's proposer, signed by it. */
+  private signedByProposer (p: ProposalHead): boolean {
     const id = toHexUpper(p.validator)
-    if (m.proposer(p.round) !== id) return 'reject'
+    if ((this.machine as ConsensusMachine).proposer(p.round) !== id) return false
     const val = this.valById.get(id) as Validator
-    if (!verifySignature(val.pubKey, proposalBytesToSign(this.app.chainId, { height: p.height, round: p.round, hash: fromHex(p.hash), polRound: p.polRound, timestamp: p.timestamp }), p.signature)) return 'reject'
-    if (id === this.selfId) return 'accept' // our own, already accepted
+    return verifySignature(val.pubKey, proposalBytesToSign(this.app.chainId, { height: p.height, round: p.round, hash: fromHex(p.hash), polRound: p.polRound, timestamp: p.timestamp }), p.signature)
+  }
+
+  private checkProposal (p: SignedProposal, receivedAt: number): Verdict {
+    if (!this.signedByProposer(p)) return 'reject'
+    return this.takeProposal(p, receivedAt)
+  }
+
+  /** A proposal whose signature is its round proposer's. */
+  private takeProposal (p: SignedProposal, receivedAt: number): Verdict {
+    if (toHexUpper(p.validator) === this.selfId) return 'accept' // our own, already accepted
     // One proposal per round: a proposer that signs others for its round gets none of them validated.
     const seen = this.proposalOfRound.get(p.round)
     if (seen !== undefined && seen !== p.hash) return 'ignore'
@@ -462,12 +500,82 @@ export class ConsensusEngine {
     return timely
   }
 
+  /**
+   * A proposal with tx hashes: once its signature is the round proposer's, its txs come from this
+   * node's mempool and this height's proposals; the ones missing are fetched from the peer that
+   * relayed it (which, having accepted it, held them all), each checked against its hash. Then it
+   * is a proposal like any other. A relay that serves a tx that does not match is penalised.
+   */
+  private checkTxHashProposal (c: TxHashProposal, from: string, receivedAt: number): Verdict | Promise<Verdict> {
+    if (!this.signedByProposer(c)) return 'reject'
+    if (toHexUpper(c.validator) === this.selfId) return 'accept'
+    const seen = this.proposalOfRound.get(c.round)
+    if (seen !== undefined && seen !== c.hash) return 'ignore'
+    const known = this.blocks.get(c.hash)
+    const txs = known !== undefined ? known.block.txs : c.txHashes.map(h => this.txByHash(toHexUpper(h)))
+    const missing: number[] = []
+    for (const [i, t] of txs.entries()) if (t === undefined) missing.push(i)
+    if (missing.length === 0) return this.acceptTxHashProposal(c, txs as Uint8Array[], receivedAt)
+    if (this.fetching.has(c.hash) || this.net === null) return 'ignore'
+    this.fetching.add(c.hash)
+    this.proposalOfRound.set(c.round, c.hash)
+    return this.fetchTxs(from, missing.map(i => c.txHashes[i])).then(got => {
+      this.fetching.delete(c.hash)
+      if (this.stopped || this.machine?.height !== c.height) return 'ignore'
+      for (const [j, i] of missing.entries()) txs[i] = got[j]
+      return this.acceptTxHashProposal(c, txs as Uint8Array[], receivedAt)
+    }, (e: Error) => {
+      this.fetching.delete(c.hash)
+      // Another copy of it (a regossip, another relay) may try again.
+      if (this.machine?.height === c.height && this.proposalOfRound.get(c.round) === c.hash && !this.blocks.has(c.hash)) this.proposalOfRound.delete(c.round)
+      if (e instanceof ConsensusMessageError) this.net?.penalize(from, e.message)
+      this.log.debug({ height: c.height, round: c.round, hash: c.hash, peer: from, missing: missing.length, err: e.message }, 'could not fetch the txs of a proposal')
+      return 'ignore'
+    })
+  }
+
+  private acceptTxHashProposal (c: TxHashProposal, txs: Uint8Array[], receivedAt: number): Verdict {
+    let p: SignedProposal
+    try { p = completeProposal(c, txs) } catch (e) { if (e instanceof ConsensusMessageError) return 'ignore'; throw e }
+    return this.takeProposal(p, receivedAt)
+  }
+
+  /** The txs for these hashes from one peer, in order; a ConsensusMessageError when it serves a wrong one. */
+  private async fetchTxs (peer: string, hashes: Uint8Array[]): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = []
+    let bytes = 0
+    while (out.length < hashes.length) {
+      const ask = hashes.slice(out.length, out.length + MAX_TXS_REQUEST)
+      const answer = decodeTxsAnswer(await (this.net as ConsensusNetwork).request(peer, 'sync', encodeSyncRequest({ kind: 'txs', hashes: ask }), TX_FETCH_TIMEOUT_MS))
+      if (answer.length === 0 || answer.length > ask.length) throw new ConsensusMessageError(`answered ${answer.length} txs for ${ask.length} hashes`)
+      for (const [j, t] of answer.entries()) {
+        if (t === null) throw new Error('the peer no longer holds a tx of the proposal')
+        if (!bytesEqual(sha256(t), ask[j])) throw new ConsensusMessageError('served a tx that does not match the proposal\'s hash')
+        bytes += t.length
+        // Not the relay's fault: the proposer listed that much. No valid block is this large.
+        if (bytes > MAX_FETCH_BYTES) throw new Error(`the proposal's txs exceed ${MAX_FETCH_BYTES} bytes (more than max_block_bytes allows)`)
+        out.push(t)
+      }
+    }
+    return out
+  }
+
+  private rememberTxs (txs: readonly Uint8Array[]): void {
+    for (const t of txs) this.proposalTxs.set(toHexUpper(sha256(t)), t)
+  }
+
+  /** A tx of this height's proposals or of the application's pool, by hash (upper hex). */
+  private txByHash (hash: string): Uint8Array | undefined {
+    return this.proposalTxs.get(hash) ?? this.app.txBytes?.(hash)
+  }
+
   private acceptProposal (p: SignedProposal, timely = true): void {
     const m = this.machine as ConsensusMachine
     let v = this.blocks.get(p.hash)
     if (v === undefined) {
       v = this.app.validate(p.block, { proposer: p.validator })
       this.blocks.set(p.hash, v)
+      this.rememberTxs(p.block.txs)
       if (v.error !== null) this.log.warn({ height: p.height, round: p.round, hash: p.hash, reason: v.error }, 'invalid proposed block')
     }
     if (!m.isStarted) this.startMachine()

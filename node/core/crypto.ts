@@ -12,7 +12,10 @@ export function sha256 (data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(data).digest())
 }
 
-export function sha256Concat (...parts: Uint8Array[]): Uint8Array {
+export function sha256Concat (...parts: Uint8Array[]): Uint8Array { return sha256All(parts) }
+
+/** sha256 over the parts in order (an array: a block's thousands of tx hashes are no argument list). */
+export function sha256All (parts: readonly Uint8Array[]): Uint8Array {
   const h = createHash('sha256')
   for (const p of parts) h.update(p)
   return new Uint8Array(h.digest())

@@ -179,6 +179,7 @@ export class Corpus {
   }
 
   syncRequest (rng: Rng): Uint8Array {
+    if (rng.chance(0.15)) return encodeSyncRequest({ kind: 'txs', hashes: Array.from({ length: rng.pick([0, 1, 3, 50]) }, () => rng.bytes(32)) })
     return rng.chance(0.3) ? encodeSyncRequest({ kind: 'status' }) : encodeSyncRequest({ kind: 'blocks', from: this.nearHeight(rng) || 1, count: rng.pick([1, 5, 100, 500, 501, 2 ** 31]) })
   }
 }

@@ -7,7 +7,7 @@ import { randomBytes as randomBytesNode } from 'node:crypto'
 import { pack, unpack } from '../../node/core/codec.ts'
 import { sha256, utf8Bytes } from '../../node/core/crypto.ts'
 import { decodeBlock, decodeCommit } from '../../node/core/block.ts'
-import { decodeSyncRequest } from '../../node/consensus/messages.ts'
+import { decodeSyncRequest, decodeTxsAnswer } from '../../node/consensus/messages.ts'
 import { encodeHandshake } from '../../node/p2p/handshake.ts'
 import { leak } from './checks.ts'
 import { concat, deepMsgpack, oddJson, mutateBytes, mutateMsgpack, oddMsgValue, oddString, randomBytes, safePack } from './gen.ts'
@@ -189,6 +189,7 @@ function checkSyncAnswer (ctx: FuzzContext, where: string, input: SyncInput, ans
     const req = decodeSyncRequest(input.frame)
     const v = unpack(body)
     if (req.kind === 'status') { if (!Array.isArray(v) || typeof v[0] !== 'number') throw new Error('status answer is not [height]'); return }
+    if (req.kind === 'txs') { decodeTxsAnswer(body); return }
     if (!Array.isArray(v)) throw new Error('blocks answer is not a list')
     v.forEach((pair: unknown, i) => {
       if (!Array.isArray(pair) || pair.length !== 2) throw new Error(`entry ${i} is not [block, commit]`)

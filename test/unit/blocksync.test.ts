@@ -69,6 +69,7 @@ function fakeNet (peers: Record<string, { height: number, blocks: (from: number,
     request: async (peer, _p, req) => {
       const r = decodeSyncRequest(req)
       if (r.kind === 'status') return pack([peers[peer].height])
+      if (r.kind !== 'blocks') throw new Error(`unexpected ${r.kind} request`)
       blockRequests.push(peer)
       return pack(peers[peer].blocks(r.from, r.count))
     },

@@ -16,7 +16,9 @@ import { signTx, type Tx } from '../../node/core/tx.ts'
 import { ConsensusEngine } from '../../node/consensus/engine.ts'
 import type { ByzantineMode } from '../../node/consensus/byzantine.ts'
 import { proposerOf, type TimeoutConfig } from '../../node/consensus/machine.ts'
-import { decodeConsensusMessage, encodeProposal, encodeVote, proposalBytesToSign, type SignedProposal, type SignedVote } from '../../node/consensus/messages.ts'
+import { decodeConsensusMessage, decodeSyncRequest, encodeProposal, encodeTxHashProposal, encodeVote, proposalBytesToSign, type SignedProposal, type SignedVote } from '../../node/consensus/messages.ts'
+import { pack } from '../../node/core/codec.ts'
+import { sha256 } from '../../node/core/crypto.ts'
 import type { ConsensusApp, ProposeRequest, ValidatedBlock } from '../../node/consensus/app.ts'
 import type { ConsensusNetwork, GossipTopic, Verdict } from '../../node/consensus/network.ts'
 import { PrivValidator } from '../../node/chain/privval.ts'
@@ -53,13 +55,19 @@ async function waitFor (what: string, cond: () => boolean, deadlineMs = 20_000):
 
 /** Gossip between in-process engines: a message published by one reaches every other connected one, in order, from a queue drained on the next turn of the event loop. */
 class FakeHub {
-  private readonly handlers = new Map<string, (data: Uint8Array, from: string) => Verdict>()
+  private readonly handlers = new Map<string, (data: Uint8Array, from: string) => Verdict | Promise<Verdict>>()
+  private readonly servers = new Map<string, (req: Uint8Array, from: string) => Promise<Uint8Array>>()
+  /** Requests made (by requester, to peer) and penalties given (by whom, to whom, why). */
+  readonly requests: Array<{ from: string, to: string }> = []
+  readonly penalties: Array<{ by: string, peer: string, reason: string }> = []
+  /** Answers requests to a peer that is not an engine (a hostile relay in attack tests). */
+  serve (peer: string, handler: (req: Uint8Array) => Promise<Uint8Array>): void { this.servers.set(peer, handler) }
   private readonly queue: Array<{ to: string, from: string, data: Uint8Array }> = []
   private draining = false
   /** Every consensus message published, by sender. */
   readonly published: Array<{ from: string, data: Uint8Array }> = []
   /** Verdicts the receivers gave. */
-  readonly verdicts: Verdict[] = []
+  readonly verdicts: Array<Verdict | Promise<Verdict>> = []
 
   network (id: string): ConsensusNetwork {
     return {
@@ -69,16 +77,22 @@ class FakeHub {
         for (const to of this.handlers.keys()) if (to !== id) this.queue.push({ to, from: id, data })
         this.schedule()
       },
-      onGossip: (topic, handler) => { if (topic === 'consensus') this.handlers.set(id, handler as (data: Uint8Array, from: string) => Verdict) },
-      handle: () => {},
-      request: async () => { throw new Error('no block sync in these tests') },
+      onGossip: (topic, handler) => { if (topic === 'consensus') this.handlers.set(id, handler) },
+      handle: (_protocol, handler) => { this.servers.set(id, handler) },
+      // Requests reach the engine that serves them (the proposer or relay of a proposal with tx hashes).
+      request: async (peer, _protocol, req) => {
+        const serve = this.servers.get(peer)
+        this.requests.push({ from: id, to: peer })
+        if (serve === undefined) throw new Error(`no peer ${peer}`)
+        return await serve(req, id)
+      },
       peers: () => [],
-      penalize: () => {},
+      penalize: (peer, reason) => { this.penalties.push({ by: id, peer, reason }) },
     }
   }
 
   /** Delivers a message to one engine now, as a peer would, and returns its verdict. */
-  deliver (to: string, data: Uint8Array, from = 'test-peer'): Verdict {
+  deliver (to: string, data: Uint8Array, from = 'test-peer'): Verdict | Promise<Verdict> {
     const h = this.handlers.get(to)
     if (h === undefined) throw new Error(`${to} has no consensus handler`)
     return h(data, from)
@@ -109,7 +123,10 @@ class MemApp implements ConsensusApp {
   readonly synchrony = GENESIS.synchrony
   readonly pacing: ConsensusApp['pacing']
 
-  constructor (private readonly signer: SigningKey, pacingMs = 20) { this.pacing = { blockTimeMs: pacingMs, emptyBlockIntervalMs: pacingMs } }
+  /** holdsTxs false: the app offers no txs to the engine (every tx of a peer's proposal is fetched). */
+  constructor (private readonly signer: SigningKey, pacingMs = 20, private readonly holdsTxs = true) { this.pacing = { blockTimeMs: pacingMs, emptyBlockIntervalMs: pacingMs } }
+
+  txBytes (hash: string): Uint8Array | undefined { return this.holdsTxs ? this.pending.find(t => t.hash === hash)?.bytes : undefined }
 
   height (): number { return this.chain.height }
   lastBlockTime (): number { return this.chain.last.time }
@@ -159,8 +176,8 @@ describe('consensus engine with a fake network, a fake application and a fixed c
   /** The engines' clock: fixed, so block and vote times are the genesis time plus one second, then +1 ms a block. */
   const now = (): number => T0 + 1000
 
-  function node (hub: FakeHub, i: number, o: { byzantine?: ByzantineMode, pacingMs?: number, timeouts?: TimeoutConfig, now?: () => number } = {}): { engine: ConsensusEngine, app: MemApp } {
-    const app = new MemApp(VALS[i], o.pacingMs)
+  function node (hub: FakeHub, i: number, o: { byzantine?: ByzantineMode, pacingMs?: number, timeouts?: TimeoutConfig, now?: () => number, holdsTxs?: boolean } = {}): { engine: ConsensusEngine, app: MemApp } {
+    const app = new MemApp(VALS[i], o.pacingMs, o.holdsTxs)
     const pv = new PrivValidator(VALS[i], join(dir, `pv-${i}.json`))
     const engine = new ConsensusEngine(app, pv, hub.network(idOf(VALS[i])), silentLogger(), { timeouts: o.timeouts ?? FAST, now: o.now ?? now, byzantine: o.byzantine, syncIntervalMs: 60_000 })
     engines.push(engine)
@@ -322,7 +339,7 @@ describe('consensus engine with a fake network, a fake application and a fixed c
       const hub = new FakeHub()
       const { engine } = node(hub, 0, { pacingMs: 3_600_000, timeouts: slow })
       await engine.start()
-      const verdicts = new Set<Verdict>()
+      const verdicts = new Set<Verdict | Promise<Verdict>>()
       for (let i = 0; i < 3000; i++) verdicts.add(hub.deliver(idOf(VALS[0]), vote(VALS[1 + (i % 3)], 2 + (i % 2), i % 40, { badSig: true }), `junk-peer-${i % 7}`))
       expect([...verdicts]).to.deep.equal(['reject'])
       expect(engine.heldMessages).to.equal(0)
@@ -417,6 +434,103 @@ describe('consensus engine with a fake network, a fake application and a fixed c
         expect(toHexUpper((prevotes[0] as { kind: 'vote', v: SignedVote }).v.blockHash), 'the prevote is for the genuine block, not nil').to.equal(toHexUpper(hash))
       })
     }
+  })
+
+  describe('proposals with tx hashes', () => {
+    const slow: TimeoutConfig = { proposeMs: 60_000, proposeDeltaMs: 0, prevoteMs: 60_000, prevoteDeltaMs: 0, precommitMs: 60_000, precommitDeltaMs: 0 }
+    const tx = (nonce: number, amount = 1n): Tx => signTx(ALICE, { chainId: GENESIS.chainId, nonce, fee: 1000n, body: { type: 'transfer', to: BOB.address, amount } })
+    const kinds = (hub: FakeHub): string[] => [...new Set(hub.published.map(m => decodeConsensusMessage(m.data)).filter(m => m.kind !== 'vote').map(m => m.kind))]
+
+    it('when every app holds the txs, proposals carry only their hashes and no tx is fetched', async () => {
+      const hub = new FakeHub()
+      const nodes = [0, 1, 2, 3].map(i => node(hub, i))
+      const apps = nodes.map(n => n.app)
+      for (const a of apps) for (const t of [0, 1, 2].map(n => tx(n))) a.addTx(t)
+      await Promise.all(nodes.map(async n => await n.engine.start()))
+      await waitFor('4 engines at height 3', () => apps.every(a => a.height() >= 3))
+      expectSameChain(apps, 3)
+      expect(apps[0].chain.blocks.reduce((n, b) => n + b.block.txs.length, 0)).to.equal(3)
+      expect(kinds(hub)).to.deep.equal(['tx-hashes'])
+      expect(hub.requests).to.deep.equal([])
+    })
+
+    it('engines that lack the txs fetch them from the peer that sent the proposal and commit the same blocks', async () => {
+      const hub = new FakeHub()
+      const nodes = [0, 1, 2, 3].map(i => node(hub, i, { holdsTxs: i === 0 }))
+      const apps = nodes.map(n => n.app)
+      // Only validator 0 was given the txs: the others see them first in its proposals.
+      for (const t of [0, 1, 2, 3].map(n => tx(n))) apps[0].addTx(t)
+      await Promise.all(nodes.map(async n => await n.engine.start()))
+      await waitFor('4 engines with the 4 txs committed', () => apps.every(a => a.chain.mem.account(ALICE.address)?.nonce === 4))
+      const top = Math.min(...apps.map(a => a.height()))
+      expectSameChain(apps, top)
+      expect(hub.requests.length, 'txs fetched').to.be.greaterThan(0)
+      expect(hub.requests.every(r => r.to === idOf(VALS[0])), 'fetched from the proposer that sent them').to.equal(true)
+      expect(hub.penalties).to.deep.equal([])
+    })
+
+    describe('attack: the relay of a proposal with tx hashes', () => {
+      /** One engine (not the proposer, holding no txs) and the signed proposal of height 1 with two txs. */
+      async function setup (): Promise<{ hub: FakeHub, self: string, proposal: SignedProposal, prevotes: () => SignedVote[] }> {
+        const hub = new FakeHub()
+        const proposer = VALS.find(k => idOf(k) === proposerOf(IDS, 1, 0)) as SigningKey
+        const selfKey = VALS.find(k => k !== proposer) as SigningKey
+        const { engine, app } = node(hub, VALS.indexOf(selfKey), { pacingMs: 3_600_000, timeouts: slow, holdsTxs: false })
+        await engine.start()
+        const { block } = createProposal(app.chain.view(), { signer: proposer, time: T0 + 1000, lastCommit: null, txs: [tx(0), tx(1)] })
+        const hash = blockHash(block.header)
+        const proposal: SignedProposal = {
+          height: 1, round: 0, polRound: -1, block, hash: toHexUpper(hash), timestamp: T0 + 1000,
+          validator: addressBytesFromPubkey(proposer.publicKey), signature: proposer.sign(proposalBytesToSign(GENESIS.chainId, { height: 1, round: 0, hash, polRound: -1, timestamp: T0 + 1000 })),
+        }
+        const self = idOf(selfKey)
+        const prevotes = (): SignedVote[] => hub.published.filter(m => m.from === self).map(m => decodeConsensusMessage(m.data)).flatMap(m => m.kind === 'vote' && m.v.type === VOTE_PREVOTE ? [m.v] : [])
+        return { hub, self, proposal, prevotes }
+      }
+      /** A peer that answers txs requests from `txs` (by hash), after `edit`. */
+      const server = (txs: Uint8Array[], edit: (answer: Array<Uint8Array | null>) => Array<Uint8Array | null> = a => a) => async (req: Uint8Array): Promise<Uint8Array> => {
+        const r = decodeSyncRequest(req)
+        if (r.kind !== 'txs') throw new Error('not a txs request')
+        return pack(edit(r.hashes.map(h => txs.find(t => bytesEqual(sha256(t), h)) ?? null)))
+      }
+      const cases: Array<[string, (txs: Uint8Array[]) => (a: Array<Uint8Array | null>) => Array<Uint8Array | null>, boolean]> = [
+        ['serves another valid tx in place of one', () => a => [tx(0, 2n).bytes, ...a.slice(1)], true],
+        ['serves more txs than asked', txs => a => [...a, txs[0]], true],
+        ['serves nothing', () => () => [], true],
+        ['no longer holds them (null)', () => a => a.map(() => null), false],
+      ]
+      for (const [name, edit, penalised] of cases) {
+        it(`a relay that ${name}: its copy is ignored${penalised ? ' and the relay penalised' : ''}; the copy from an honest peer is prevoted`, async () => {
+          const { hub, self, proposal, prevotes } = await setup()
+          hub.serve('liar', server(proposal.block.txs, edit(proposal.block.txs)))
+          hub.serve('honest', server(proposal.block.txs))
+          const msg = encodeTxHashProposal(proposal)
+          expect(await hub.deliver(self, msg, 'liar')).to.equal('ignore')
+          expect(prevotes()).to.deep.equal([])
+          expect(hub.penalties.map(p => p.peer)).to.deep.equal(penalised ? ['liar'] : [])
+          expect(await hub.deliver(self, msg, 'honest')).to.equal('accept')
+          expect(prevotes().map(v => toHexUpper(v.blockHash))).to.deep.equal([proposal.hash])
+        })
+      }
+
+      it('a relay that swaps a tx hash (header and signature intact): rejected at decoding, nothing fetched', async () => {
+        const { hub, self, proposal } = await setup()
+        const swapped = encodeTxHashProposal({ ...proposal, block: { ...proposal.block, txs: [proposal.block.txs[0], tx(5).bytes] } })
+        expect(await hub.deliver(self, swapped, 'relay')).to.equal('reject')
+        expect(hub.requests).to.deep.equal([])
+      })
+
+      it('a relay that never answers: ignored; a later copy is fetched again', async () => {
+        const { hub, self, proposal, prevotes } = await setup()
+        hub.serve('silent', async () => { throw new Error('timed out') })
+        hub.serve('honest', server(proposal.block.txs))
+        const msg = encodeTxHashProposal(proposal)
+        expect(await hub.deliver(self, msg, 'silent')).to.equal('ignore')
+        expect(await hub.deliver(self, msg, 'honest')).to.equal('accept')
+        expect(prevotes().map(v => toHexUpper(v.blockHash))).to.deep.equal([proposal.hash])
+        expect(hub.penalties).to.deep.equal([])
+      })
+    })
   })
 
   describe('attack: a proposer that dates its block (proposer-based time)', () => {
