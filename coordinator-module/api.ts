@@ -3,9 +3,9 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import websocket from '@fastify/websocket'
 import { readFileSync } from 'node:fs'
+import { repoPath } from '../node/paths.ts'
 import { Buffer } from 'node:buffer'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { decodeTx, jobIdFromTxHash } from '../node/core/tx.ts'
 import { TxError } from '../node/core/errors.ts'
 import { addressFromBytes, fromHex } from '../node/core/crypto.ts'
@@ -27,7 +27,7 @@ import { parseCompletionRequest } from './gateway/requests.ts'
 import { authorize, registerGatewayRoutes } from './gateway/routes.ts'
 
 export const MAX_BODY_BYTES = 1024 * 1024
-const EXPLORER_DIR = join(dirname(fileURLToPath(import.meta.url)), 'explorer')
+const EXPLORER_DIR = repoPath('coordinator-module', 'explorer')
 const EXPLORER_FILES: Record<string, string> = {
   '/': 'index.html',
   '/explorer/app.js': 'app.js',

@@ -1,10 +1,11 @@
 // `aitbc devnet`: the whole system on this machine, in the foreground, until Ctrl-C or SIGTERM.
 import { InvalidArgumentError, type Command } from 'commander'
-import { resolve } from 'node:path'
 import { intArg } from '../args.ts'
 import { CliError } from '../output.ts'
 import { untilStopSignal } from '../signals.ts'
 import { createLogger } from '../../node/logger.ts'
+// The devnet runs bin/aitbc.mjs from the repository root and keeps its data under it.
+import { REPO_ROOT } from '../../node/paths.ts'
 
 interface DevnetOpts { validators: number, miners: number, blockTime: number, fresh?: boolean, ollama: string, key: string, verificationRate?: string }
 
@@ -14,9 +15,6 @@ export function rateArg (v: string): string {
   if (!/^(0(\.\d{1,6})?|1(\.0{1,6})?|\.\d{1,6})$/.test(t)) throw new InvalidArgumentError('must be a number from 0 to 1 with at most 6 decimals, e.g. 0.1 (1 checks every job)')
   return t.startsWith('.') ? `0${t}` : t
 }
-
-/** The repository root: the devnet runs bin/aitbc.mjs from it and keeps its data under it. */
-const REPO_ROOT = resolve(new URL('../..', import.meta.url).pathname)
 
 export function registerDevnetCommand (program: Command): void {
   program.command('devnet').description('run the whole system on this machine: validators, coordinator, miners, dev-ollama when no Ollama answers')

@@ -5,11 +5,13 @@
 // verifySignature. With no workers (size 0) it verifies on the calling thread.
 import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
+import { pathToFileURL } from 'node:url'
 import { verifySignature } from '../core/crypto.ts'
 import type { Logger } from '../logger.ts'
+import { repoPath } from '../paths.ts'
 
 const BATCH_MAX = 256
-const WORKER_URL = new URL('./verifyWorker.mjs', import.meta.url)
+const WORKER_URL = pathToFileURL(repoPath('node', 'chain', 'verifyWorker.mjs'))
 
 interface Item { pub: Uint8Array, msg: Uint8Array, sig: Uint8Array, resolve: (ok: boolean) => void }
 interface Slot { worker: Worker, pending: Map<number, Item[]>, load: number }
