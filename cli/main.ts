@@ -15,6 +15,7 @@ import { registerValidatorCommands } from './commands/validator.ts'
 import { registerDevnetCommand } from './commands/devnet.ts'
 import { registerDevOllamaCommand } from './commands/devOllama.ts'
 import { addCoordinatorCommands } from '../coordinator-module/cli.ts'
+import { tuneHeapGrowth } from './heap.ts'
 
 /** The whole command tree; `aitbc --help` lists the commands in this order. */
 export function buildProgram (ctx: CliContext = createCliContext()): Command {
@@ -42,6 +43,7 @@ export async function main (argv: string[]): Promise<void> {
   const program = buildProgram()
   program.exitOverride()
   try {
+    tuneHeapGrowth()
     await program.parseAsync(argv)
   } catch (e: any) {
     if (e?.code === 'commander.helpDisplayed' || e?.code === 'commander.version' || e?.code === 'commander.help') { process.exitCode = 0; return }

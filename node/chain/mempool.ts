@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events'
 import { decodeTx, type Tx } from '../core/tx.ts'
 import { TxError, type TxErrorCode } from '../core/errors.ts'
-import { sha256, toHexUpper, verifySignature } from '../core/crypto.ts'
+import { sha256Once, toHexUpper, verifySignature } from '../core/crypto.ts'
 import { applyTx, checkTxStatic, type BlockContext, type TxResult } from '../core/transition.ts'
 import { Overlay } from '../core/state.ts'
 import type { Chain, CommittedBlock } from './chain.ts'
@@ -162,7 +162,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
    */
   precheck (bytes: Uint8Array): string {
     this.checkSize(bytes)
-    const hash = toHexUpper(sha256(bytes))
+    const hash = toHexUpper(sha256Once(bytes))
     this.precheckHash(hash, bytes.length)
     return hash
   }

@@ -11,7 +11,7 @@ import {
   type ConsensusMessage, type SignedProposal, type SignedVote, type TxHashProposal,
 } from './messages.ts'
 import { blockHash, decodeBlock, encodeBlock, VOTE_PRECOMMIT, VOTE_PREVOTE, BLOCK_ID_FLAG_ABSENT, BLOCK_ID_FLAG_COMMIT, type Commit, type Validator } from '../core/block.ts'
-import { bytesEqual, fromHex, sha256, toHexUpper, verifySignature } from '../core/crypto.ts'
+import { bytesEqual, fromHex, sha256Once, toHexUpper, verifySignature } from '../core/crypto.ts'
 import { DoubleSignError, type PrivValidator, STEP_PRECOMMIT, STEP_PREVOTE, STEP_PROPOSE } from '../chain/privval.ts'
 import type { ConsensusApp, ValidatedBlock } from './app.ts'
 import type { ConsensusNetwork, Verdict } from './network.ts'
@@ -550,7 +550,7 @@ export class ConsensusEngine {
       if (answer.length === 0 || answer.length > ask.length) throw new ConsensusMessageError(`answered ${answer.length} txs for ${ask.length} hashes`)
       for (const [j, t] of answer.entries()) {
         if (t === null) throw new Error('the peer no longer holds a tx of the proposal')
-        if (!bytesEqual(sha256(t), ask[j])) throw new ConsensusMessageError('served a tx that does not match the proposal\'s hash')
+        if (!bytesEqual(sha256Once(t), ask[j])) throw new ConsensusMessageError('served a tx that does not match the proposal\'s hash')
         bytes += t.length
         // Not the relay's fault: the proposer listed that much. No valid block is this large.
         if (bytes > MAX_FETCH_BYTES) throw new Error(`the proposal's txs exceed ${MAX_FETCH_BYTES} bytes (more than max_block_bytes allows)`)
@@ -561,7 +561,7 @@ export class ConsensusEngine {
   }
 
   private rememberTxs (txs: readonly Uint8Array[]): void {
-    for (const t of txs) this.proposalTxs.set(toHexUpper(sha256(t)), t)
+    for (const t of txs) this.proposalTxs.set(toHexUpper(sha256Once(t)), t)
   }
 
   /** A tx of this height's proposals or of the application's pool, by hash (upper hex). */

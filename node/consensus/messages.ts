@@ -3,7 +3,7 @@
 // network counts against the peer that sent it).
 import { pack, unpack } from '../core/codec.ts'
 import { blockHash, bodyMismatch, commitHash, decodeBlock, encodeBlock, evidenceHash, proposalSignBytes, voteSignBytes, EMPTY_HASH, VOTE_PRECOMMIT, VOTE_PREVOTE, type Block } from '../core/block.ts'
-import { bytesEqual, sha256, sha256All, toHexUpper } from '../core/crypto.ts'
+import { bytesEqual, sha256, sha256Once, sha256All, toHexUpper } from '../core/crypto.ts'
 
 export const MSG_PROPOSAL = 1
 export const MSG_VOTE = 2
@@ -70,7 +70,7 @@ export function encodeTxHashProposal (p: SignedProposal): Uint8Array {
  */
 export function completeProposal (c: TxHashProposal, txs: Uint8Array[]): SignedProposal {
   if (txs.length !== c.txHashes.length) throw new ConsensusMessageError(`${txs.length} txs for ${c.txHashes.length} hashes`)
-  for (const [i, t] of txs.entries()) if (!bytesEqual(sha256(t), c.txHashes[i])) throw new ConsensusMessageError(`tx ${i} does not hash to the proposal's tx hash`)
+  for (const [i, t] of txs.entries()) if (!bytesEqual(sha256Once(t), c.txHashes[i])) throw new ConsensusMessageError(`tx ${i} does not hash to the proposal's tx hash`)
   const block: Block = { ...c.skeleton, txs }
   const { skeleton: _s, txHashes: _h, ...rest } = c
   return { ...rest, block }

@@ -1,7 +1,7 @@
 // Blocks, votes and commits, CometBFT-shaped. Every signed or hashed thing is a positional tuple
 // packed by msgpackr. Consensus code uses these types without knowing what the txs mean.
 import { pack, unpack } from './codec.ts'
-import { concatBytes, sha256, sha256All, sha256Concat, utf8Bytes, verifySignature, addressBytesFromPubkey, bytesEqual, toHexUpper } from './crypto.ts'
+import { concatBytes, sha256, sha256Once, sha256All, sha256Concat, utf8Bytes, verifySignature, addressBytesFromPubkey, bytesEqual, toHexUpper } from './crypto.ts'
 
 export interface Header {
   chainId: string
@@ -137,7 +137,7 @@ export function decodeBlock (bytes: Uint8Array): Block {
 
 /** sha256 over the tx hashes in order (empty: sha256 of nothing). */
 export function dataHash (txs: Uint8Array[]): Uint8Array {
-  return txs.length === 0 ? EMPTY_HASH : sha256All(txs.map(t => sha256(t)))
+  return txs.length === 0 ? EMPTY_HASH : sha256All(txs.map(t => sha256Once(t)))
 }
 
 export function evidenceHash (evidence: Uint8Array[]): Uint8Array { return evidence.length === 0 ? EMPTY_HASH : dataHash(evidence) }

@@ -12,6 +12,19 @@ export function sha256 (data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(data).digest())
 }
 
+/**
+ * The sha256 of a tx's (or any immutable message's) bytes, computed once per bytes object: a
+ * tx's hash is asked for at admission, in the proposal, its fetch, validation and the data hash,
+ * always of the same Uint8Array. Memoised by identity (a WeakMap: the entry dies with the bytes),
+ * so the bytes must never be changed in place after they are hashed; nothing in the node does.
+ */
+const hashOfBytes = new WeakMap<Uint8Array, Uint8Array>()
+export function sha256Once (data: Uint8Array): Uint8Array {
+  let h = hashOfBytes.get(data)
+  if (h === undefined) { h = sha256(data); hashOfBytes.set(data, h) }
+  return h
+}
+
 export function sha256Concat (...parts: Uint8Array[]): Uint8Array { return sha256All(parts) }
 
 /** sha256 over the parts in order (an array: a block's thousands of tx hashes are no argument list). */

@@ -5,7 +5,7 @@
 // (disk, memory, events) is the caller's part.
 import { BlockError, TxError } from './errors.ts'
 import { decodeTx, signTx, type Tx } from './tx.ts'
-import { addressBytesFromPubkey, addressFromPubkey, bytesEqual, sha256, toHexUpper, type SigningKey } from './crypto.ts'
+import { addressBytesFromPubkey, addressFromPubkey, bytesEqual, sha256, sha256Once, toHexUpper, type SigningKey } from './crypto.ts'
 import { pack } from './codec.ts'
 import { Overlay, encodeChangeSet, type StateReader } from './state.ts'
 import { applyTx, beginBlock, checkEvidence, type BlockContext, type TxResult, type AbciEvent } from './transition.ts'
@@ -248,7 +248,7 @@ export function validateBlock (view: ChainView, block: Block, opts: ValidateOpti
   const decoded: Tx[] = []
   for (const [i, b] of block.txs.entries()) {
     try {
-      decoded.push(opts.knownTx?.(toHexUpper(sha256(b))) ?? decodeTx(b))
+      decoded.push(opts.knownTx?.(toHexUpper(sha256Once(b))) ?? decodeTx(b))
     } catch (e) {
       if (e instanceof TxError) fail('BLOCK_BAD_TX', `a tx does not decode: tx ${i}: ${e.message}`)
       throw e

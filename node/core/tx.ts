@@ -3,7 +3,7 @@
 // signature]; each type's body codec lives in txs/ and is found through the registry. A Tx
 // object is built only by decodeTx or signTx and is frozen.
 import { decodeStrict, DecodeError, pack } from './codec.ts'
-import { addressFromPubkey, concatBytes, sha256, SigningKey, toHex, toHexUpper, utf8Bytes, verifySignature } from './crypto.ts'
+import { addressFromPubkey, concatBytes, sha256Once, SigningKey, toHex, toHexUpper, utf8Bytes, verifySignature } from './crypto.ts'
 import { TxError } from './errors.ts'
 import { asAmount, asBin, asSmall, asStr, bad } from './fields.ts'
 import { isTxType, txTypeDef, type TxBody, type TxType } from './txs/registry.ts'
@@ -90,7 +90,7 @@ function decodeEnvelope (bytes: Uint8Array, verify: boolean): Tx {
     body,
     signature,
     bytes,
-    hash: toHexUpper(sha256(bytes)),
+    hash: toHexUpper(sha256Once(bytes)),
     signBytes,
   }
   return Object.freeze(tx)
