@@ -8,9 +8,9 @@ import { homePaths, readKeyFile } from '../node/config.ts'
 import { generateChain } from './offlineChain.ts'
 import { startTestnet, waitHeight } from '../test/helpers/testnet.ts'
 import { until } from '../test/helpers/procs.ts'
-import { measureVerifyRate, memoryOf, percentile, fmt, loadAverage } from './lib.ts'
+import { measureVerifyRate, measureAllCoresVerifyRate, memoryOf, percentile, fmt, loadAverage, cpuSecondsOf } from './lib.ts'
 
-export async function benchNetworkLoad (opts: { txs: number, senders: number, blockTimeMs: number }): Promise<void> {
+export async function benchNetworkLoad (opts: { txs: number, senders: number, blockTimeMs: number, verifyRate: number, allCoresRate: number }): Promise<void> {
   const keys = Array.from({ length: opts.senders }, (_, i) => new SigningKey(sha256(new TextEncoder().encode(`bench-net-sender-${i}`))))
   const net = await startTestnet({ validators: 4, blockTimeMs: opts.blockTimeMs, emptyBlockMs: opts.blockTimeMs, keys: [], accounts: keys.map(k => ({ address: k.address, balance: 10n ** 15n })) })
   try {
@@ -47,6 +47,9 @@ export async function benchNetworkLoad (opts: { txs: number, senders: number, bl
       })
     })
     let firstSend = 0
+    const pids = net.validators.map(n => n.proc!.child.pid as number)
+    const cpu0 = pids.map(cpuSecondsOf)
+    const self0 = process.cpuUsage()
     // Each sender uses one validator's RPC (its nonces stay in order there); senders spread over all four.
     await Promise.all(streams.map(async (stream, si) => {
       const url = net.validators[si % 4].url
@@ -63,12 +66,15 @@ export async function benchNetworkLoad (opts: { txs: number, senders: number, bl
     }))
     await Promise.race([done, new Promise((_resolve, reject) => setTimeout(() => reject(new Error(`only ${committed}/${total} committed after 180 s`)), 180_000))])
     ws.close()
+    const cpus = pids.map((pid, i) => cpuSecondsOf(pid) - cpu0[i])
+    const self = process.cpuUsage(self0)
     latencies.sort((a, b) => a - b)
     const seconds = (lastCommitAt - firstSend) / 1000
     const mems = net.validators.map(n => memoryOf(n.proc!.child.pid as number))
-    console.log(`4 validators, ${opts.blockTimeMs} ms blocks, ${fmt(total)} transfers from ${opts.senders} senders over all 4 RPCs: ${fmt(committed / seconds)} committed tx/s, ` +
+    console.log(`4 validators, ${opts.blockTimeMs} ms blocks, ${fmt(total)} transfers from ${opts.senders} senders over all 4 RPCs: ${fmt(committed / seconds)} committed tx/s (${fmt(committed / seconds / opts.verifyRate, 2)}x one core's verify rate; each validator verifies each tx: ${fmt(4 * committed / seconds)} verifications/s, ${fmt(100 * 4 * committed / seconds / opts.allCoresRate)}% of what all cores verify), ` +
       `broadcast-to-final latency p50 ${fmt(percentile(latencies, 50))} ms p99 ${fmt(percentile(latencies, 99))} ms, ${fmt(blocks / seconds * 60, 1)} blocks/min; ` +
-      `validators' peak RSS ${mems.map(m => fmt(m.peakMb)).join(', ')} MB`)
+      `validators' peak RSS ${mems.map(m => fmt(m.peakMb)).join(', ')} MB; ` +
+      `cores used: validators ${cpus.map(c => fmt(c / seconds, 2)).join(', ')}, load generator ${fmt((self.user + self.system) / 1e6 / seconds, 2)}; load average ${loadAverage()}`)
   } finally {
     await net.stopAll()
   }
@@ -76,7 +82,7 @@ export async function benchNetworkLoad (opts: { txs: number, senders: number, bl
 
 
 /** Builds a chain of `blocks` blocks offline, signed by 4 validators, then times a full node's sync of it. */
-export async function benchBlockSync (blocks: number): Promise<void> {
+export async function benchBlockSync (blocks: number, allCoresRate: number): Promise<void> {
   const net = await startTestnet({ validators: 4, blockTimeMs: 1000, emptyBlockMs: 60_000, start: false, keys: ['alice'] })
   try {
     const v0 = net.validators[0]
@@ -95,7 +101,7 @@ export async function benchBlockSync (blocks: number): Promise<void> {
     await until('full node synced', async () => (await full.height().catch(() => 0)) >= blocks, 600_000, 50)
     const syncMs = performance.now() - t1
     console.log(`block sync: a new full node fetched, verified (4 commit signatures and 5 tx signatures each) and executed ${fmt(blocks - h0)} blocks of 5 transfers in ${fmt(syncMs / 1000, 1)} s: ` +
-      `${fmt((blocks - h0) / (syncMs / 1000))} blocks/s after its start-up of ${fmt((t1 - t0) / 1000, 1)} s (${fmt(blocks / ((performance.now() - t0) / 1000))} blocks/s with it; chain generated offline in ${fmt(genMs / 1000, 1)} s); load average ${loadAverage()}`)
+      `${fmt((blocks - h0) / (syncMs / 1000))} blocks/s (${fmt(9 * (blocks - h0) / (syncMs / 1000))} signatures verified a second, ${fmt(100 * 9 * (blocks - h0) / (syncMs / 1000) / allCoresRate)}% of what all cores verify: verification alone caps sync at ${fmt(allCoresRate / 9)} blocks/s) after its start-up of ${fmt((t1 - t0) / 1000, 1)} s (${fmt(blocks / ((performance.now() - t0) / 1000))} blocks/s with it; chain generated offline in ${fmt(genMs / 1000, 1)} s); load average ${loadAverage()}`)
   } finally {
     await net.stopAll()
   }
@@ -104,9 +110,10 @@ export async function benchBlockSync (blocks: number): Promise<void> {
 
 export async function runConsensusBench (): Promise<void> {
   const verify = measureVerifyRate()
-  console.log(`ed25519 verify (node:crypto, one core): ${fmt(verify)} /s`)
+  const all = await measureAllCoresVerifyRate()
+  console.log(`ed25519 verify (node:crypto): one core ${fmt(verify)} /s, all ${all.threads} cores at once ${fmt(all.perSec)} /s`)
   const netTxs = Number(process.env.BENCH_NET_TXS ?? 30_000)
-  if (netTxs > 0) await benchNetworkLoad({ txs: netTxs, senders: 8, blockTimeMs: 1000 })
+  if (netTxs > 0) await benchNetworkLoad({ txs: netTxs, senders: Number(process.env.BENCH_NET_SENDERS ?? 8), blockTimeMs: 1000, verifyRate: verify, allCoresRate: all.perSec })
   const syncBlocks = Number(process.env.BENCH_SYNC_BLOCKS ?? 10_000)
-  if (syncBlocks > 0) await benchBlockSync(syncBlocks)
+  if (syncBlocks > 0) await benchBlockSync(syncBlocks, all.perSec)
 }

@@ -15,7 +15,7 @@ import { SigningKey, sha256, toBase64 } from '../node/core/crypto.ts'
 import { signTx } from '../node/core/tx.ts'
 import { aitbc, freePort, spawnAitbc, tempDir, until } from '../test/helpers/procs.ts'
 import { NodeClient } from '../node/rpc/client.ts'
-import { measureVerifyRate, memoryOf, percentile, fmt, cpuSecondsOf, loadAverage } from './lib.ts'
+import { measureVerifyRate, measureAllCoresVerifyRate, memoryOf, percentile, fmt, cpuSecondsOf, loadAverage } from './lib.ts'
 
 export type IntakePattern = 'in-order' | 'out-of-order'
 
@@ -170,9 +170,10 @@ export async function runIntakeBench (): Promise<void> {
   const patterns = (process.env.BENCH_PATTERNS ?? 'in-order,out-of-order').split(',') as IntakePattern[]
   for (const pattern of patterns) {
     const verify = measureVerifyRate()
+    const all = await measureAllCoresVerifyRate()
     const r = await benchIntake({ pattern, txs, blockTimeMs })
     const desc = pattern === 'in-order' ? '64 senders, nonces in order' : '32 workers sharing one queue of 8 senders\' txs'
-    console.log(`intake ${pattern}: ${fmt(r.txs)} transfers, one per HTTP request, ${desc}, ${blockTimeMs} ms blocks; one core verifies ${fmt(verify)} ed25519/s (node:crypto, this run):\n` +
+    console.log(`intake ${pattern}: ${fmt(r.txs)} transfers, one per HTTP request, ${desc}, ${blockTimeMs} ms blocks; one core verifies ${fmt(verify)} ed25519/s, all ${all.threads} at once ${fmt(all.perSec)}/s (node:crypto, this run):\n` +
       `  intake ${fmt(r.intakePerSec)} tx/s (${(r.intakePerSec / verify).toFixed(2)} x one core's verify rate), committed ${fmt(r.committedPerSec)} tx/s (${(r.committedPerSec / verify).toFixed(2)} x), ` +
       `every tx committed; ${fmt(r.queued)} answered "queued"; latency p50 ${fmt(r.p50Ms)} ms p99 ${fmt(r.p99Ms)} ms; ${r.blocks} blocks; node peak RSS ${fmt(r.peakMb)} MB (now ${fmt(r.rssMb)} MB); ` +
       `CPU used: node ${fmt(r.nodeCpu, 2)} cores, this load generator ${fmt(r.benchCpu, 2)} cores; load average ${r.load}`)

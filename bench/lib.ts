@@ -2,7 +2,8 @@
 // memory, percentiles.
 import { createPrivateKey, createPublicKey, sign, verify, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
+import { availableParallelism, cpus, totalmem } from 'node:os'
+import { Worker } from 'node:worker_threads'
 import { SigningKey } from '../node/core/crypto.ts'
 
 /** ed25519 verifications a second on one core with node:crypto (the path the node uses). */
@@ -19,6 +20,30 @@ export function measureVerifyRate (ms = 1500): number {
     n += 100
   }
   return n / (ms / 1000)
+}
+
+/**
+ * ed25519 verifications a second on all cores at once (one worker thread each, the same rule):
+ * the machine's ceiling for everything that must verify, which on a shared or throttled machine
+ * is less than the number of cores times the one-core rate.
+ */
+export async function measureAllCoresVerifyRate (ms = 1500, threads = availableParallelism()): Promise<{ threads: number, perSec: number }> {
+  const code = `
+    const { generateKeyPairSync, sign, verify } = require('node:crypto')
+    const { parentPort, workerData } = require('node:worker_threads')
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+    const msg = Buffer.alloc(200, 7)
+    const sig = sign(null, msg, privateKey)
+    let n = 0
+    const end = performance.now() + workerData
+    while (performance.now() < end) { for (let i = 0; i < 100; i++) verify(null, msg, publicKey, sig); n += 100 }
+    parentPort.postMessage(n / (workerData / 1000))`
+  const rates = await Promise.all(Array.from({ length: threads }, async () => await new Promise<number>((resolve, reject) => {
+    const w = new Worker(code, { eval: true, workerData: ms })
+    w.once('message', (r: number) => { resolve(r); void w.terminate() })
+    w.once('error', reject)
+  })))
+  return { threads, perSec: rates.reduce((a, b) => a + b, 0) }
 }
 
 export function measureSignRate (ms = 1000): number {

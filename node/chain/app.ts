@@ -4,7 +4,7 @@
 import { BlockError } from '../core/errors.ts'
 import { createProposal, validateBlock, type BlockExecution } from '../core/executor.ts'
 import { BLOCK_ID_FLAG_COMMIT, VOTE_PRECOMMIT, voteSignBytes, type Block, type Commit } from '../core/block.ts'
-import { bytesEqual, rememberVerified } from '../core/crypto.ts'
+import { bytesEqual, rememberVerified, toHex } from '../core/crypto.ts'
 import { decodeTx } from '../core/tx.ts'
 import type { VerifyPool } from './verifyPool.ts'
 import type { SigningKey } from '../core/crypto.ts'
@@ -57,7 +57,12 @@ export class ChainApp implements ConsensusApp {
     const pool = this.pool
     if (pool === undefined || pool.size === 0) return
     const checks: Array<Promise<void>> = []
+    // A commit is usually both a block's certificate and the next block's last_commit: each signature is checked once.
+    const asked = new Set<string>()
     const check = (pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): void => {
+      const k = toHex(sig)
+      if (asked.has(k)) return
+      asked.add(k)
       checks.push(pool.verify(pub, msg, sig).then(ok => { if (ok) rememberVerified(pub, msg, sig) }))
     }
     for (const b of blocks) {

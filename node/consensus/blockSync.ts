@@ -186,7 +186,8 @@ export class BlockSync {
   private prepare (b: SyncBatch): SyncBatch {
     const app = this.m.app
     if (b.prepared === undefined && app.prepare !== undefined && b.items.length > 0) {
-      b.prepared = app.prepare(b.items.map(i => i.block), b.items.map(i => i.seen)).catch(() => {})
+      // The commits that will certify the blocks (verifyAt's choice), not the peer's seen commits the batch does not use.
+      b.prepared = app.prepare(b.items.map(i => i.block), b.items.map((it, i) => b.items[i + 1]?.block.lastCommit ?? it.seen)).catch(() => {})
     }
     return b
   }

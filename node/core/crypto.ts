@@ -97,31 +97,34 @@ function publicKeyObject (pub: Uint8Array): KeyObject {
 }
 
 /**
- * Signatures already verified with this same rule on a worker thread (node/chain/verifyPool.ts),
- * by sha256(pub || signature || message): block sync checks a batch's signatures on every core
- * ahead of executing it, and the checks inside block validation then find them here. Bounded;
+ * Signatures already verified with this same rule on a worker thread (node/chain/verifyPool.ts):
+ * block sync checks a batch's signatures on every core ahead of executing it, and the checks
+ * inside block validation then find them here. Keyed by the signature, holding the key and the
+ * message it verified for, compared byte for byte on lookup (cheaper than hashing the triple), so
+ * a remembered answer counts only for the exact (key, message, signature). Bounded; one use each;
  * only positive answers are kept, so a miss merely verifies again.
  */
-const verified = new Set<string>()
+const verified = new Map<string, { pub: Uint8Array, message: Uint8Array }>()
 const VERIFIED_MAX = 65_536
-
-function tripleKey (pub: Uint8Array, message: Uint8Array, signature: Uint8Array): string {
-  return toHex(sha256Concat(pub, signature, message))
-}
 
 /** Records that `signature` verified for `pub` and `message` under verifySignature's rule (call only with such an answer). */
 export function rememberVerified (pub: Uint8Array, message: Uint8Array, signature: Uint8Array): void {
-  if (verified.size >= VERIFIED_MAX) verified.delete(verified.values().next().value as string)
-  verified.add(tripleKey(pub, message, signature))
+  if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string)
+  verified.set(toHex(signature), { pub: pub.slice(), message: message.slice() })
+}
+
+function takeVerified (pub: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  const k = toHex(signature)
+  const v = verified.get(k)
+  if (v === undefined || !bytesEqual(v.pub, pub) || !bytesEqual(v.message, message)) return false
+  verified.delete(k)
+  return true
 }
 
 /** ed25519 verification with RFC 8032 rules (OpenSSL). False for malformed keys or signatures. */
 export function verifySignature (pub: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (pub.length !== 32 || signature.length !== 64) return false
-  if (verified.size > 0) {
-    const k = tripleKey(pub, message, signature)
-    if (verified.has(k)) { verified.delete(k); return true }
-  }
+  if (verified.size > 0 && takeVerified(pub, message, signature)) return true
   try {
     return nodeVerify(null, message, publicKeyObject(pub), signature)
   } catch {
@@ -133,15 +136,36 @@ export function addressBytesFromPubkey (pub: Uint8Array): Uint8Array {
   return sha256(pub).subarray(0, 20)
 }
 
+/**
+ * Address encodings seen recently, both ways: every tx names its sender's key and most name an
+ * address (a transfer's recipient), and a busy node sees the same few thousand accounts again and
+ * again; a sha256 and a bech32 encoding or checksum each time are a measurable share of intake.
+ * Bounded (cleared when full); decoded bytes are copied out, so no caller shares them.
+ */
+const ADDRESS_CACHE_MAX = 16_384
+const addressOfPub = new Map<string, string>()
+const bytesOfAddress = new Map<string, Uint8Array>()
+
 export function addressFromPubkey (pub: Uint8Array): string {
-  return bech32.encode(ADDRESS_PREFIX, bech32.toWords(addressBytesFromPubkey(pub)))
+  const k = toHex(pub)
+  let a = addressOfPub.get(k)
+  if (a === undefined) {
+    a = bech32.encode(ADDRESS_PREFIX, bech32.toWords(addressBytesFromPubkey(pub)))
+    if (addressOfPub.size >= ADDRESS_CACHE_MAX) addressOfPub.clear()
+    addressOfPub.set(k, a)
+  }
+  return a
 }
 
 export function addressToBytes (address: string): Uint8Array {
+  const known = bytesOfAddress.get(address)
+  if (known !== undefined) return known.slice()
   const { prefix, words } = bech32.decode(address as `${string}1${string}`)
   if (prefix !== ADDRESS_PREFIX) throw new Error(`address prefix is "${prefix}", expected "${ADDRESS_PREFIX}"`)
   const b = bech32.fromWords(words)
   if (b.length !== 20) throw new Error('address is not 20 bytes')
+  if (bytesOfAddress.size >= ADDRESS_CACHE_MAX) bytesOfAddress.clear()
+  bytesOfAddress.set(address, new Uint8Array(b))
   return new Uint8Array(b)
 }
 

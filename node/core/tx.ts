@@ -51,7 +51,23 @@ export function decodeTx (bytes: Uint8Array, opts: { verify?: boolean } = {}): T
   }
 }
 
+/**
+ * Decoded txs by bytes object: one tx's bytes are decoded at admission (or in block sync's
+ * signature pass), in the proposal's validation and at execution. Memoised by identity as
+ * sha256Once is (the bytes are never changed in place; a Tx is frozen); failures are not kept.
+ */
+const decodedOf = new WeakMap<Uint8Array, Tx>()
+
 function decodeEnvelope (bytes: Uint8Array, verify: boolean): Tx {
+  let tx = decodedOf.get(bytes)
+  if (tx === undefined) { tx = parseEnvelope(bytes); decodedOf.set(bytes, tx) }
+  if (verify && !verifySignature(tx.senderPubkey, tx.signBytes, tx.signature)) {
+    throw new TxError('BAD_SIGNATURE', 'signature does not verify for sender_pubkey')
+  }
+  return tx
+}
+
+function parseEnvelope (bytes: Uint8Array): Tx {
   let decoded
   try {
     decoded = decodeStrict(bytes)
@@ -77,9 +93,6 @@ function decodeEnvelope (bytes: Uint8Array, verify: boolean): Tx {
   if (bytes[0] !== 0x97) bad('not a transaction: the tuple must start with 0x97 (an array of 7 in its shortest form)')
   if (bytes[spans[6][0]] !== 0xc4) bad('signature must be written as bin 8 (0xc4 0x40)')
   const signBytes = concatBytes(TX_DOMAIN, Uint8Array.of(0x96), bytes.subarray(spans[0][0], spans[5][1]))
-  if (verify && !verifySignature(senderPubkey, signBytes, signature)) {
-    throw new TxError('BAD_SIGNATURE', 'signature does not verify for sender_pubkey')
-  }
   const tx: Tx = {
     chainId,
     type,
