@@ -51,16 +51,8 @@ export function decodeTx (bytes: Uint8Array, opts: { verify?: boolean } = {}): T
   }
 }
 
-/**
- * Decoded txs by bytes object: one tx's bytes are decoded at admission (or in block sync's
- * signature pass), in the proposal's validation and at execution. Memoised by identity as
- * sha256Once is (the bytes are never changed in place; a Tx is frozen); failures are not kept.
- */
-const decodedOf = new WeakMap<Uint8Array, Tx>()
-
 function decodeEnvelope (bytes: Uint8Array, verify: boolean): Tx {
-  let tx = decodedOf.get(bytes)
-  if (tx === undefined) { tx = parseEnvelope(bytes); decodedOf.set(bytes, tx) }
+  const tx = parseEnvelope(bytes)
   if (verify && !verifySignature(tx.senderPubkey, tx.signBytes, tx.signature)) {
     throw new TxError('BAD_SIGNATURE', 'signature does not verify for sender_pubkey')
   }
