@@ -52,14 +52,6 @@ export function decodeTx (bytes: Uint8Array, opts: { verify?: boolean } = {}): T
 }
 
 function decodeEnvelope (bytes: Uint8Array, verify: boolean): Tx {
-  const tx = parseEnvelope(bytes)
-  if (verify && !verifySignature(tx.senderPubkey, tx.signBytes, tx.signature)) {
-    throw new TxError('BAD_SIGNATURE', 'signature does not verify for sender_pubkey')
-  }
-  return tx
-}
-
-function parseEnvelope (bytes: Uint8Array): Tx {
   let decoded
   try {
     decoded = decodeStrict(bytes)
@@ -85,6 +77,9 @@ function parseEnvelope (bytes: Uint8Array): Tx {
   if (bytes[0] !== 0x97) bad('not a transaction: the tuple must start with 0x97 (an array of 7 in its shortest form)')
   if (bytes[spans[6][0]] !== 0xc4) bad('signature must be written as bin 8 (0xc4 0x40)')
   const signBytes = concatBytes(TX_DOMAIN, Uint8Array.of(0x96), bytes.subarray(spans[0][0], spans[5][1]))
+  if (verify && !verifySignature(senderPubkey, signBytes, signature)) {
+    throw new TxError('BAD_SIGNATURE', 'signature does not verify for sender_pubkey')
+  }
   const tx: Tx = {
     chainId,
     type,
