@@ -3,12 +3,11 @@
 // broadcast_tx_sync), broadcast-to-commit latency from NewBlock events, and the node's memory.
 import { writeFileSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import WebSocket from 'ws'
 import { SigningKey, sha256, toHexUpper, toBase64 } from '../node/core/crypto.ts'
 import { signTx, type TxBody } from '../node/core/tx.ts'
 import { aitbc, freePort, spawnAitbc, tempDir, until } from '../test/helpers/procs.ts'
 import { NodeClient } from '../node/rpc/client.ts'
-import { measureVerifyRate, memoryOf, percentile, fmt } from './lib.ts'
+import { measureVerifyRate, memoryOf, percentile, fmt, watchCommits } from './lib.ts'
 
 export interface ChainBenchResult { kind: string, txs: number, committedPerSec: number, p50Ms: number, p99Ms: number, peakMb: number, rssMb: number, blocks: number }
 
@@ -38,34 +37,8 @@ export async function benchChain (opts: { kind: 'transfer' | 'submit_job', txs: 
         : { type: 'submit_job', model: 'bench-model', prompt: `bench prompt ${n}`, options: { temperature: null, numPredict: null, seed: null }, maxFee: 1000n, maxPricePerSecond: null }
       return signTx(k, { chainId: 'aitbc-bench', nonce: n, fee: 1000n, body })
     }))
-    const sentAt = new Map<string, number>()
-    const latencies: number[] = []
-    let committed = 0
-    let blocks = 0
-    let lastCommitAt = 0
     const total = perSender * opts.senders
-    const ws = new WebSocket(url.replace('http', 'ws') + '/websocket')
-    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
-    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'subscribe', params: { query: "tm.event='NewBlock'" } }))
-    const allCommitted = new Promise<void>(resolve => {
-      ws.on('message', (data) => {
-        const msg = JSON.parse(data.toString())
-        const txs: string[] | undefined = msg.result?.data?.value?.block?.data?.txs
-        if (txs === undefined) return
-        const now = performance.now()
-        blocks++
-        for (const b64 of txs) {
-          const h = toHexUpper(sha256(Buffer.from(b64, 'base64')))
-          const t = sentAt.get(h)
-          if (t === undefined) continue
-          latencies.push(now - t)
-          sentAt.delete(h)
-          committed++
-        }
-        if (txs.length > 0) lastCommitAt = now
-        if (committed >= total) resolve()
-      })
-    })
+    const watch = await watchCommits(url, total, b64 => toHexUpper(sha256(Buffer.from(b64, 'base64'))))
     const batch = opts.batch ?? 10
     const window = opts.window ?? 4
     let refused = 0
@@ -78,7 +51,7 @@ export async function benchChain (opts: { kind: 'transfer' | 'submit_job', txs: 
           next += part.length
           const now = performance.now()
           if (firstSend === 0) firstSend = now
-          for (const tx of part) sentAt.set(tx.hash, now)
+          for (const tx of part) watch.sent(tx.hash, now)
           const body = part.map((tx, i) => ({ jsonrpc: '2.0', id: i, method: 'broadcast_tx_sync', params: { tx: toBase64(tx.bytes) } }))
           const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
           const out = await res.json() as any[]
@@ -97,11 +70,11 @@ export async function benchChain (opts: { kind: 'transfer' | 'submit_job', txs: 
     void window
     await sendAll
     if (refused > 0) throw new Error(`${refused} txs were refused`)
-    await Promise.race([allCommitted, new Promise((_resolve, reject) => setTimeout(() => reject(new Error(`only ${committed}/${total} committed after 120 s`)), 120_000))])
-    ws.close()
+    await watch.wait(120_000)
+    watch.close()
     const mem = memoryOf(proc.child.pid as number)
-    latencies.sort((a, b) => a - b)
-    return { kind: opts.kind, txs: total, committedPerSec: committed / ((lastCommitAt - firstSend) / 1000), p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), peakMb: mem.peakMb, rssMb: mem.rssMb, blocks }
+    const latencies = watch.latencies.sort((a, b) => a - b)
+    return { kind: opts.kind, txs: total, committedPerSec: watch.committed / ((watch.lastCommitAt - firstSend) / 1000), p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), peakMb: mem.peakMb, rssMb: mem.rssMb, blocks: watch.blockTimes.length }
   } finally {
     await proc.stop('SIGTERM')
     rmSync(dir, { recursive: true, force: true })

@@ -1,14 +1,13 @@
 // Benchmarks of the BFT network: a 4-validator network at 1000 ms blocks under a transfer load
 // (committed tx/s, broadcast-to-final latency, blocks a minute, each validator's peak memory),
 // and a full node's block sync of a 10,000-block chain (blocks a second).
-import WebSocket from 'ws'
 import { SigningKey, sha256, toHexUpper, toBase64 } from '../node/core/crypto.ts'
 import { signTx } from '../node/core/tx.ts'
 import { homePaths, readKeyFile } from '../node/config.ts'
 import { generateChain } from './offlineChain.ts'
 import { startTestnet, waitHeight } from '../test/helpers/testnet.ts'
 import { until } from '../test/helpers/procs.ts'
-import { measureVerifyRate, measureAllCoresVerifyRate, memoryOf, percentile, fmt, loadAverage, cpuSecondsOf } from './lib.ts'
+import { measureVerifyRate, measureAllCoresVerifyRate, memoryOf, percentile, fmt, loadAverage, cpuSecondsOf, watchCommits } from './lib.ts'
 
 export async function benchNetworkLoad (opts: { txs: number, senders: number, blockTimeMs: number, verifyRate: number, allCoresRate: number }): Promise<void> {
   const keys = Array.from({ length: opts.senders }, (_, i) => new SigningKey(sha256(new TextEncoder().encode(`bench-net-sender-${i}`))))
@@ -19,33 +18,8 @@ export async function benchNetworkLoad (opts: { txs: number, senders: number, bl
     const perSender = Math.ceil(opts.txs / opts.senders)
     const sink = new SigningKey(sha256(new TextEncoder().encode('bench-sink'))).address
     const streams = keys.map(k => Array.from({ length: perSender }, (_, n) => signTx(k, { chainId, nonce: n, fee: 1000n, body: { type: 'transfer', to: sink, amount: 1n } })))
-    const sentAt = new Map<string, number>()
-    const latencies: number[] = []
-    let committed = 0
-    let firstBlockAt = 0
-    let lastCommitAt = 0
-    let blocks = 0
     const total = perSender * opts.senders
-    const ws = new WebSocket(net.validators[0].url.replace('http', 'ws') + '/websocket')
-    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
-    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'subscribe', params: { query: "tm.event='NewBlock'" } }))
-    const done = new Promise<void>(resolve => {
-      ws.on('message', (data) => {
-        const msg = JSON.parse(data.toString())
-        const txs: string[] | undefined = msg.result?.data?.value?.block?.data?.txs
-        if (txs === undefined) return
-        const now = performance.now()
-        if (firstSend > 0) { blocks++; if (firstBlockAt === 0) firstBlockAt = now }
-        for (const b64 of txs) {
-          const t = sentAt.get(toHexUpper(sha256(Buffer.from(b64, 'base64'))))
-          if (t === undefined) continue
-          latencies.push(now - t)
-          committed++
-        }
-        if (txs.length > 0) lastCommitAt = now
-        if (committed >= total) resolve()
-      })
-    })
+    const watch = await watchCommits(net.validators[0].url, total, b64 => toHexUpper(sha256(Buffer.from(b64, 'base64'))))
     let firstSend = 0
     const pids = net.validators.map(n => n.proc!.child.pid as number)
     const cpu0 = pids.map(cpuSecondsOf)
@@ -57,19 +31,21 @@ export async function benchNetworkLoad (opts: { txs: number, senders: number, bl
         const part = stream.slice(i, i + 10)
         const now = performance.now()
         if (firstSend === 0) firstSend = now
-        for (const tx of part) sentAt.set(tx.hash, now)
+        for (const tx of part) watch.sent(tx.hash, now)
         const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(part.map((tx, j) => ({ jsonrpc: '2.0', id: j, method: 'broadcast_tx_sync', params: { tx: toBase64(tx.bytes) } }))) })
         const out = await res.json() as any[]
         const bad = out.filter(o => o.error !== undefined || o.result.code !== 0)
         if (bad.length > 0) throw new Error(`refused: ${JSON.stringify(bad[0]).slice(0, 300)}`)
       }
     }))
-    await Promise.race([done, new Promise((_resolve, reject) => setTimeout(() => reject(new Error(`only ${committed}/${total} committed after 180 s`)), 180_000))])
-    ws.close()
+    await watch.wait(180_000)
+    watch.close()
+    const committed = watch.committed
+    const blocks = watch.blockTimes.filter(t => t >= firstSend).length
     const cpus = pids.map((pid, i) => cpuSecondsOf(pid) - cpu0[i])
     const self = process.cpuUsage(self0)
-    latencies.sort((a, b) => a - b)
-    const seconds = (lastCommitAt - firstSend) / 1000
+    const latencies = watch.latencies.sort((a, b) => a - b)
+    const seconds = (watch.lastCommitAt - firstSend) / 1000
     const mems = net.validators.map(n => memoryOf(n.proc!.child.pid as number))
     console.log(`4 validators, ${opts.blockTimeMs} ms blocks, ${fmt(total)} transfers from ${opts.senders} senders over all 4 RPCs: ${fmt(committed / seconds)} committed tx/s (${fmt(committed / seconds / opts.verifyRate, 2)}x one core's verify rate; each validator verifies each tx: ${fmt(4 * committed / seconds)} verifications/s, ${fmt(100 * 4 * committed / seconds / opts.allCoresRate)}% of what all cores verify), ` +
       `broadcast-to-final latency p50 ${fmt(percentile(latencies, 50))} ms p99 ${fmt(percentile(latencies, 99))} ms, ${fmt(blocks / seconds * 60, 1)} blocks/min; ` +

@@ -10,12 +10,11 @@
 import { Agent, request } from 'node:http'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import WebSocket from 'ws'
 import { SigningKey, sha256, toBase64 } from '../node/core/crypto.ts'
 import { signTx } from '../node/core/tx.ts'
 import { aitbc, freePort, spawnAitbc, tempDir, until } from '../test/helpers/procs.ts'
 import { NodeClient } from '../node/rpc/client.ts'
-import { measureVerifyRate, measureAllCoresVerifyRate, memoryOf, percentile, fmt, cpuSecondsOf, loadAverage } from './lib.ts'
+import { measureVerifyRate, measureAllCoresVerifyRate, memoryOf, percentile, fmt, cpuSecondsOf, loadAverage, watchCommits } from './lib.ts'
 
 export type IntakePattern = 'in-order' | 'out-of-order'
 
@@ -75,37 +74,12 @@ export async function benchIntake (opts: { pattern: IntakePattern, txs: number, 
       return { b64, body: `{"jsonrpc":"2.0","id":1,"method":"broadcast_tx_sync","params":{"tx":"${b64}"}}` }
     }))
     const total = perSender * senders
-    const sentAt = new Map<string, number>()
-    const latencies: number[] = []
-    let committed = 0
-    let blocks = 0
-    let lastCommitAt = 0
-    const ws = new WebSocket(node.url.replace('http', 'ws') + '/websocket')
-    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
-    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'subscribe', params: { query: "tm.event='NewBlock'" } }))
-    const allCommitted = new Promise<void>(resolve => {
-      ws.on('message', (data) => {
-        const msg = JSON.parse(data.toString())
-        const txs: string[] | undefined = msg.result?.data?.value?.block?.data?.txs
-        if (txs === undefined) return
-        const now = performance.now()
-        blocks++
-        for (const b64 of txs) {
-          const t = sentAt.get(b64)
-          if (t === undefined) continue
-          latencies.push(now - t)
-          sentAt.delete(b64)
-          committed++
-        }
-        if (txs.length > 0) lastCommitAt = now
-        if (committed >= total) resolve()
-      })
-    })
+    const watch = await watchCommits(node.url, total)
     let refused = 0
     let queued = 0
     let lastAnswerAt = 0
     const send = async (x: { b64: string, body: string }): Promise<void> => {
-      sentAt.set(x.b64, performance.now())
+      watch.sent(x.b64)
       const o = await poster.post(x.body)
       lastAnswerAt = performance.now()
       if (o.error !== undefined || o.result.code !== 0) {
@@ -118,7 +92,7 @@ export async function benchIntake (opts: { pattern: IntakePattern, txs: number, 
       ? setInterval(() => {
         void fetch(node.url + '/metrics').then(async r => await r.text()).then(t => {
           const v = (k: string): string => fmt(Number((new RegExp(`^aitbc_node_process_${k}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(t) ?? [])[1] ?? 0) / 2 ** 20)
-          console.error(`mem: rss ${v('process_resident_memory_bytes')} MB heap used ${v('nodejs_heap_size_used_bytes')} MB total ${v('nodejs_heap_size_total_bytes')} MB external ${v('nodejs_external_memory_bytes')} MB; committed ${committed}`)
+          console.error(`mem: rss ${v('process_resident_memory_bytes')} MB heap used ${v('nodejs_heap_size_used_bytes')} MB total ${v('nodejs_heap_size_total_bytes')} MB external ${v('nodejs_external_memory_bytes')} MB; committed ${watch.committed}`)
         }, () => {})
       }, 2000)
       : undefined
@@ -134,25 +108,25 @@ export async function benchIntake (opts: { pattern: IntakePattern, txs: number, 
       await Promise.all(Array.from({ length: workers }, async () => { while (next < queue.length) await send(queue[next++]) }))
     }
     if (refused > 0) throw new Error(`${refused} txs were refused`)
-    await Promise.race([allCommitted, new Promise((_resolve, reject) => setTimeout(() => reject(new Error(`only ${committed}/${total} committed after 180 s`)), 180_000))])
-    ws.close()
+    await watch.wait(180_000)
+    watch.close()
     if (trace !== undefined) clearInterval(trace)
     const wall = (performance.now() - firstSend) / 1000
     const nodeCpu = (cpuSecondsOf(node.pid) - cpu0) / wall
     const b = process.cpuUsage(bench0)
     const benchCpu = (b.user + b.system) / 1e6 / wall
     const mem = memoryOf(node.pid)
-    latencies.sort((a, b) => a - b)
+    const latencies = watch.latencies.sort((a, b) => a - b)
     return {
       pattern: opts.pattern,
       txs: total,
       intakePerSec: total / ((lastAnswerAt - firstSend) / 1000),
-      committedPerSec: committed / ((lastCommitAt - firstSend) / 1000),
+      committedPerSec: watch.committed / ((watch.lastCommitAt - firstSend) / 1000),
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
       peakMb: mem.peakMb,
       rssMb: mem.rssMb,
-      blocks,
+      blocks: watch.blockTimes.length,
       queued,
       nodeCpu,
       benchCpu,

@@ -4,6 +4,7 @@ import { createPrivateKey, createPublicKey, sign, verify, randomBytes } from 'no
 import { readFileSync } from 'node:fs'
 import { availableParallelism, cpus, totalmem } from 'node:os'
 import { Worker } from 'node:worker_threads'
+import WebSocket from 'ws'
 import { SigningKey } from '../node/core/crypto.ts'
 
 /** ed25519 verifications a second on one core with node:crypto (the path the node uses). */
@@ -84,4 +85,58 @@ export function cpuSecondsOf (pid: number): number {
 /** The 1-minute load average (other engineers share this machine: it says how much of it the run had). */
 export function loadAverage (): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+}
+
+/**
+ * Watches a node's NewBlock events (its WebSocket) for the txs a benchmark sent: `sent(key)` when a
+ * tx goes out (key: `keyOf` of its base64 bytes, the base64 itself by default); `done` resolves
+ * once `total` of them are in blocks. Broadcast-to-commit latencies in ms, block arrival times.
+ */
+export interface CommitWatch {
+  sent: (key: string, at?: number) => void
+  done: Promise<void>
+  latencies: number[]
+  blockTimes: number[]
+  committed: number
+  lastCommitAt: number
+  /** Rejects `done`'s wait with how many committed, after `ms`. */
+  wait: (ms: number) => Promise<void>
+  close: () => void
+}
+
+export async function watchCommits (rpcUrl: string, total: number, keyOf: (b64: string) => string = b64 => b64): Promise<CommitWatch> {
+  const sentAt = new Map<string, number>()
+  const ws = new WebSocket(rpcUrl.replace('http', 'ws') + '/websocket')
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+  ws.send(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'subscribe', params: { query: "tm.event='NewBlock'" } }))
+  const w: CommitWatch = {
+    sent: (key, at = performance.now()) => { sentAt.set(key, at) },
+    done: Promise.resolve(),
+    latencies: [],
+    blockTimes: [],
+    committed: 0,
+    lastCommitAt: 0,
+    wait: async (ms) => { await Promise.race([w.done, new Promise((_resolve, reject) => setTimeout(() => reject(new Error(`only ${w.committed}/${total} committed after ${ms / 1000} s`)), ms).unref())]) },
+    close: () => ws.close(),
+  }
+  w.done = new Promise<void>(resolve => {
+    ws.on('message', (data) => {
+      const msg = JSON.parse(data.toString())
+      const txs: string[] | undefined = msg.result?.data?.value?.block?.data?.txs
+      if (txs === undefined) return
+      const now = performance.now()
+      w.blockTimes.push(now)
+      for (const b64 of txs) {
+        const k = keyOf(b64)
+        const t = sentAt.get(k)
+        if (t === undefined) continue
+        w.latencies.push(now - t)
+        sentAt.delete(k)
+        w.committed++
+      }
+      if (txs.length > 0) w.lastCommitAt = now
+      if (w.committed >= total) resolve()
+    })
+  })
+  return w
 }
